@@ -1,0 +1,1 @@
+"""Edge adapters: Modbus TCP and OPC-UA into twins, simulators, store-and-forward."""

@@ -1,0 +1,1 @@
+"""REST and WebSocket API, auth, metrics and the alarm console."""

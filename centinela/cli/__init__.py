@@ -1,0 +1,1 @@
+"""The `centinela` command line."""

@@ -1,0 +1,1 @@
+"""The `.rules` language: grammar, parser, AST, checks, units and compiler."""

@@ -1,0 +1,1 @@
+"""Implementations of the ports: in-memory, SQLite, Kafka, PostgreSQL/TimescaleDB, Redis."""

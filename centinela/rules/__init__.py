@@ -1,0 +1,1 @@
+"""Rule engine runtime: rule sets, per-thing state, windows, timers, alarms, sinks."""

@@ -1,0 +1,1 @@
+"""Twin layer: Ditto model and protocol, Ditto client, embedded Ditto-compatible twin service."""
