@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
@@ -536,7 +536,7 @@ class EmbeddedTwinStore:
         self,
         *,
         filter: str | None = None,  # noqa: A002 - the port's name
-        namespaces: Sequence[str] | None = None,
+        namespaces: Collection[str] | None = None,
         fields: str | None = None,
     ) -> AsyncIterator[JSON]:
         from centinela.twin.search import search_all
@@ -547,7 +547,7 @@ class EmbeddedTwinStore:
     def subscribe(
         self,
         *,
-        namespaces: Sequence[str] | None = None,
+        namespaces: Collection[str] | None = None,
         filter: str | None = None,  # noqa: A002 - the port's name
         extra_fields: str | None = None,
         queue_size: int | None = None,
@@ -557,7 +557,8 @@ class EmbeddedTwinStore:
         The filter applies to the thing after the change (before it, for a deleted thing);
         `extra_fields` selects parts of that thing into `ThingEvent.extra`.
         """
-        spaces = frozenset(namespaces) if namespaces is not None else None
+        # Kept as given: a caller's collection may match namespaces by pattern in `__contains__`.
+        spaces = namespaces
         predicate = None
         if filter is not None:
             from centinela.twin.rql import compile_filter
