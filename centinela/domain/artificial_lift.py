@@ -117,13 +117,16 @@ def _above_absolute_zero(*args: Any) -> None:
     ordered("gas column", -_RANKINE, args[-2], ("-459.67 degF", "temperature"), "degF", strict=True)
 
 
-def _column(surface_pressure: Any, gas_gravity: Any, depth: Any, temperature: Any, z: Any) -> Any:
-    return surface_pressure * np.exp(_GAS_COLUMN * gas_gravity * depth / (z * (temperature + _RANKINE)))
+def _column(lib: Any) -> Any:
+    def kernel(surface_pressure: Any, gas_gravity: Any, depth: Any, temperature: Any, z: Any) -> Any:
+        return surface_pressure * lib.exp(_GAS_COLUMN * gas_gravity * depth / (z * (temperature + _RANKINE)))
+
+    return kernel
 
 
 gas_column_pressure = define(
     "gas_column_pressure",
-    _column,
+    _column(math),
     (
         Param("surface_pressure", "psi", "absolute surface injection pressure", Limit.POSITIVE),
         _GG,
@@ -136,6 +139,7 @@ gas_column_pressure = define(
     "T̄ in °R, absolute pressures; 0.01875 = M_air / (R · 144). Source: Katz et al., Handbook of Natural "
     "Gas Engineering (1959); Economides et al., Petroleum Production Systems, ch. on gas lift.",
     _above_absolute_zero,
+    _column(np),
 )
 
 gas_gradient = define(

@@ -121,47 +121,53 @@ _INC = Param("inclination", "deg", "inclination from vertical", Limit.INCLINATIO
 _MU = Param("friction", None, "friction coefficient", Limit.FRACTION)
 
 
-def _axial(sign: float) -> Any:
+def _axial(sign: float, lib: Any) -> Any:
     def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any) -> Any:
-        angle = np.radians(inclination)
-        return unit_weight * length * (np.cos(angle) + sign * friction * np.sin(angle))
+        angle = lib.radians(inclination)
+        return unit_weight * length * (lib.cos(angle) + sign * friction * lib.sin(angle))
 
     return kernel
 
 
 drag_hoisting = define(
     "drag_hoisting",
-    _axial(1.0),
+    _axial(1.0, math),
     (_W, _L, _INC, _MU),
     "lbf",
     "Soft-string tension increase over a straight inclined section while pulling out: "
     "ΔF = w·L·(cos α + μ·sin α). Source: Johancsik, Friesen & Dawson, 'Torque and Drag in Directional "
     "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg.",
+    array_kernel=_axial(1.0, np),
 )
 
 drag_lowering = define(
     "drag_lowering",
-    _axial(-1.0),
+    _axial(-1.0, math),
     (_W, _L, _INC, _MU),
     "lbf",
     "Soft-string tension increase over a straight inclined section while running in: "
     "ΔF = w·L·(cos α − μ·sin α) (negative when friction exceeds the weight component). "
     "Source: Johancsik et al. (1984), as for drag_hoisting.",
+    array_kernel=_axial(-1.0, np),
 )
 
 
-def _torque(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
-    normal = unit_weight * length * np.sin(np.radians(inclination))
-    return friction * normal * pipe_od / 24.0
+def _torque(lib: Any) -> Any:
+    def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
+        normal = unit_weight * length * lib.sin(lib.radians(inclination))
+        return friction * normal * pipe_od / 24.0
+
+    return kernel
 
 
 soft_string_torque = define(
     "soft_string_torque",
-    _torque,
+    _torque(math),
     (_W, _L, _INC, _MU, Param("pipe_od", "in", "outside diameter in contact", Limit.POSITIVE)),
     "ft*lbf",
     "Soft-string torque increment of a rotating straight inclined section: ΔM = μ·w·L·sin α·r, "
     "r = OD/2 (in → ft: OD/24). Source: Johancsik et al. (1984), with zero dogleg.",
+    array_kernel=_torque(np),
 )
 
 FUNCTIONS: tuple[DomainFunction, ...] = (

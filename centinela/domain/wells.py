@@ -7,6 +7,7 @@ one call use the same reference (Vogel's paper uses psig).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -73,13 +74,14 @@ def _pwf_relation(q: Any, pr: Any, qmax: Any) -> None:
 
 vogel_pwf = define(
     "vogel_pwf",
-    lambda q, pr, qmax: 0.125 * pr * (np.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
+    lambda q, pr, qmax: 0.125 * pr * (math.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
     (_Q, _PR, _QMAX),
     "psi",
     "Flowing bottomhole pressure that yields rate q on Vogel's curve (the quadratic solved for pwf): "
     "pwf = 0.125·pr·[√(81 − 80·q/qmax) − 1]. Source: Vogel (1968); the inverse form is given e.g. in "
     "Guo, Lyons & Ghalambor, Petroleum Production Engineering (2007), section 3.2.",
     _pwf_relation,
+    lambda q, pr, qmax: 0.125 * pr * (np.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
 )
 
 
@@ -114,6 +116,12 @@ pi_rate = define(
 
 
 def _composite(pwf: Any, pr: Any, pb: Any, j: Any) -> Any:
+    if pwf >= pb:
+        return j * (pr - pwf)
+    return j * (pr - pb) + j * pb / 1.8 * _vogel_ratio(pwf, pb)
+
+
+def _composite_arrays(pwf: Any, pr: Any, pb: Any, j: Any) -> Any:
     above = j * (pr - pwf)
     below = j * (pr - pb) + j * pb / 1.8 * _vogel_ratio(pwf, pb)
     return np.where(pwf >= pb, above, below)
@@ -133,6 +141,7 @@ composite_ipr = define(
     "else q = J·(pr − pb) + (J·pb/1.8)·[1 − 0.2·(pwf/pb) − 0.8·(pwf/pb)²]. Source: Guo, Lyons & "
     "Ghalambor, Petroleum Production Engineering (2007), eq. 3.63 (after Vogel 1968).",
     _composite_relation,
+    _composite_arrays,
 )
 
 
