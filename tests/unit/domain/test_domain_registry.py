@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -78,3 +80,9 @@ def test_non_finite_input_is_refused(name: str) -> None:
 def test_wrong_arity_is_refused() -> None:
     with pytest.raises(DomainInputError, match="takes 2 arguments"):
         FUNCTIONS["hydrostatic"].fn(10.0)
+
+
+def test_reference_documents_every_function() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "domain-functions.md").read_text(encoding="utf-8")
+    for name in FUNCTIONS:
+        assert f"### `{name}(" in text, f"docs/domain-functions.md lacks {name}"
