@@ -15,6 +15,8 @@ from centinela.domain.base import DomainFunction, Limit, Param, define, ordered
 
 __all__ = [
     "FUNCTIONS",
+    "annular_pressure_loss",
+    "annular_velocity",
     "buoyancy_factor",
     "drag_hoisting",
     "drag_lowering",
@@ -115,6 +117,43 @@ hydraulic_horsepower = define(
     "ch. 1 'Hydraulic Horsepower'; IADC Drilling Lexicon 'Hydraulic horsepower'.",
 )
 
+_HOLE = Param("hole_diameter", "in", "hole or casing inside diameter", Limit.POSITIVE)
+_PIPE = Param("pipe_od", "in", "pipe outside diameter", Limit.NON_NEGATIVE)
+
+
+def _annulus_relation(*args: Any) -> None:
+    ordered("annulus", args[-1], args[-2], ("pipe_od", "hole_diameter"), "in", strict=True)
+
+
+annular_velocity = define(
+    "annular_velocity",
+    lambda flow, hole_diameter, pipe_od: 24.5 * flow / (hole_diameter**2 - pipe_od**2),
+    (Param("flow", "gpm", "circulation rate", Limit.NON_NEGATIVE), _HOLE, _PIPE),
+    "ft/min",
+    "Annular velocity AV = 24.5 · Q[gpm] / (Dh² − Dp²)[in²] in ft/min (24.5 ≈ 231 in³/gal · 4 / (12π)). "
+    "Source: Lapeyrouse, Formulas and Calculations, ch. 1 'Annular Velocity'.",
+    _annulus_relation,
+)
+
+annular_pressure_loss = define(
+    "annular_pressure_loss",
+    lambda density, length, velocity, hole_diameter, pipe_od: (
+        1.4327e-7 * density * length * velocity**2 / (hole_diameter - pipe_od)
+    ),
+    (
+        _MW,
+        Param("length", "ft", "length of the annular section", Limit.NON_NEGATIVE),
+        Param("velocity", "ft/min", "annular velocity", Limit.NON_NEGATIVE),
+        _HOLE,
+        _PIPE,
+    ),
+    "psi",
+    "Rule-of-thumb annular pressure loss P = 1.4327·10⁻⁷ · ρ[ppg] · L[ft] · V²[ft/min] / (Dh − Dp)[in], "
+    "an estimate only. Source: Lapeyrouse, Formulas and Calculations, 'Annular Pressure Loss'; "
+    "drillingformulas.com worked example.",
+    _annulus_relation,
+)
+
 _W = Param("unit_weight", "lbf/ft", "buoyed weight per foot of pipe", Limit.NON_NEGATIVE)
 _L = Param("length", "ft", "length of the straight section", Limit.NON_NEGATIVE)
 _INC = Param("inclination", "deg", "inclination from vertical", Limit.INCLINATION)
@@ -177,6 +216,8 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     buoyancy_factor,
     mse,
     hydraulic_horsepower,
+    annular_velocity,
+    annular_pressure_loss,
     drag_hoisting,
     drag_lowering,
     soft_string_torque,

@@ -16,10 +16,12 @@ from centinela.domain.base import DomainFunction, Limit, Param, define, ordered
 
 __all__ = [
     "FUNCTIONS",
+    "api_to_sg",
     "composite_ipr",
     "gas_backpressure_rate",
     "productivity_index",
     "pi_rate",
+    "sg_to_api",
     "vogel_ipr",
     "vogel_pwf",
     "vogel_qmax",
@@ -167,6 +169,25 @@ gas_backpressure_rate = define(
     _backpressure_relation,
 )
 
+api_to_sg = define(
+    "api_to_sg",
+    lambda api: 141.5 / (131.5 + api),
+    (Param("api", None, "API gravity in degrees API", Limit.NON_NEGATIVE),),
+    None,
+    "Specific gravity (60/60 °F) of a liquid of given API gravity: SG = 141.5 / (131.5 + °API), the "
+    "definition of API gravity (API MPMS ch. 11.1; water is 10 °API). Returns a plain ratio; multiply by "
+    "`1 sg` to treat it as a density.",
+)
+
+sg_to_api = define(
+    "sg_to_api",
+    lambda sg: 141.5 / sg - 131.5,
+    (Param("sg", None, "specific gravity relative to water (60/60 °F)", Limit.POSITIVE),),
+    None,
+    "API gravity of a liquid of given specific gravity: °API = 141.5 / SG − 131.5 (definition, API MPMS "
+    "ch. 11.1).",
+)
+
 FUNCTIONS: tuple[DomainFunction, ...] = (
     vogel_ipr,
     vogel_qmax,
@@ -175,4 +196,6 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     pi_rate,
     composite_ipr,
     gas_backpressure_rate,
+    api_to_sg,
+    sg_to_api,
 )

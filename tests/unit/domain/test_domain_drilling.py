@@ -8,6 +8,8 @@ import pytest
 
 from centinela.domain import DomainInputError
 from centinela.domain.drilling import (
+    annular_pressure_loss,
+    annular_velocity,
     buoyancy_factor,
     drag_hoisting,
     drag_lowering,
@@ -77,6 +79,24 @@ def test_hydraulic_horsepower_examples() -> None:
 def test_hydraulic_horsepower_constant_from_first_principles() -> None:
     """1714 is psi·gpm per hp: check it with the unit system (no hand constants)."""
     assert factor("psi*gpm", "hp") == pytest.approx(1 / 1714.0, rel=2e-4)
+
+
+def test_annular_velocity_and_pressure_loss_example() -> None:
+    """drillingformulas.com 'Annular pressure loss' (formula after Lapeyrouse): 13.0 ppg, 8000 ft,
+    320 gpm, 6.5 in hole, 4.0 in pipe → AV = 299 ft/min and P = 531.65 psi.
+    """
+    av = annular_velocity(320.0, 6.5, 4.0)
+    assert av == pytest.approx(299.0, rel=REL)
+    assert annular_pressure_loss(13.0, 8000.0, av, 6.5, 4.0) == pytest.approx(531.65, rel=REL)
+
+
+def test_annular_velocity_is_flow_over_area() -> None:
+    """The 24.5 constant is gpm over an annulus in in² expressed in ft/min (checked with the unit system)."""
+    area_in2 = math.pi * (6.5**2 - 4.0**2) / 4.0
+    expected = 320.0 * factor("gpm", "in^3/min") / area_in2 * factor("in", "ft")
+    assert annular_velocity(320.0, 6.5, 4.0) == pytest.approx(expected, rel=1e-3)
+    with pytest.raises(DomainInputError, match="`pipe_od` must be below `hole_diameter`"):
+        annular_velocity(320.0, 4.0, 4.0)
 
 
 def test_mse_matches_si_first_principles() -> None:

@@ -35,6 +35,15 @@ VALID: dict[str, tuple[float, ...]] = {
     "dome_pressure_at_60f": (900.0, 180.0),
     "gas_column_pressure": (1200.0, 0.7, 7000.0, 140.0, 0.88),
     "gas_gradient": (1200.0, 0.7, 140.0, 0.88),
+    "api_to_sg": (32.0,),
+    "sg_to_api": (0.85,),
+    "annular_velocity": (320.0, 6.5, 4.0),
+    "annular_pressure_loss": (13.0, 8000.0, 300.0, 6.5, 4.0),
+    "equivalent_mud_weight": (2600.0, 5000.0),
+    "kill_mud_weight": (200.0, 10_000.0, 9.6),
+    "formation_pressure": (200.0, 10_000.0, 9.6),
+    "max_allowable_mud_weight": (1000.0, 5495.0, 10.5),
+    "maasp": (13.5, 12.0, 4500.0),
 }
 
 
