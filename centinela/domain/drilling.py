@@ -154,7 +154,8 @@ annular_pressure_loss = define(
     _annulus_relation,
 )
 
-_W = Param("unit_weight", "lbf/ft", "buoyed weight per foot of pipe", Limit.NON_NEGATIVE)
+# Pipe weight is quoted in lb/ft (mass per length); under standard gravity 1 lb weighs 1 lbf.
+_W = Param("unit_weight", "lb/ft", "buoyed weight per foot of pipe", Limit.NON_NEGATIVE)
 _L = Param("length", "ft", "length of the straight section", Limit.NON_NEGATIVE)
 _INC = Param("inclination", "deg", "inclination from vertical", Limit.INCLINATION)
 _MU = Param("friction", None, "friction coefficient", Limit.FRACTION)

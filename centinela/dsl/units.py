@@ -17,8 +17,13 @@ Policies (also in docs/domain-functions.md):
   an honest error).
 - `%` is dimensionless × 0.01: a dimensionless ratio stored into a `%` output is multiplied by 100
   (`waterCut : % = water / liquid`), and `50 %` equals `0.5`.
-- `rpm` is one revolution per minute and revolutions count as cycles: 1 rpm = 1/60 Hz
-  (so 60 Hz ≙ 3600 rpm). Angles in radians are not revolutions (pint's `rpm` is 2π/60 rad/s).
+- `rpm` is one revolution per minute and revolutions, cycles and strokes are counts: 1 rpm = 1/60 Hz
+  (so 60 Hz ≙ 3600 rpm) and `rev/min` = `rpm`. Angular speeds in `rad/s` are therefore not revolution
+  rates (pint's own `rpm` is 2π/60 rad/s, which would make 1 rpm = 0.105 Hz); write `rpm` or `Hz`.
+- Oilfield thousands: `Mbbl`/`Mstb` = 10³ bbl, `MMbbl` = 10⁶ bbl, `Bcf` = 10⁹ scf, `Tcf` = 10¹² scf
+  (pint would read `Mbbl` as a mega-barrel). Rate aliases: `bpd`, `bopd`, `bwpd`, `blpd`, `bfpd` = bbl/d;
+  `Mscfd`/`Mcfd` = Mscf/d; `MMscfd`/`MMcfd` = MMscf/d. `ppf` = lb/ft, `lbm` = lb, `stk` = one stroke.
+- `m3`, `ft3`, `m2`, … are read as `m^3`, `ft^3`, `m^2`; `Sm3` (standard cubic metre) is `m^3`.
 - `sg` is specific gravity relative to water at 60 °F, a *density*: 1 sg = 999.016 kg/m³ ≈ 8.337 ppg,
   so mud weights convert between `sg`, `ppg` and `kg/m^3`. Gas gravity (relative to air) is written
   without a unit. `ppg` is lb/US gal (1 ppg = 119.826 kg/m³).
@@ -67,16 +72,36 @@ class UnitError(ValueError):
 # purpose (see the module docstring), hence `on_redefinition="ignore"`.
 _DEFINITIONS = (
     "bbl = 42 * gallon = _ = stb = STB = oil_bbl",
+    # Oilfield M is a thousand: without these pint would read Mbbl as a mega-barrel.
+    "Mbbl = 1000 * bbl = _ = Mstb",
+    "MMbbl = 1000000 * bbl = _ = MMstb",
+    "bpd = bbl / day = _ = bopd = bwpd = blpd = bfpd = BOPD = BWPD = BLPD = BFPD",
     "scf = foot ** 3",
     "Mscf = 1000 * scf = _ = Mcf",
     "MMscf = 1000000 * scf = _ = MMcf",
+    "Bscf = 1000000000 * scf = _ = Bcf",
+    "Tscf = 1000000000000 * scf = _ = Tcf",
+    "Mscfd = Mscf / day = _ = Mcfd",
+    "MMscfd = MMscf / day = _ = MMcfd",
     "ppg = pound / gallon",
+    "ppf = pound / foot",
+    "lbm = pound",
     "sg = 999.016 * kilogram / meter ** 3",
-    "rpm = 1 / minute",
-    "spm = 1 / minute",
+    # Revolutions, cycles and strokes are counts (see the module docstring).
+    "revolution = 1 = rev",
+    "cycle = 1",
+    "stk = 1 = _ = stroke",
+    "rpm = revolution / minute",
+    "spm = stroke / minute",
     "bpm = bbl / minute",
     "gpm = gallon / minute",
 )
+# Tokens rewritten before parsing: exponents written as digits, and standard cubic metres (Sm3), which
+# are volumes like `scf` (standard conditions are not modelled). Applied per whole name only.
+_TOKEN_ALIASES = {
+    "m2": "m^2", "m3": "m^3", "cm3": "cm^3", "ft2": "ft^2", "ft3": "ft^3", "in2": "in^2", "in3": "in^3",
+    "Sm3": "m^3", "sm3": "m^3",
+}
 
 _REGISTRY: Any = pint.UnitRegistry(cache_folder=None, on_redefinition="ignore")
 for _definition in _DEFINITIONS:
@@ -100,13 +125,13 @@ _GAUGE_OR_ABSOLUTE = {"psia", "psig", "barg", "bara", "kPag", "kPaa"}
 _ALLOWED = re.compile(r"^[A-Za-z_%0-9\s*/^().\-²³µ]+$")
 
 KNOWN_UNITS: tuple[str, ...] = (
-    "bbl", "bbl/d", "bbl/min", "bpm", "stb", "gal", "gpm", "m^3", "m^3/d",
-    "scf", "Mscf", "MMscf", "Mcf", "Mscf/d", "MMscf/d", "scf/bbl",
+    "bbl", "bbl/d", "bbl/min", "bpm", "bpd", "stb", "Mbbl", "MMbbl", "gal", "gpm", "m^3", "m^3/d",
+    "scf", "Mscf", "MMscf", "Mcf", "Mscf/d", "MMscf/d", "Mscfd", "MMscfd", "scf/bbl", "Bcf",
     "psi", "Pa", "kPa", "MPa", "bar", "psi/ft",
     "ppg", "lb/gal", "sg", "kg/m^3",
     "ft", "m", "in", "mm", "ft/h", "m/h",
-    "lbf", "klbf", "N", "kN", "ft*lbf", "kft*lbf", "N*m",
-    "rpm", "spm", "Hz",
+    "lbf", "klbf", "N", "kN", "ft*lbf", "kft*lbf", "N*m", "lb/ft",
+    "rpm", "spm", "Hz", "bbl/stk",
     "%", "degF", "degC", "K", "degR",
     "cP", "Pa*s",
     "hp", "W", "kW", "A", "V",
@@ -134,17 +159,20 @@ SECOND = Unit("s")
 def _normalise(text: str) -> str:
     text = text.replace("·", "*").replace("⋅", "*").replace("×", "*")
     text = re.sub(r"\s*([*/^()])\s*", r"\1", text.strip())
+    text = re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: _TOKEN_ALIASES.get(m.group(0), m.group(0)), text)
     return re.sub(r"\s+", " ", text)
 
 
 def _nearest(name: str) -> str | None:
     known = list(KNOWN_UNITS) + sorted(_OWN_NAMES)
+    lowered = {n.lower(): n for n in known}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
     for pool in (known, _all_names()):
         close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
         if close:
             return close[0]
-    lowered = {n.lower(): n for n in known}
-    return lowered.get(name.lower())
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -183,6 +211,7 @@ def _pint(text: str) -> Any:
         raise UnitError(msg) from None
 
 
+@lru_cache(maxsize=4096)
 def parse_unit(text: str) -> Unit:
     """Parse unit text as written in a `.rules` file; `UnitError` names the unit and the nearest name."""
     normalised = _normalise(text)

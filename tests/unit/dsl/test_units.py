@@ -130,7 +130,17 @@ def test_incompatible_units_raise_naming_both() -> None:
 
 @pytest.mark.parametrize(
     ("text", "hint"),
-    [("psia", "psi"), ("psig", "psi"), ("fet", "ft"), ("bbl/dy", "d"), ("Psi", "psi"), ("Mscfd", "Mscf/d")],
+    [
+        ("psia", "psi"),
+        ("psig", "psi"),
+        ("fet", "ft"),
+        ("bbl/dy", "d"),
+        ("Psi", "psi"),
+        ("Mscdf", "Mscf"),
+        ("bbld", "bbl/d"),
+        ("degf", "degF"),
+        ("rmp", "rpm"),
+    ],
 )
 def test_unknown_unit_hints_nearest_name(text: str, hint: str) -> None:
     with pytest.raises(UnitError, match=f"did you mean '{hint}'") as info:
@@ -163,9 +173,43 @@ def test_text_is_normalised() -> None:
     assert parse_unit("ft ⋅ lbf") == parse_unit("ft*lbf")
 
 
-def test_mscf_is_thousand_not_mega() -> None:
+def test_oilfield_m_is_thousand_not_mega() -> None:
     assert scale("Mscf", "scf") == pytest.approx(1e3)
     assert scale("MMscf", "scf") == pytest.approx(1e6)
+    assert scale("Mbbl", "bbl") == pytest.approx(1e3)
+    assert scale("Mstb", "stb") == pytest.approx(1e3)
+    assert scale("MMbbl", "bbl") == pytest.approx(1e6)
+    assert scale("Bcf", "MMscf") == pytest.approx(1e3)
+    assert scale("Tcf", "Bcf") == pytest.approx(1e3)
+    # SI prefixes still mean what they mean elsewhere.
+    assert scale("MPa", "kPa") == pytest.approx(1e3)
+    assert scale("kbbl", "bbl") == pytest.approx(1e3)
+
+
+@pytest.mark.parametrize("alias", ["bpd", "bopd", "bwpd", "blpd", "bfpd", "BOPD", "stb/d"])
+def test_daily_barrel_aliases(alias: str) -> None:
+    assert scale(alias, "bbl/d") == pytest.approx(1.0)
+
+
+def test_gas_rate_aliases() -> None:
+    assert scale("Mscfd", "Mscf/d") == pytest.approx(1.0)
+    assert scale("MMcfd", "Mscf/d") == pytest.approx(1000.0)
+
+
+def test_counts_per_minute() -> None:
+    """Revolutions and strokes are counts: rev/min is rpm, pump output × stroke rate is a flow."""
+    assert scale("rev/min", "rpm") == pytest.approx(1.0)
+    assert scale("rpm", "Hz") == pytest.approx(1 / 60)
+    assert scale("bbl/stk*spm", "bbl/min") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"), [("m3/d", "m^3/d"), ("ft3", "ft^3"), ("Sm3/d", "m^3/d"), ("in2", "in^2")]
+)
+def test_digit_exponents_are_read_as_powers(text: str, normal: str) -> None:
+    assert parse_unit(text).text == normal
+    # Names that merely contain digits elsewhere are left alone.
+    assert parse_unit("mm").text == "mm"
 
 
 def test_algebra() -> None:
