@@ -182,7 +182,17 @@ def _all_names() -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _pint(text: str) -> Any:
-    """The pint unit for `text`, or `UnitError` with a whole-sentence message and a hint."""
+    """The pint unit for `text` (normalised first), temperatures in compounds read as differences."""
+    unit = _parse(_normalise(text))
+    items = list(unit._units.items())
+    compound = len(items) > 1 or any(exp != 1 for _, exp in items)
+    if compound and any(not _REGISTRY._units[name].is_multiplicative for name, _ in items):
+        return _parse(_from_container(_deltas(unit._units)).text)
+    return unit
+
+
+def _parse(text: str) -> Any:
+    """Parse normalised text with pint, or raise `UnitError` with a whole-sentence message and a hint."""
     bare = re.sub(r"(\^|\*\*)\(?-?\d+(\.\d+)?\)?", "", text)
     if not text or not _ALLOWED.match(text) or "//" in text or "." in bare:
         msg = f"The unit '{text}' is not a valid unit expression; write names joined by '*', '/' and '^'."

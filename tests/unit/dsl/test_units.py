@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centinela.dsl.units import (
     DIMENSIONLESS,
@@ -259,3 +261,42 @@ def test_dimensionless() -> None:
     assert U("scf/bbl").is_dimensionless()
     assert not U("psi").is_dimensionless()
     assert not U("rpm").is_dimensionless()
+
+
+def test_units_built_directly_are_normalised() -> None:
+    assert conversion(Unit("ft·lbf"), Unit("N*m")) == pytest.approx((1.3558179483314, 0.0))
+
+
+def test_temperature_inside_a_compound_is_a_difference() -> None:
+    assert not is_offset(U("degF*ft"))
+    assert scale("degF*ft", "K*m") == pytest.approx(5 / 9 * 0.3048)
+
+
+MULTIPLICATIVE = [u for u in KNOWN_UNITS if not is_offset(U(u))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MULTIPLICATIVE), st.sampled_from(MULTIPLICATIVE))
+def test_conversion_round_trip_and_algebra(a: str, b: str) -> None:
+    ua, ub = U(a), U(b)
+    if compatible(ua, ub):
+        forth, back = scale(a, b), scale(b, a)
+        assert forth * back == pytest.approx(1.0, rel=1e-12)
+    else:
+        with pytest.raises(UnitError, match="cannot be converted"):
+            conversion(ua, ub)
+    # (a·b)/b is a again, by a factor of exactly one.
+    product = multiply(ua, ub)
+    assert scale(divide(product, ub).text, a) == pytest.approx(1.0, rel=1e-12)
+    assert parse_unit(product.text) == product
+    # a/a is dimensionless and converts to % by 100.
+    assert conversion(divide(ua, ua), U("%"))[0] == pytest.approx(100.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["degF", "degC", "K", "degR"]), st.sampled_from(["degF", "degC", "K", "degR"]),
+       st.floats(min_value=-400.0, max_value=2000.0))
+def test_temperature_round_trip(a: str, b: str, value: float) -> None:
+    f1, o1 = conversion(U(a), U(b))
+    f2, o2 = conversion(U(b), U(a))
+    assert (value * f1 + o1) * f2 + o2 == pytest.approx(value, abs=1e-9)
