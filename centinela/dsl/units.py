@@ -24,6 +24,9 @@ Policies (also in docs/domain-functions.md):
   (pint would read `Mbbl` as a mega-barrel). Rate aliases: `bpd`, `bopd`, `bwpd`, `blpd`, `bfpd` = bbl/d;
   `Mscfd`/`Mcfd` = Mscf/d; `MMscfd`/`MMcfd` = MMscf/d. `ppf` = lb/ft, `lbm` = lb, `stk` = one stroke.
 - `m3`, `ft3`, `m2`, … are read as `m^3`, `ft^3`, `m^2`; `Sm3` (standard cubic metre) is `m^3`.
+- SPE field spellings: `D` is the day (`STB/D`), `md`/`mD` the millidarcy, `cp` the centipoise (pint
+  would read debye, milliday and cup). `100ft` and `30m` are course lengths (`deg/100ft`, `psi/100ft`).
+  `API` is rejected: API gravity is not proportional to density (use `api_to_sg`).
 - `sg` is specific gravity relative to water at 60 °F, a *density*: 1 sg = 999.016 kg/m³ ≈ 8.337 ppg,
   so mud weights convert between `sg`, `ppg` and `kg/m^3`. Gas gravity (relative to air) is written
   without a unit. `ppg` is lb/US gal (1 ppg = 119.826 kg/m³).
@@ -68,8 +71,9 @@ class UnitError(ValueError):
     """A unit that cannot be parsed or converted; the message is a sentence naming the unit text."""
 
 
-# Definitions loaded once into the module registry. Redefinitions of pint's `bbl` and `rpm` are on
-# purpose (see the module docstring), hence `on_redefinition="ignore"`.
+# Definitions loaded once into the module registry. Redefinitions of pint's `bbl`, `rpm`, `revolution`,
+# `cycle`, `D` (debye), `cp` (cup) and `md` (milliday) are on purpose (see the module docstring), hence
+# `on_redefinition="ignore"`.
 _DEFINITIONS = (
     "bbl = 42 * gallon = _ = stb = STB = oil_bbl",
     # Oilfield M is a thousand: without these pint would read Mbbl as a mega-barrel.
@@ -83,6 +87,12 @@ _DEFINITIONS = (
     "Tscf = 1000000000000 * scf = _ = Tcf",
     "Mscfd = Mscf / day = _ = Mcfd",
     "MMscfd = MMscf / day = _ = MMcfd",
+    # SPE field usage: D is the day in rates (STB/D, Mscf/D); md and mD are millidarcies; cp is cP.
+    "D = day",
+    "md = 0.001 * darcy = _ = mD",
+    "cp = centipoise",
+    "hundred_feet = 100 * foot",
+    "thirty_metres = 30 * meter",
     "ppg = pound / gallon",
     "ppf = pound / foot",
     "lbm = pound",
@@ -102,6 +112,10 @@ _TOKEN_ALIASES = {
     "m2": "m^2", "m3": "m^3", "cm3": "cm^3", "ft2": "ft^2", "ft3": "ft^3", "in2": "in^2", "in3": "in^3",
     "Sm3": "m^3", "sm3": "m^3",
 }
+# Course lengths of gradients and dogleg severity (`deg/100ft`, `degF/100ft`, `deg/30m`): kept as written
+# in `Unit.text`, parsed through named units.
+_COURSE_LENGTHS = {"100ft": "hundred_feet", "30m": "thirty_metres"}
+_COURSE_RE = re.compile(r"(?<![\w.])(100ft|30m)(?![\w.])")
 
 _REGISTRY: Any = pint.UnitRegistry(cache_folder=None, on_redefinition="ignore")
 for _definition in _DEFINITIONS:
@@ -117,6 +131,8 @@ _SYMBOLS = {
     "delta_degree_Rankine": "delta_degR",
     "percent": "%",
     "revolutions_per_minute": "rpm",
+    "hundred_feet": "100ft",
+    "thirty_metres": "30m",
 }
 _OWN_NAMES = frozenset(d.split("=", 1)[0].strip() for d in _DEFINITIONS)
 
@@ -183,7 +199,8 @@ def _all_names() -> list[str]:
 @lru_cache(maxsize=4096)
 def _pint(text: str) -> Any:
     """The pint unit for `text` (normalised first), temperatures in compounds read as differences."""
-    unit = _parse(_normalise(text))
+    normal = _COURSE_RE.sub(lambda m: _COURSE_LENGTHS[m.group(1)], _normalise(text))
+    unit = _parse(normal)
     items = list(unit._units.items())
     compound = len(items) > 1 or any(exp != 1 for _, exp in items)
     if compound and any(not _REGISTRY._units[name].is_multiplicative for name, _ in items):
@@ -204,6 +221,12 @@ def _parse(text: str) -> Any:
     except pint.UndefinedUnitError as exc:
         names = exc.unit_names if isinstance(exc.unit_names, tuple) else (exc.unit_names,)
         name = str(names[0]) if names else text
+        if name.lower() in {"api", "degapi"}:
+            msg = (
+                f"Unknown unit '{name}': API gravity is not proportional to density, so it is not a unit; "
+                "write it as a plain number and convert it with api_to_sg(...)."
+            )
+            raise UnitError(msg) from None
         if name in _GAUGE_OR_ABSOLUTE:
             base = name[:-1]
             msg = (

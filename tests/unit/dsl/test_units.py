@@ -300,3 +300,24 @@ def test_temperature_round_trip(a: str, b: str, value: float) -> None:
     f1, o1 = conversion(U(a), U(b))
     f2, o2 = conversion(U(b), U(a))
     assert (value * f1 + o1) * f2 + o2 == pytest.approx(value, abs=1e-9)
+
+
+def test_spe_field_spellings() -> None:
+    """SPE field usage: D is the day (STB/D, Mscf/D), md/mD the millidarcy, cp the centipoise."""
+    assert scale("STB/D", "bbl/d") == pytest.approx(1.0)
+    assert scale("Mscf/D", "scf/d") == pytest.approx(1000.0)
+    assert scale("mD", "darcy") == pytest.approx(1e-3)
+    assert scale("md", "mD") == pytest.approx(1.0)
+    assert scale("cp", "cP") == pytest.approx(1.0)
+
+
+def test_course_lengths_for_gradients_and_dogleg_severity() -> None:
+    assert parse_unit("deg/100ft").text == "deg/100ft"
+    assert scale("deg/100ft", "deg/30m") == pytest.approx(30.0 / 30.48)
+    assert scale("degF/100ft", "degF/ft") == pytest.approx(0.01)
+    assert scale("psi/100ft", "psi/ft") == pytest.approx(0.01)
+
+
+def test_api_gravity_is_explained_not_guessed() -> None:
+    with pytest.raises(UnitError, match="api_to_sg"):
+        parse_unit("API")
