@@ -33,7 +33,7 @@ Policies (also in docs/domain-functions.md):
 - `bpm` is barrels per minute (pump rate), `gpm` US gallons per minute, `spm` strokes per minute.
 - Temperatures `degF`, `degC`, `K`, `degR` convert with an offset. Inside a product, quotient or
   power a temperature means a temperature *difference* (`degF/ft` is a gradient, `delta_degF`).
-- `ft·lbf` and `ft*lbf` are the same unit (torque); `·` and `⋅` are read as `*`.
+- `ft·lbf` and `ft*lbf` are the same unit (torque); `·` and `⋅` are read as `*`; `°F`, `°C` as `degF`, `degC`.
 - In units `m` is the metre and `min` the minute (durations such as `5m` belong to the language).
 """
 
@@ -174,6 +174,8 @@ SECOND = Unit("s")
 
 def _normalise(text: str) -> str:
     text = text.replace("·", "*").replace("⋅", "*").replace("×", "*")
+    for glyph, name in (("°F", "degF"), ("°C", "degC"), ("°R", "degR"), ("℉", "degF"), ("℃", "degC")):
+        text = text.replace(glyph, name)
     text = re.sub(r"\s*([*/^()])\s*", r"\1", text.strip())
     text = re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: _TOKEN_ALIASES.get(m.group(0), m.group(0)), text)
     return re.sub(r"\s+", " ", text)

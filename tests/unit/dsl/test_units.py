@@ -173,6 +173,8 @@ def test_text_is_normalised() -> None:
     assert parse_unit(" bbl / d ").text == "bbl/d"
     assert parse_unit("ft·lbf").text == "ft*lbf"
     assert parse_unit("ft ⋅ lbf") == parse_unit("ft*lbf")
+    assert parse_unit("°F") == parse_unit("degF")
+    assert parse_unit("°C/100ft").text == "degC/100ft"
 
 
 def test_oilfield_m_is_thousand_not_mega() -> None:
