@@ -114,6 +114,16 @@ def test_mse_matches_si_first_principles() -> None:
     assert mse(wob, torque, rpm, rop, d) == pytest.approx(si_pa * factor("Pa", "psi"), rel=1e-9)
 
 
+def test_mse_matches_dupriest_koederitz_form() -> None:
+    """The field form published by Dupriest & Koederitz (SPE-92194, 2005):
+    MSE = 480·T·RPM/(D²·ROP) + 4·WOB/(π·D²), with T ft·lbf, D in, ROP ft/h, WOB lbf.
+    """
+    cases = [(35_000.0, 4_500.0, 120.0, 50.0, 8.5), (15_000.0, 12_000.0, 80.0, 20.0, 12.25)]
+    for wob, torque, rpm, rop, d in cases:
+        published = 480.0 * torque * rpm / (d * d * rop) + 4.0 * wob / (math.pi * d * d)
+        assert mse(wob, torque, rpm, rop, d) == pytest.approx(published, rel=1e-12)
+
+
 def test_mse_without_rotation_is_axial_stress() -> None:
     assert mse(10_000.0, 0.0, 0.0, 30.0, 8.5) == pytest.approx(10_000.0 / (math.pi * 8.5**2 / 4.0))
     with pytest.raises(DomainInputError, match="rate of penetration `rop` must be greater than zero"):
