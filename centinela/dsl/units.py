@@ -141,17 +141,19 @@ _GAUGE_OR_ABSOLUTE = {"psia", "psig", "barg", "bara", "kPag", "kPaa"}
 _ALLOWED = re.compile(r"^[A-Za-z_%0-9\s*/^().\-²³µ]+$")
 
 KNOWN_UNITS: tuple[str, ...] = (
-    "bbl", "bbl/d", "bbl/min", "bpm", "bpd", "stb", "Mbbl", "MMbbl", "gal", "gpm", "m^3", "m^3/d",
-    "scf", "Mscf", "MMscf", "Mcf", "Mscf/d", "MMscf/d", "Mscfd", "MMscfd", "scf/bbl", "Bcf",
+    "bbl", "bbl/d", "bbl/min", "bpm", "stb", "gal", "gpm", "m^3", "m^3/d",
+    "scf", "Mscf", "MMscf", "Mcf", "Mscf/d", "MMscf/d", "scf/bbl",
     "psi", "Pa", "kPa", "MPa", "bar", "psi/ft",
     "ppg", "lb/gal", "sg", "kg/m^3",
     "ft", "m", "in", "mm", "ft/h", "m/h",
-    "lbf", "klbf", "N", "kN", "ft*lbf", "kft*lbf", "N*m", "lb/ft",
-    "rpm", "spm", "Hz", "bbl/stk",
+    "lbf", "klbf", "N", "kN", "ft*lbf", "kft*lbf", "N*m",
+    "rpm", "spm", "Hz",
     "%", "degF", "degC", "K", "degR",
     "cP", "Pa*s",
     "hp", "W", "kW", "A", "V",
     "lb", "kg", "s", "min", "h", "d",
+    # Later additions go last: the first names are quoted in diagnostics' hints.
+    "bpd", "Mbbl", "MMbbl", "Mscfd", "MMscfd", "Bcf", "lb/ft", "bbl/stk", "STB/D", "mD", "deg/100ft",
 )
 
 
