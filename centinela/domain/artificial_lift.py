@@ -20,6 +20,7 @@ __all__ = [
     "gas_gradient",
     "hydraulic_power",
     "nitrogen_ct",
+    "pump_head",
     "three_phase_power",
 ]
 
@@ -30,6 +31,9 @@ _HP_KW = 0.745699872
 # M_air / (R · 144 in²/ft²) with M_air = 28.9625 lb/lbmol and R = 10.7316 psia·ft³/(lbmol·°R).
 _GAS_COLUMN = 28.9625 / (10.7316 * 144.0)
 _RANKINE = 459.67
+
+# Feet of water (60 °F, 62.366 lb/ft³) per psi: 144 / 62.366 = 2.309, the field rule's "2.31".
+_FT_PER_PSI_WATER = 144.0 / 62.366
 
 _Q = Param("q", "bbl/d", "liquid rate through the pump", Limit.NON_NEGATIVE)
 _DP = Param("dp", "psi", "pressure rise across the pump (discharge − intake)", Limit.NON_NEGATIVE)
@@ -154,8 +158,19 @@ gas_gradient = define(
     _above_absolute_zero,
 )
 
+pump_head = define(
+    "pump_head",
+    lambda dp, sg: dp * _FT_PER_PSI_WATER / sg,
+    (_DP, Param("sg", None, "specific gravity of the pumped liquid (water = 1)", Limit.POSITIVE)),
+    "ft",
+    "Head developed by a pump: H[ft] = Δp[psi] · 2.309 / SG (144 in²/ft² over 62.366 lb/ft³ of water at "
+    "60 °F; field rule TDH = psi × 2.31 / SG). Source: Hydraulic Institute / pump handbooks; API RP 11S4 "
+    "(ESP sizing) uses the same conversion.",
+)
+
 FUNCTIONS: tuple[DomainFunction, ...] = (
     hydraulic_power,
+    pump_head,
     esp_efficiency,
     three_phase_power,
     nitrogen_ct,

@@ -29,6 +29,7 @@ VALID: dict[str, tuple[float, ...]] = {
     "drag_lowering": (25.0, 1000.0, 45.0, 0.3),
     "soft_string_torque": (25.0, 1000.0, 45.0, 0.3, 6.5),
     "hydraulic_power": (2000.0, 1500.0),
+    "pump_head": (1500.0, 1.05),
     "esp_efficiency": (2000.0, 1500.0, 100.0),
     "three_phase_power": (2300.0, 40.0, 0.85),
     "nitrogen_ct": (180.0,),
