@@ -85,9 +85,9 @@ def _ct(temperature: Any) -> Any:
     return 1.0 / (1.0 + 0.00215 * (temperature - 60.0))
 
 
-def _ct_relation(temperature: Any) -> None:
-    ordered("nitrogen_ct", 0.0, temperature, ("0 degF", "temperature"), "degF")
-    ordered("nitrogen_ct", temperature, 400.0, ("temperature", "400 degF"), "degF")
+def _ct_range(fname: str, temperature: Any) -> None:
+    ordered(fname, 0.0, temperature, ("0 degF", "temperature"), "degF")
+    ordered(fname, temperature, 400.0, ("temperature", "400 degF"), "degF")
 
 
 nitrogen_ct = define(
@@ -99,7 +99,7 @@ nitrogen_ct = define(
     "temperature T to the 60 °F test-rack value: Ct = 1 / [1 + 0.00215·(T − 60)] (°F, fit valid 0–400 °F). "
     "Source: H.W. Winkler, in Petroleum Engineering Handbook vol. IV (SPE 2007), ch. 'Gas Lift'; "
     "API RP 11V5 / 11V6 tabulate the same factor.",
-    _ct_relation,
+    lambda temperature: _ct_range("nitrogen_ct", temperature),
 )
 
 dome_pressure_at_60f = define(
@@ -109,7 +109,7 @@ dome_pressure_at_60f = define(
     "psi",
     "Test-rack (60 °F) dome pressure of a nitrogen-charged valve: P_b@60°F = Ct · P_bv@T, "
     "Ct as in nitrogen_ct. Source: Winkler (SPE Petroleum Engineering Handbook, 'Gas Lift').",
-    lambda dome_pressure, temperature: _ct_relation(temperature),
+    lambda dome_pressure, temperature: _ct_range("dome_pressure_at_60f", temperature),
 )
 
 _GG = Param("gas_gravity", None, "gas specific gravity (air = 1)", Limit.POSITIVE)
@@ -117,8 +117,11 @@ _Z = Param("z", None, "average gas deviation factor", Limit.POSITIVE)
 _TAVG = Param("temperature", "degF", "average gas temperature", Limit.ANY)
 
 
-def _above_absolute_zero(*args: Any) -> None:
-    ordered("gas column", -_RANKINE, args[-2], ("-459.67 degF", "temperature"), "degF", strict=True)
+def _above_absolute_zero(fname: str) -> Any:
+    def relation(*args: Any) -> None:
+        ordered(fname, -_RANKINE, args[-2], ("-459.67 degF", "temperature"), "degF", strict=True)
+
+    return relation
 
 
 def _column(lib: Any) -> Any:
@@ -142,7 +145,7 @@ gas_column_pressure = define(
     "Static gas column (injection gas pressure at depth): P(D) = P_s · exp[0.01875 · γg · D / (z̄ · T̄)], "
     "T̄ in °R, absolute pressures; 0.01875 = M_air / (R · 144). Source: Katz et al., Handbook of Natural "
     "Gas Engineering (1959); Economides et al., Petroleum Production Systems, ch. on gas lift.",
-    _above_absolute_zero,
+    _above_absolute_zero("gas_column_pressure"),
     _column(np),
 )
 
@@ -155,7 +158,7 @@ gas_gradient = define(
     "psi/ft",
     "Gradient of a static gas column: dP/dD = 0.01875 · γg · P / (z · T), T in °R (the real-gas density "
     "ρ = 28.9625·γg·P/(z·R·T) divided by 144). Source: as for gas_column_pressure.",
-    _above_absolute_zero,
+    _above_absolute_zero("gas_gradient"),
 )
 
 pump_head = define(

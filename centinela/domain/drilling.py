@@ -121,8 +121,11 @@ _HOLE = Param("hole_diameter", "in", "hole or casing inside diameter", Limit.POS
 _PIPE = Param("pipe_od", "in", "pipe outside diameter", Limit.NON_NEGATIVE)
 
 
-def _annulus_relation(*args: Any) -> None:
-    ordered("annulus", args[-1], args[-2], ("pipe_od", "hole_diameter"), "in", strict=True)
+def _annulus(fname: str) -> Any:
+    def relation(*args: Any) -> None:
+        ordered(fname, args[-1], args[-2], ("pipe_od", "hole_diameter"), "in", strict=True)
+
+    return relation
 
 
 annular_velocity = define(
@@ -132,7 +135,7 @@ annular_velocity = define(
     "ft/min",
     "Annular velocity AV = 24.5 · Q[gpm] / (Dh² − Dp²)[in²] in ft/min (24.5 ≈ 231 in³/gal · 4 / (12π)). "
     "Source: Lapeyrouse, Formulas and Calculations, ch. 1 'Annular Velocity'.",
-    _annulus_relation,
+    _annulus("annular_velocity"),
 )
 
 annular_pressure_loss = define(
@@ -151,7 +154,7 @@ annular_pressure_loss = define(
     "Rule-of-thumb annular pressure loss P = 1.4327·10⁻⁷ · ρ[ppg] · L[ft] · V²[ft/min] / (Dh − Dp)[in], "
     "an estimate only. Source: Lapeyrouse, Formulas and Calculations, 'Annular Pressure Loss'; "
     "drillingformulas.com worked example.",
-    _annulus_relation,
+    _annulus("annular_pressure_loss"),
 )
 
 # Pipe weight is quoted in lb/ft (mass per length); under standard gravity 1 lb weighs 1 lbf.

@@ -102,5 +102,7 @@ def test_gas_column_integrates_the_gradient() -> None:
 def test_gas_column_checks() -> None:
     with pytest.raises(DomainInputError, match="absolute surface injection pressure `surface_pressure`"):
         gas_column_pressure(0.0, 0.65, 1000.0, 100.0, 0.9)
-    with pytest.raises(DomainInputError, match="temperature"):
+    with pytest.raises(DomainInputError, match="^gas_gradient: .*temperature = -500 degF"):
         gas_gradient(1000.0, 0.65, -500.0, 0.9)
+    with pytest.raises(DomainInputError, match="^dome_pressure_at_60f: .*400 degF"):
+        dome_pressure_at_60f(900.0, 450.0)

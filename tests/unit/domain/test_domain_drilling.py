@@ -95,7 +95,7 @@ def test_annular_velocity_is_flow_over_area() -> None:
     area_in2 = math.pi * (6.5**2 - 4.0**2) / 4.0
     expected = 320.0 * factor("gpm", "in^3/min") / area_in2 * factor("in", "ft")
     assert annular_velocity(320.0, 6.5, 4.0) == pytest.approx(expected, rel=1e-3)
-    with pytest.raises(DomainInputError, match="`pipe_od` must be below `hole_diameter`"):
+    with pytest.raises(DomainInputError, match="^annular_velocity: `pipe_od` must be below `hole_diameter`"):
         annular_velocity(320.0, 4.0, 4.0)
 
 
