@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import operator
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -47,7 +48,7 @@ def text_of(e: ast.Expr) -> str:
         case ast.Duration(text=t):
             return t
         case ast.Str(value=v):
-            return repr(v)
+            return json.dumps(v, ensure_ascii=False)
         case ast.Bool(value=v):
             return "true" if v else "false"
         case ast.Missing():
@@ -317,9 +318,10 @@ class ExprChecker:
         if lo <= len(e.args) <= hi:
             return True
         want = str(lo) if lo == hi else f"{lo} to {hi}"
+        noun = "argument" if want == "1" else "arguments"
         self.h.diag(
             "E015",
-            f"The function '{e.name}' takes {want} arguments, not {len(e.args)}.",
+            f"The function '{e.name}' takes {want} {noun}, not {len(e.args)}.",
             e.span,
             f"usage: {usage}",
         )
