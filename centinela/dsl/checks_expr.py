@@ -201,7 +201,7 @@ class ExprChecker:
                 )
             a, b, unit = self.unify(a, b, e.span, f"'{text}'")
             ty = a.ty if a.ty is not Ty.ANY else b.ty
-            return TExpr("coalesce", (a, b), None, ty, unit, b.may_miss, text)
+            return TExpr("coalesce", (a, b), None, ty, unit, a.may_miss and b.may_miss, text)
         if op in ("==", "!=") or op in _ORDER:
             ok_types = {Ty.NUM, Ty.STR, Ty.ANY} if op in _ORDER else set(Ty)
             self._need(a, ok_types, f"'{op}'", e.left.span)
