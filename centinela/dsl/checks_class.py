@@ -421,9 +421,8 @@ class ClassChecker:
         render, problems = check_template(c.text or "", self.lets)
         span = c.text_span or c.span
         for p in problems:
-            line = span.line + p.line - 1
-            where = span if p.line == 1 else Span(span.file, line, 1, line, 2)
-            self.diag(p.code, p.message, where, p.hint)
+            # strings are single-line in a rules file: a template line is a `\n` inside that line
+            self.diag(p.code, p.message, span, p.hint)
         return render
 
 
