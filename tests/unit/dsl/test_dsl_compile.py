@@ -220,3 +220,31 @@ def test_generated_code_runs_without_builtins() -> None:
     assert "__builtins__" not in cls.source["module"]
     fn = cls.triggers[ALL]
     assert fn.__globals__["__builtins__"] == {}
+
+
+def test_examples_compile_every_function_eagerly() -> None:
+    from pathlib import Path
+
+    from centinela.dsl.compile import compile_checked
+    from centinela.dsl.pipeline import check_paths
+
+    root = Path(__file__).resolve().parents[3] / "examples"
+    result = check_paths([root])
+    assert result.errors == ()
+    program = compile_checked(result.checked, eager=True)
+    assert set(program.classes) == {"Well", "Rig", "EspWell", "GasLiftWell"}
+    assert len(program.tests) == 4
+    for cls in program.classes.values():
+        ctx = MemoryContext({"thing:id": "org.acme.wells:well-01"}, now=100.0)
+        out = cls.triggers[ALL](ctx)
+        assert [i for i, _ in out] == list(range(len(cls.nodes)))
+        assert not any(isinstance(v, EvalError) for _, v in out), out
+
+
+def test_functions_are_compiled_once_on_first_use() -> None:
+    cls = compile_source(WELL).classes["Well"]
+    first = cls.triggers[OIL]
+    assert cls.triggers[OIL] is first
+    shared = compile_source('twins T = things "x:*"\ncompute T o.a = i.x + i.y\n').classes["T"]
+    assert shared.triggers["/features/i/properties/x"] is shared.triggers["/features/i/properties/y"]
+    assert shared.triggers[ALL] is shared.triggers["/features/i/properties/x"]  # same single node
