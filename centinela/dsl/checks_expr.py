@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from centinela.dsl import ast
 from centinela.dsl import units as U
 from centinela.dsl.diagnostics import Span
-from centinela.dsl.functions import MATH, SERIES, domain_functions, function_names
+from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names
 from centinela.dsl.ir import TExpr, Ty, const
 from centinela.dsl.paths import PathError, resolve_path
 from centinela.dsl.program import MISSING
@@ -130,7 +130,10 @@ class ExprChecker:
                     unit = U.parse_unit(u)
                 except U.UnitError as exc:
                     return self._err(
-                        "E030", str(exc), e.span, f"known units include {', '.join(U.KNOWN_UNITS[:20])}"
+                        "E030",
+                        str(exc),
+                        e.span,
+                        "units are checked with pint and the oilfield units of centinela.dsl.units",
                     )
                 return const(v, Ty.NUM, unit, text)
             case ast.Duration(seconds=s):
@@ -309,7 +312,12 @@ class ExprChecker:
         if dom is not None:
             return self._domain(e, dom, text)
         near = difflib.get_close_matches(name, function_names(), n=1)
-        hint = (f"did you mean '{near[0]}'? " if near else "") + "functions: " + ", ".join(function_names())
+        hint = (
+            (f"did you mean '{near[0]}'? " if near else "")
+            + "functions: "
+            + ", ".join(sorted(BUILTINS))
+            + ", and the domain functions of docs/domain-functions.md"
+        )
         for a in e.args:
             self.check(a)
         return self._err("E014", f"The function '{name}' does not exist.", e.name_span, hint)
