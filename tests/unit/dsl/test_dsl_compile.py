@@ -248,3 +248,24 @@ def test_functions_are_compiled_once_on_first_use() -> None:
     shared = compile_source('twins T = things "x:*"\ncompute T o.a = i.x + i.y\n').classes["T"]
     assert shared.triggers["/features/i/properties/x"] is shared.triggers["/features/i/properties/y"]
     assert shared.triggers[ALL] is shared.triggers["/features/i/properties/x"]  # same single node
+
+
+def test_time_trigger_and_single_node_functions() -> None:
+    src = """
+    twins T = things "x:*"
+    compute T o.age = age(i.p)
+    compute T o.twice = o.age * 2
+    compute T o.plain = i.q + 1
+    alarm T Stale when stale(i.p, 1m)
+    """
+    cls = compile_source(src).classes["T"]
+    ctx = MemoryContext()
+    ctx.set("/features/i/properties/p", 1.0, now=10.0)
+    ctx.values["/features/i/properties/q"] = 4.0
+    ctx.now = 100.0
+    out = results(cls, ctx, TIME)
+    assert out == {"o.age": 90.0, "o.twice": 180.0, "Stale": True}  # o.plain does not depend on time
+    by = {n.name: n for n in cls.nodes}
+    assert by["o.plain"].fn(ctx) == 5.0
+    assert by["o.twice"].fn(ctx) == 180.0  # reads o.age from ctx.values
+    assert "/features/o/properties/plain" not in ctx.values  # a node function only computes
