@@ -146,6 +146,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
 
 
 def _expected(names: set[str] | frozenset[str]) -> str:
+    if set(names) == {"LSQB"}:
+        return "'[' (`in` is the membership operator, as in `x in [a, b]`; write inches as `inch`)"
     shown: set[str] = set()
     for name in names:
         if name in _TOKEN_NAMES:
