@@ -367,7 +367,8 @@ class ClassChecker:
     def _deadband(
         self, decl: ast.AlarmDecl, c: ast.Clause, when: TExpr, clear: TExpr | None
     ) -> tuple[float | None, TExpr | None]:
-        assert c.expr is not None  # noqa: S101 - guarded by the caller
+        if c.expr is None:  # the grammar always gives a deadband its expression
+            return None, clear
         band = self.x.check(c.expr)
         if clear is not None:
             self.diag(
