@@ -16,10 +16,19 @@ from centinela.twin.errors import (
     thing_not_found,
 )
 from centinela.twin.merge import merge_patch, strip_nulls
-from centinela.twin.model import THING_FIELDS, Resource, classify, validate_value
+from centinela.twin.model import THING_FIELDS, Resource, classify, to_iso, validate_value
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
-__all__ = ["Change", "ThingRecord", "apply_create", "apply_delete", "apply_merge", "apply_modify", "read"]
+__all__ = [
+    "Change",
+    "ThingRecord",
+    "apply_create",
+    "apply_delete",
+    "apply_merge",
+    "apply_modify",
+    "read",
+    "thing_view",
+]
 
 JSON = Any
 
@@ -42,6 +51,25 @@ class ThingRecord:
     @property
     def exists(self) -> bool:
         return self.thing is not None
+
+
+def thing_view(
+    record: ThingRecord, thing: dict[str, JSON] | None = None, policy: dict[str, JSON] | None = None
+) -> dict[str, JSON]:
+    """`thing` (default: the record's) with the members only field selectors and RQL see.
+
+    Those are `_namespace`, `_revision`, `_created`, `_modified`, `_metadata` and `_policy`.
+    """
+    view = dict(thing if thing is not None else record.thing or {})
+    view["_namespace"] = record.thing_id.partition(":")[0]
+    view["_revision"] = record.revision
+    view["_created"] = to_iso(record.created)
+    view["_modified"] = to_iso(record.modified)
+    if record.metadata is not None:
+        view["_metadata"] = record.metadata
+    if policy is not None:
+        view["_policy"] = policy
+    return view
 
 
 @dataclass(frozen=True, slots=True)

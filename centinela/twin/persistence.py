@@ -6,24 +6,16 @@ import asyncio
 import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from centinela.errors import TwinError
 from centinela.twin.commands import ThingRecord
+from centinela.twin.policies import PolicyRecord
 
 __all__ = ["MemoryPersistence", "PolicyRecord", "SqlitePersistence", "TwinPersistence", "open_persistence"]
 
 JSON = Any
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRecord:
-    """A policy as stored (`policy` is `None` once deleted)."""
-
-    policy_id: str
-    policy: dict[str, JSON] | None
 
 
 class TwinPersistence(Protocol):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
 
@@ -19,45 +18,23 @@ from centinela.twin.commands import (
     apply_merge,
     apply_modify,
     read,
+    thing_view,
 )
 from centinela.twin.conditions import check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
-from centinela.twin.events import EventHub, EventSubscription
+from centinela.twin.events import EventHub, EventSubscription, event_selector
 from centinela.twin.ids import namespace_of, validate_thing_id
-from centinela.twin.model import parse_fields, select_fields, to_iso
-from centinela.twin.persistence import MemoryPersistence, PolicyRecord, TwinPersistence, open_persistence
+from centinela.twin.model import parse_fields, select_fields
+from centinela.twin.persistence import MemoryPersistence, TwinPersistence, open_persistence
 from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
-from centinela.twin.policies import DEFAULT_SUBJECT, default_policy, parse_policy_pointer, validate_policy
+from centinela.twin.policies import DEFAULT_SUBJECT, PolicyBook, PolicyRecord
 from centinela.twin.protocol import Envelope
+from centinela.twin.results import ReadResult, WriteResult
 
 __all__ = ["EmbeddedTwinStore", "ReadResult", "WriteResult"]
 
 JSON = Any
 Headers = Mapping[str, str]
-
-
-@dataclass(frozen=True, slots=True)
-class WriteResult:
-    """What a change did: HTTP 201 (`created`, with `value`) or 204, the new revision and ETag."""
-
-    revision: int
-    created: bool
-    value: JSON
-    etag: str | None
-    event: ThingEvent
-
-    @property
-    def status(self) -> int:
-        return 201 if self.created else 204
-
-
-@dataclass(frozen=True, slots=True)
-class ReadResult:
-    """A retrieved value with the thing's revision and the resource's ETag."""
-
-    value: JSON
-    revision: int
-    etag: str
 
 
 class EmbeddedTwinStore:
@@ -86,7 +63,7 @@ class EmbeddedTwinStore:
         self.default_namespace = default_namespace
         self._hub = EventHub(queue_size)
         self._records: dict[str, ThingRecord] = {}
-        self._policies: dict[str, dict[str, JSON]] = {}
+        self._book = PolicyBook()
         self._locks: dict[str, asyncio.Lock] = {}
         self._opened = False
 
@@ -102,7 +79,7 @@ class EmbeddedTwinStore:
         if not self._opened:
             things, policies = await self.persistence.load()
             self._records = {r.thing_id: r for r in things}
-            self._policies = {p.policy_id: p.policy for p in policies if p.policy is not None}
+            self._book.load(policies)
             self._opened = True
         return self
 
@@ -137,17 +114,8 @@ class EmbeddedTwinStore:
 
     def _view(self, record: ThingRecord, thing: dict[str, JSON] | None = None) -> dict[str, JSON]:
         """The thing with the members only a field selector shows (`_revision`, `_modified`, ...)."""
-        view = dict(thing if thing is not None else record.thing or {})
-        view["_namespace"] = namespace_of(record.thing_id)
-        view["_revision"] = record.revision
-        view["_created"] = to_iso(record.created)
-        view["_modified"] = to_iso(record.modified)
-        if record.metadata is not None:
-            view["_metadata"] = record.metadata
-        policy = self._policies.get(str(view.get("policyId", "")))
-        if policy is not None:
-            view["_policy"] = policy
-        return view
+        policy_id = (thing if thing is not None else record.thing or {}).get("policyId", "")
+        return thing_view(record, thing, self._book.get(str(policy_id)))
 
     def _check_conditions(
         self,
@@ -212,9 +180,7 @@ class EmbeddedTwinStore:
                 policies = self._new_policies(record, new, headers, source)
                 await self.persistence.save([new], policies)
                 self._records[thing_id] = new
-                for policy in policies:
-                    if policy.policy is not None:
-                        self._policies[policy.policy_id] = policy.policy
+                self._book.commit(policies)
                 event = ThingEvent(
                     thing_id=thing_id,
                     action=change.action,
@@ -246,76 +212,41 @@ class EmbeddedTwinStore:
     def _new_policies(
         self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None, source: JSON
     ) -> list[PolicyRecord]:
-        """The policy a newly created thing brings: inline `_policy`, `_copyPolicyFrom` or the default."""
         if after.thing is None or (before is not None and before.thing is not None):
             return []
         policy_id = str(after.thing.get("policyId", after.thing_id))
-        source = source if isinstance(source, dict) else {}
-        if isinstance(source.get("_policy"), dict):
-            return [PolicyRecord(policy_id, validate_policy(policy_id, source["_policy"]))]
-        copy_from = source.get("_copyPolicyFrom")
-        if isinstance(copy_from, str):
-            template = self._policies.get(self._resolve_policy_ref(copy_from))
-            if template is None:
-                raise policy_not_found(copy_from)
-            return [PolicyRecord(policy_id, {**copy_json(template), "policyId": policy_id})]
-        if policy_id in self._policies:
-            return []
         subject = (headers or {}).get("ditto-originator") or DEFAULT_SUBJECT
-        return [PolicyRecord(policy_id, default_policy(policy_id, subject))]
+        return self._book.for_new_thing(policy_id, subject, source, self._thing_policy)
 
-    def _resolve_policy_ref(self, ref: str) -> str:
-        """`{{ ref:things/<thingId>/policyId }}` names the policy of another thing; else a policy id."""
-        text = ref.strip()
-        if text.startswith("{{") and text.endswith("}}"):
-            inner = text[2:-2].strip()
-            if inner.startswith("ref:things/") and inner.endswith("/policyId"):
-                record = self._records.get(inner[len("ref:things/") : -len("/policyId")])
-                if record is not None and record.thing is not None:
-                    return str(record.thing.get("policyId", record.thing_id))
-        return text
+    def _thing_policy(self, thing_id: str) -> str | None:
+        record = self._records.get(thing_id)
+        if record is None or record.thing is None:
+            return None
+        return str(record.thing.get("policyId", thing_id))
 
     async def put_policy(
         self, policy_id: str, path: str, value: JSON, *, namespaces: Collection[str] | None = None
     ) -> bool:
         """Create or replace a policy (or a part of it, by pointer); `True` when it was created."""
-        from centinela.twin.pointer import set_at
-
         validate_thing_id(policy_id)
         if not self._scoped(policy_id, namespaces):
             raise policy_not_found(policy_id)
-        parts = parse_policy_pointer(path)
-        current = self._policies.get(policy_id)
-        if parts:
-            if current is None:
-                raise policy_not_found(policy_id)
-            created = get_at(current, parts) is MISSING
-            policy = validate_policy(policy_id, set_at(current, parts, copy_json(value)))
-        else:
-            created = current is None
-            policy = validate_policy(policy_id, copy_json(value))
-        await self.persistence.save([], [PolicyRecord(policy_id, policy)])
-        self._policies[policy_id] = policy
+        async with self._book.lock:
+            record, created = self._book.prepare_put(policy_id, path, value)
+            await self.persistence.save([], [record])
+            self._book.commit([record])
         return created
 
     async def remove_policy(
         self, policy_id: str, path: str = "/", *, namespaces: Collection[str] | None = None
     ) -> None:
         """Delete a policy (or a part of it); things keep their `policyId`."""
-        from centinela.twin.pointer import delete_at
-
-        current = self._policies.get(policy_id)
-        if current is None or not self._scoped(policy_id, namespaces):
+        if not self._scoped(policy_id, namespaces):
             raise policy_not_found(policy_id)
-        parts = parse_policy_pointer(path)
-        if parts and get_at(current, parts) is MISSING:
-            raise policy_not_found(policy_id)
-        policy = delete_at(current, parts) if parts else None
-        await self.persistence.save([], [PolicyRecord(policy_id, policy)])
-        if policy is None:
-            del self._policies[policy_id]
-        else:
-            self._policies[policy_id] = policy
+        async with self._book.lock:
+            record = self._book.prepare_remove(policy_id, path)
+            await self.persistence.save([], [record])
+            self._book.commit([record])
 
     async def put(
         self,
@@ -461,7 +392,7 @@ class EmbeddedTwinStore:
 
     def get_policy(self, policy_id: str) -> JSON:
         """The stored policy (404 `policies:policy.notfound` when there is none)."""
-        policy = self._policies.get(policy_id)
+        policy = self._book.get(policy_id)
         if policy is None:
             raise policy_not_found(policy_id)
         return copy_json(policy)
@@ -557,28 +488,7 @@ class EmbeddedTwinStore:
         The filter applies to the thing after the change (before it, for a deleted thing);
         `extra_fields` selects parts of that thing into `ThingEvent.extra`.
         """
-        # Kept as given: a caller's collection may match namespaces by pattern in `__contains__`.
-        spaces = namespaces
-        predicate = None
-        if filter is not None:
-            from centinela.twin.rql import compile_filter
-
-            predicate = compile_filter(filter)
-        selectors = parse_fields(extra_fields) if extra_fields is not None else None
-
-        def accept(event: ThingEvent, view: Callable[[], dict[str, JSON] | None]) -> ThingEvent | None:
-            if spaces is not None and namespace_of(event.thing_id) not in spaces:
-                return None
-            if predicate is not None:
-                thing = view()
-                if thing is None or not predicate(thing):
-                    return None
-            if selectors is not None:
-                thing = view()
-                extra = select_fields(thing, selectors) if thing is not None else {}
-                return replace(event, extra=copy_json(extra))
-            return event
-
+        accept = event_selector(namespaces=namespaces, filter=filter, extra_fields=extra_fields)
         return self._hub.subscribe(accept, queue_size=queue_size)
 
     async def apply(self, command: Envelope, *, namespaces: Collection[str] | None = None) -> Envelope:
