@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -35,6 +35,25 @@ __all__ = ["EmbeddedTwinStore", "ReadResult", "WriteResult"]
 
 JSON = Any
 Headers = Mapping[str, str]
+
+
+async def _to_the_end(awaitable: Awaitable[None]) -> bool:
+    """Await a durable write to its end even when the caller is cancelled meanwhile.
+
+    Returns whether the caller was cancelled: it must then finish making the write visible and
+    raise `CancelledError` itself, so memory never lags what the database holds.
+    """
+    task = asyncio.ensure_future(awaitable)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    return cancelled
 
 
 class EmbeddedTwinStore:
@@ -178,7 +197,12 @@ class EmbeddedTwinStore:
                 change = op(record, now)
                 new = change.record
                 policies = self._new_policies(record, new, headers, source)
-                await self.persistence.save([new], policies)
+                saving = self.persistence.save([new], policies)
+                cancelled = False
+                if isinstance(self.persistence, MemoryPersistence):
+                    await saving  # never suspends, so cannot be cancelled half way
+                else:
+                    cancelled = await _to_the_end(saving)
                 self._records[thing_id] = new
                 self._book.commit(policies)
                 event = ThingEvent(
@@ -199,6 +223,9 @@ class EmbeddedTwinStore:
                     return cache[0]
 
                 self._hub.deliver(reservation, event, view)
+                if cancelled:
+                    # The change is durable and visible; only its caller stopped waiting.
+                    raise asyncio.CancelledError
         finally:
             self._hub.release(reservation)
         etag = None
