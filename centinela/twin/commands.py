@@ -15,8 +15,8 @@ from centinela.twin.errors import (
     thing_id_not_settable,
     thing_not_found,
 )
-from centinela.twin.merge import merge_patch, strip_nulls
-from centinela.twin.model import THING_FIELDS, Resource, classify, to_iso, validate_value
+from centinela.twin.merge import merge_patch
+from centinela.twin.model import THING_FIELDS, Resource, check_merged, classify, to_iso, validate_value
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
 __all__ = [
@@ -170,7 +170,7 @@ def apply_modify(
         _require_feature(thing, thing_id, parts, kind)
         created = get_at(thing, parts) is MISSING
         new_thing = _ordered(set_at(thing, parts, value)) if len(parts) == 1 else set_at(thing, parts, value)
-    new = replace(record, revision=record.revision + 1, thing=new_thing, modified=now)
+    new = ThingRecord(thing_id, record.revision + 1, new_thing, record.created, now, record.metadata)
     return Change(new, created, "created" if created else "modified", parts, value)
 
 
@@ -191,21 +191,14 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
         kind is Resource.THING and "policyId" in patch and patch["policyId"] is None
     ):
         raise policy_id_not_deletable(thing_id)
+    root_patch = nest(parts, patch)
     if patch is None and get_at(thing, parts) is MISSING:
         merged = thing  # deleting what is not there changes nothing, but is still a merge
     else:
-        merged = merge_patch(thing, nest(parts, patch))
-    checked = validate_value(Resource.THING, merged, thing_id=thing_id, feature_id="")
+        merged = merge_patch(thing, root_patch)
+    checked = check_merged(thing_id, merged, root_patch)
     checked.setdefault("policyId", thing.get("policyId", thing_id))
-    new = replace(record, revision=record.revision + 1, thing=_ordered(checked), modified=now)
-    if kind is not Resource.THING and patch is not None:
-        # The patch itself must also fit its resource (e.g. a feature definition stays a list).
-        validate_value(
-            kind,
-            strip_nulls(patch) if isinstance(patch, dict) else patch,
-            thing_id=thing_id,
-            feature_id=_feature_id(parts),
-        )
+    new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
     return Change(new, False, "merged", parts, patch)
 
 

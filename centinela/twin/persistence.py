@@ -155,11 +155,19 @@ class SqlitePersistence:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
 
     async def save(self, things: list[ThingRecord], policies: list[PolicyRecord]) -> None:
+        await self.submit(things, policies)
+
+    def submit(self, things: list[ThingRecord], policies: list[PolicyRecord]) -> asyncio.Future[None]:
+        """Queue a write for the next transaction; the future is done once it has committed.
+
+        The write happens even if the caller stops waiting for the future (await it through
+        `asyncio.shield`: cancelling the waiter must not cancel the future).
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(((things, policies), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        await future
+        return future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()

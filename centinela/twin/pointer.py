@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from centinela.twin.errors import invalid_pointer
@@ -38,13 +39,19 @@ _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
 def parse_pointer(text: str) -> Pointer:
-    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys.
+    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys (cached)."""
+    if not isinstance(text, str):
+        raise invalid_pointer(str(text), "it is not a string")
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Pointer:
+    """Parse a pointer.
 
     As in Ditto the leading slash is optional, a single trailing slash is ignored, `/` is the
     root, and empty keys (`//`) or control characters are rejected with `TwinError` 400.
     """
-    if not isinstance(text, str):
-        raise invalid_pointer(str(text), "it is not a string")
     if "//" in text:
         raise invalid_pointer(text, "consecutive slashes are not supported")
     body = text[1:] if text.startswith("/") else text

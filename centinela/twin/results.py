@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from centinela.ports import ThingEvent
+from centinela.twin.conditions import etag_of
+from centinela.twin.pointer import MISSING, Pointer
 
 __all__ = ["ReadResult", "WriteResult"]
 
@@ -14,17 +16,28 @@ JSON = Any
 
 @dataclass(frozen=True, slots=True)
 class WriteResult:
-    """What a change did: HTTP 201 (`created`, with `value`) or 204, the new revision and ETag."""
+    """What a change did: HTTP 201 (`created`, with `value`) or 204, the new revision and ETag.
+
+    `etag` is computed on first use (a sub-resource's tag hashes its value).
+    """
 
     revision: int
     created: bool
     value: JSON
-    etag: str | None
+    path: Pointer
+    current: JSON
     event: ThingEvent
 
     @property
     def status(self) -> int:
         return 201 if self.created else 204
+
+    @property
+    def etag(self) -> str | None:
+        """The resource's ETag after the change (`None` once it is deleted)."""
+        if self.current is MISSING:
+            return None
+        return etag_of(self.path, self.revision, self.current)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_n
 from centinela.twin.events import EventHub, EventSubscription, event_selector
 from centinela.twin.ids import namespace_of, validate_thing_id
 from centinela.twin.model import parse_fields, select_fields
-from centinela.twin.persistence import MemoryPersistence, TwinPersistence, open_persistence
+from centinela.twin.persistence import MemoryPersistence, SqlitePersistence, TwinPersistence, open_persistence
 from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
 from centinela.twin.policies import DEFAULT_SUBJECT, PolicyBook, PolicyRecord
 from centinela.twin.protocol import Envelope
@@ -43,7 +43,7 @@ async def _to_the_end(awaitable: Awaitable[None]) -> bool:
     Returns whether the caller was cancelled: it must then finish making the write visible and
     raise `CancelledError` itself, so memory never lags what the database holds.
     """
-    task = asyncio.ensure_future(awaitable)
+    task = asyncio.ensure_future(awaitable)  # a future stays as it is; a coroutine becomes a task
     cancelled = False
     while not task.done():
         try:
@@ -83,6 +83,8 @@ class EmbeddedTwinStore:
         self._hub = EventHub(queue_size)
         self._records: dict[str, ThingRecord] = {}
         self._book = PolicyBook()
+        self._id_prefix = f"centinela-{uuid.uuid4().hex[:12]}"
+        self._writes = 0
         self._locks: dict[str, asyncio.Lock] = {}
         self._opened = False
 
@@ -171,10 +173,12 @@ class EmbeddedTwinStore:
         condition: str | None = None,
         source: JSON = None,
     ) -> WriteResult:
-        validate_thing_id(thing_id)
+        if thing_id not in self._records:
+            validate_thing_id(thing_id)
         if headers is None or "correlation-id" not in headers:
             # Ditto gives every command a correlation id; its event carries it.
-            headers = {**(headers or {}), "correlation-id": str(uuid.uuid4())}
+            self._writes += 1
+            headers = {**(headers or {}), "correlation-id": f"{self._id_prefix}-{self._writes}"}
         reservation = await self._hub.reserve()
         try:
             async with self._lock(thing_id):
@@ -197,12 +201,13 @@ class EmbeddedTwinStore:
                 change = op(record, now)
                 new = change.record
                 policies = self._new_policies(record, new, headers, source)
-                saving = self.persistence.save([new], policies)
                 cancelled = False
                 if isinstance(self.persistence, MemoryPersistence):
-                    await saving  # never suspends, so cannot be cancelled half way
+                    await self.persistence.save([new], policies)  # never suspends: cannot be cut short
+                elif isinstance(self.persistence, SqlitePersistence):
+                    cancelled = await _to_the_end(self.persistence.submit([new], policies))
                 else:
-                    cancelled = await _to_the_end(saving)
+                    cancelled = await _to_the_end(self.persistence.save([new], policies))
                 self._records[thing_id] = new
                 self._book.commit(policies)
                 event = ThingEvent(
@@ -228,13 +233,9 @@ class EmbeddedTwinStore:
                     raise asyncio.CancelledError
         finally:
             self._hub.release(reservation)
-        etag = None
         value = change.value if change.created else None
-        if new.thing is not None:
-            at = get_at(new.thing, change.path)
-            if at is not MISSING:
-                etag = etag_of(change.path, new.revision, at)
-        return WriteResult(new.revision, change.created, copy_json(value), etag, event)
+        current = get_at(new.thing, change.path) if new.thing is not None else MISSING
+        return WriteResult(new.revision, change.created, copy_json(value), change.path, current, event)
 
     def _new_policies(
         self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None, source: JSON
