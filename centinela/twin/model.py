@@ -217,7 +217,7 @@ def check_merged(thing_id: str, merged: dict[str, JSON], root_patch: JSON) -> di
         if key not in patch:
             out[key] = member
         elif key == "features":
-            features = _object(member, "Features")
+            features = dict(_object(member, "Features"))  # never change the stored dict in place
             touched = patch["features"]
             for fid in touched if isinstance(touched, dict) else features:
                 if fid in features:

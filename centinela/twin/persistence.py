@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol
@@ -13,7 +14,14 @@ from centinela.errors import TwinError
 from centinela.twin.commands import ThingRecord
 from centinela.twin.policies import PolicyRecord
 
-__all__ = ["MemoryPersistence", "PolicyRecord", "SqlitePersistence", "TwinPersistence", "open_persistence"]
+__all__ = [
+    "MemoryPersistence",
+    "PolicyRecord",
+    "SqlitePersistence",
+    "TwinPersistence",
+    "open_persistence",
+    "to_the_end",
+]
 
 JSON = Any
 
@@ -214,3 +222,22 @@ def open_persistence(url: str | None) -> TwinPersistence:
         msg = f"The twin store URL '{url}' is not supported; use memory:// or sqlite:///PATH."
         raise ConfigError(msg)
     return SqlitePersistence(url)
+
+
+async def to_the_end(awaitable: Awaitable[None]) -> bool:
+    """Await a durable write to its end even when the caller is cancelled meanwhile.
+
+    Returns whether the caller was cancelled: it must then finish making the write visible and
+    raise `CancelledError` itself, so memory never lags what the database holds.
+    """
+    task = asyncio.ensure_future(awaitable)  # a future stays as it is; a coroutine becomes a task
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    return cancelled

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from types import TracebackType
 from typing import Any, Self
 
@@ -24,8 +24,15 @@ from centinela.twin.conditions import check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
 from centinela.twin.events import EventHub, EventSubscription, event_selector
 from centinela.twin.ids import namespace_of, validate_thing_id
+from centinela.twin.metadata import with_metadata
 from centinela.twin.model import parse_fields, select_fields
-from centinela.twin.persistence import MemoryPersistence, SqlitePersistence, TwinPersistence, open_persistence
+from centinela.twin.persistence import (
+    MemoryPersistence,
+    SqlitePersistence,
+    TwinPersistence,
+    open_persistence,
+    to_the_end,
+)
 from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
 from centinela.twin.policies import DEFAULT_SUBJECT, PolicyBook, PolicyRecord
 from centinela.twin.protocol import Envelope
@@ -35,25 +42,6 @@ __all__ = ["EmbeddedTwinStore", "ReadResult", "WriteResult"]
 
 JSON = Any
 Headers = Mapping[str, str]
-
-
-async def _to_the_end(awaitable: Awaitable[None]) -> bool:
-    """Await a durable write to its end even when the caller is cancelled meanwhile.
-
-    Returns whether the caller was cancelled: it must then finish making the write visible and
-    raise `CancelledError` itself, so memory never lags what the database holds.
-    """
-    task = asyncio.ensure_future(awaitable)  # a future stays as it is; a coroutine becomes a task
-    cancelled = False
-    while not task.done():
-        try:
-            await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if task.cancelled():
-                raise
-            cancelled = True
-    task.result()
-    return cancelled
 
 
 class EmbeddedTwinStore:
@@ -138,26 +126,6 @@ class EmbeddedTwinStore:
         policy_id = (thing if thing is not None else record.thing or {}).get("policyId", "")
         return thing_view(record, thing, self._book.get(str(policy_id)))
 
-    def _check_conditions(
-        self,
-        record: ThingRecord | None,
-        parts: Pointer,
-        *,
-        if_match: str | None,
-        if_none_match: str | None,
-        condition: str | None,
-        reading: bool,
-    ) -> None:
-        check_preconditions(
-            record,
-            parts,
-            if_match=if_match,
-            if_none_match=if_none_match,
-            condition=condition,
-            reading=reading,
-            view=self._view,
-        )
-
     # ------------------------------------------------------------------ writes
 
     async def _write(
@@ -189,25 +157,26 @@ class EmbeddedTwinStore:
                     if parts:
                         raise thing_not_found(thing_id)
                     raise thing_not_creatable(thing_id, "its namespace is not one the requester may use.")
-                self._check_conditions(
+                check_preconditions(
                     record,
                     parts,
                     if_match=if_match,
                     if_none_match=if_none_match,
                     condition=condition,
                     reading=False,
+                    view=self._view,
                 )
                 now = self.clock.now()
-                change = op(record, now)
+                change = with_metadata(op(record, now), headers)
                 new = change.record
                 policies = self._new_policies(record, new, headers, source)
                 cancelled = False
                 if isinstance(self.persistence, MemoryPersistence):
                     await self.persistence.save([new], policies)  # never suspends: cannot be cut short
                 elif isinstance(self.persistence, SqlitePersistence):
-                    cancelled = await _to_the_end(self.persistence.submit([new], policies))
+                    cancelled = await to_the_end(self.persistence.submit([new], policies))
                 else:
-                    cancelled = await _to_the_end(self.persistence.save([new], policies))
+                    cancelled = await to_the_end(self.persistence.save([new], policies))
                 self._records[thing_id] = new
                 self._book.commit(policies)
                 event = ThingEvent(
@@ -404,13 +373,14 @@ class EmbeddedTwinStore:
             raise thing_not_found(thing_id)
         value = read(record, thing_id, parts)
         assert record is not None  # noqa: S101 - read() raised otherwise
-        self._check_conditions(
+        check_preconditions(
             record,
             parts,
             if_match=if_match,
             if_none_match=if_none_match,
             condition=condition,
             reading=True,
+            view=self._view,
         )
         etag = etag_of(parts, record.revision, value)
         if selectors is not None:
