@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -54,20 +55,33 @@ class ThingRecord:
 
 
 def thing_view(
-    record: ThingRecord, thing: dict[str, JSON] | None = None, policy: dict[str, JSON] | None = None
+    record: ThingRecord,
+    thing: dict[str, JSON] | None = None,
+    policy: dict[str, JSON] | None = None,
+    *,
+    only: Collection[str] | None = None,
 ) -> dict[str, JSON]:
     """`thing` (default: the record's) with the members only field selectors and RQL see.
 
-    Those are `_namespace`, `_revision`, `_created`, `_modified`, `_metadata` and `_policy`.
+    Those are `_namespace`, `_revision`, `_created`, `_modified`, `_metadata` and `_policy`;
+    `only` limits which of them are added (formatting the timestamps is not free).
     """
     view = dict(thing if thing is not None else record.thing or {})
-    view["_namespace"] = record.thing_id.partition(":")[0]
-    view["_revision"] = record.revision
-    view["_created"] = to_iso(record.created)
-    view["_modified"] = to_iso(record.modified)
-    if record.metadata is not None:
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    if wanted("_namespace"):
+        view["_namespace"] = record.thing_id.partition(":")[0]
+    if wanted("_revision"):
+        view["_revision"] = record.revision
+    if wanted("_created"):
+        view["_created"] = to_iso(record.created)
+    if wanted("_modified"):
+        view["_modified"] = to_iso(record.modified)
+    if record.metadata is not None and wanted("_metadata"):
         view["_metadata"] = record.metadata
-    if policy is not None:
+    if policy is not None and wanted("_policy"):
         view["_policy"] = policy
     return view
 

@@ -22,9 +22,11 @@ __all__ = [
     "SortKey",
     "check_condition",
     "compile_filter",
+    "compile_node",
     "parse_filter",
     "parse_options",
     "parse_sort",
+    "referenced",
 ]
 
 JSON = Any
@@ -325,9 +327,23 @@ def _compile(node: Node) -> Predicate:
     return predicate
 
 
+def referenced(node: Node) -> set[str]:
+    """The top-level members a filter reads (`attributes`, `_revision`, ...)."""
+    if isinstance(node, And | Or):
+        return set().union(*(referenced(c) for c in node.children))
+    if isinstance(node, Not):
+        return referenced(node.child)
+    return {node.path[0]} if node.path else set()
+
+
 def compile_filter(text: str) -> Predicate:
     """A predicate over a thing view (a dict with `thingId`, `_revision`, ...) for an RQL filter."""
     return _compile(parse_filter(text))
+
+
+def compile_node(node: Node) -> Predicate:
+    """The predicate of a parsed filter."""
+    return _compile(node)
 
 
 def check_condition(condition: str, thing: dict[str, JSON], thing_id: str) -> None:

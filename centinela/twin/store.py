@@ -71,6 +71,7 @@ class EmbeddedTwinStore:
         self._hub = EventHub(queue_size)
         self._records: dict[str, ThingRecord] = {}
         self._book = PolicyBook()
+        self._sorted_ids: list[str] | None = None
         self._id_prefix = f"centinela-{uuid.uuid4().hex[:12]}"
         self._writes = 0
         self._locks: dict[str, asyncio.Lock] = {}
@@ -88,6 +89,7 @@ class EmbeddedTwinStore:
         if not self._opened:
             things, policies = await self.persistence.load()
             self._records = {r.thing_id: r for r in things}
+            self._sorted_ids = None
             self._book.load(policies)
             self._opened = True
         return self
@@ -177,6 +179,8 @@ class EmbeddedTwinStore:
                     cancelled = await to_the_end(self.persistence.submit([new], policies))
                 else:
                     cancelled = await to_the_end(self.persistence.save([new], policies))
+                if (record is None or record.thing is None) != (new.thing is None):
+                    self._sorted_ids = None  # a thing came or went
                 self._records[thing_id] = new
                 self._book.commit(policies)
                 event = ThingEvent(
@@ -417,13 +421,26 @@ class EmbeddedTwinStore:
     async def delete(self, thing_id: str, path: str = "/", *, headers: Headers | None = None) -> None:
         await self.remove(thing_id, path, headers=headers)
 
+    def live_records(self, namespaces: Collection[str] | None = None) -> list[ThingRecord]:
+        """The records of every existing thing in `namespaces`, sorted by thing id."""
+        if self._sorted_ids is None:
+            self._sorted_ids = sorted(t for t, r in self._records.items() if r.thing is not None)
+        records = self._records
+        return [records[t] for t in self._sorted_ids if namespaces is None or namespace_of(t) in namespaces]
+
+    def view_of(self, record: ThingRecord, specials: Collection[str] | None = None) -> dict[str, JSON]:
+        """A thing as RQL and field selectors see it, with the `specials` (`_revision`, ...) asked for.
+
+        With no specials this is the stored dict itself: read it, never change it.
+        """
+        if specials is not None and not specials and record.thing is not None:
+            return record.thing
+        policy = self._book.get(str((record.thing or {}).get("policyId", "")))
+        return thing_view(record, None, policy, only=specials)
+
     def things(self, namespaces: Collection[str] | None = None) -> list[dict[str, JSON]]:
         """Views (with `_revision` etc.) of every live thing in `namespaces`, sorted by id."""
-        return [
-            self._view(r)
-            for tid, r in sorted(self._records.items())
-            if r.thing is not None and self._scoped(tid, namespaces)
-        ]
+        return [self.view_of(r) for r in self.live_records(namespaces)]
 
     async def search_page(
         self,
