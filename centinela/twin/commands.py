@@ -16,7 +16,7 @@ from centinela.twin.errors import (
     thing_id_not_settable,
     thing_not_found,
 )
-from centinela.twin.merge import merge_patch
+from centinela.twin.merge import merge_patch, strip_nulls
 from centinela.twin.model import THING_FIELDS, Resource, check_merged, classify, to_iso, validate_value
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
@@ -189,8 +189,14 @@ def apply_modify(
 
 
 def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch: JSON, now: float) -> Change:
-    """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created."""
+    """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created.
+
+    As Ditto does since 3.3, a merge at `/` creates a thing that does not exist (a `created`
+    event and a 201); below `/` the thing must exist.
+    """
     kind = classify(parts)
+    if kind is Resource.THING and (record is None or record.thing is None) and isinstance(patch, dict):
+        return apply_create(record, thing_id, strip_nulls(patch), now)
     record, thing = _live(record, thing_id)
     if kind is Resource.THING:
         if not isinstance(patch, dict):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from centinela.errors import TwinError
@@ -92,6 +93,11 @@ async def _apply(store: EmbeddedTwinStore, command: Envelope, namespaces: Collec
         result = await store.patch(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
+        if result.created:
+            # Ditto answers a merge that created the thing as the create it became.
+            assert command.topic is not None  # noqa: S101 - checked above
+            created = replace(command, topic=command.topic.with_criterion(Criterion.COMMANDS, "create"))
+            return response_envelope(created, 201, result.value, headers=_etag(result.etag))
         return response_envelope(command, 204, headers=_etag(result.etag))
     if action == "delete":
         await store.remove(thing_id, path, headers=headers, namespaces=namespaces, **conditions)

@@ -44,6 +44,16 @@ JSON = Any
 Headers = Mapping[str, str]
 
 
+def _header(headers: Headers, name: str) -> str | None:
+    """A header by its lower-case name, whatever the case it was sent in."""
+    value = headers.get(name)
+    if value is None:
+        for key, candidate in headers.items():
+            if key.lower() == name:
+                return candidate
+    return value
+
+
 class EmbeddedTwinStore:
     """The `TwinStore` port implemented in process, with the lower-level API the twin service uses.
 
@@ -145,6 +155,11 @@ class EmbeddedTwinStore:
     ) -> WriteResult:
         if thing_id not in self._records:
             validate_thing_id(thing_id)
+        if headers:
+            # Ditto headers may carry the preconditions too (explicit arguments win).
+            if_match = if_match if if_match is not None else _header(headers, "if-match")
+            if_none_match = if_none_match if if_none_match is not None else _header(headers, "if-none-match")
+            condition = condition if condition is not None else _header(headers, "condition")
         if headers is None or "correlation-id" not in headers:
             # Ditto gives every command a correlation id; its event carries it.
             self._writes += 1
@@ -317,7 +332,7 @@ class EmbeddedTwinStore:
         if_none_match: str | None = None,
         condition: str | None = None,
     ) -> WriteResult:
-        """Ditto's `merge` (RFC 7396 at `path`, `null` deletes): always 204."""
+        """Ditto's `merge` (RFC 7396 at `path`, `null` deletes): 204, or 201 when it created the thing."""
         parts = parse_pointer(path)
         value = copy_json(value)
         return await self._write(
@@ -329,6 +344,7 @@ class EmbeddedTwinStore:
             if_match=if_match,
             if_none_match=if_none_match,
             condition=condition,
+            source=value if not parts else None,
         )
 
     async def remove(

@@ -141,3 +141,11 @@ async def test_policy_commands(store: EmbeddedTwinStore) -> None:
     assert (missing.status, missing.value["error"]) == (404, "policies:policy.notfound")
     assert str(missing.topic) == "org.acme/pump-1/policies/errors"
     assert await store.retrieve(TID, "/policyId") == TID  # the thing keeps its policyId
+
+
+async def test_merge_at_root_of_a_missing_thing_answers_as_a_create(store: EmbeddedTwinStore) -> None:
+    response = await store.apply(cmd("merge", "/", {"attributes": {"a": 1}}))
+    assert (response.status, str(response.topic)) == (201, "org.acme/pump-1/things/twin/commands/create")
+    assert response.value == {"thingId": TID, "policyId": TID, "attributes": {"a": 1}}
+    again = await store.apply(cmd("merge", "/", {"attributes": {"a": 2}}))
+    assert (again.status, str(again.topic)) == (204, "org.acme/pump-1/things/twin/commands/merge")
