@@ -6,7 +6,7 @@ import asyncio
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from centinela.twin.errors import policy_not_found
 from centinela.twin.pointer import MISSING, Pointer, copy_json, delete_at, get_at, parse_pointer, set_at
@@ -21,6 +21,10 @@ __all__ = [
 ]
 
 JSON = Any
+
+
+class _Saves(Protocol):
+    async def save(self, things: list[Any], policies: list[PolicyRecord]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +172,18 @@ class PolicyBook:
         if parts and get_at(current, parts) is MISSING:
             raise policy_not_found(policy_id)
         return PolicyRecord(policy_id, delete_at(current, parts) if parts else None)
+
+    async def put(self, persistence: _Saves, policy_id: str, path: str, value: JSON) -> bool:
+        """Set `value` at `path` of a policy, durably; `True` when that created something."""
+        async with self.lock:
+            record, created = self.prepare_put(policy_id, path, value)
+            await persistence.save([], [record])
+            self.commit([record])
+        return created
+
+    async def remove(self, persistence: _Saves, policy_id: str, path: str) -> None:
+        """Delete `path` of a policy (the policy itself for `/`), durably."""
+        async with self.lock:
+            record = self.prepare_remove(policy_id, path)
+            await persistence.save([], [record])
+            self.commit([record])

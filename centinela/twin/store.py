@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Collection, Mapping
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
-from centinela.clock import SystemClock
-from centinela.ports import Clock, ThingEvent
+from centinela.ports import ThingEvent
 from centinela.twin.commands import (
     Change,
     ThingRecord,
@@ -18,25 +16,23 @@ from centinela.twin.commands import (
     apply_merge,
     apply_modify,
     read,
-    thing_view,
 )
 from centinela.twin.conditions import check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
-from centinela.twin.events import EventHub, EventSubscription, event_selector
-from centinela.twin.ids import namespace_of, validate_thing_id
+from centinela.twin.events import EventSubscription, event_selector
+from centinela.twin.ids import validate_thing_id
 from centinela.twin.metadata import with_metadata
 from centinela.twin.model import parse_fields, select_fields
 from centinela.twin.persistence import (
     MemoryPersistence,
     SqlitePersistence,
-    TwinPersistence,
-    open_persistence,
     to_the_end,
 )
 from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
-from centinela.twin.policies import DEFAULT_SUBJECT, PolicyBook, PolicyRecord
+from centinela.twin.policies import DEFAULT_SUBJECT, PolicyRecord
 from centinela.twin.protocol import Envelope
 from centinela.twin.results import ReadResult, WriteResult
+from centinela.twin.state import TwinState
 
 __all__ = ["EmbeddedTwinStore", "ReadResult", "WriteResult"]
 
@@ -54,7 +50,7 @@ def _header(headers: Headers, name: str) -> str | None:
     return value
 
 
-class EmbeddedTwinStore:
+class EmbeddedTwinStore(TwinState):
     """The `TwinStore` port implemented in process, with the lower-level API the twin service uses.
 
     Every change takes the thing's lock, is persisted before it becomes visible, increments the
@@ -64,79 +60,6 @@ class EmbeddedTwinStore:
     `namespaces`, where accepted, limits what the caller may see and touch: things outside are
     reported as not found.
     """
-
-    def __init__(
-        self,
-        persistence: TwinPersistence | None = None,
-        *,
-        clock: Clock | None = None,
-        queue_size: int = 1000,
-        page_size: int = 200,
-        default_namespace: str = "centinela",
-    ) -> None:
-        self.persistence = persistence if persistence is not None else MemoryPersistence()
-        self.clock = clock or SystemClock()
-        self.page_size = page_size
-        self.default_namespace = default_namespace
-        self._hub = EventHub(queue_size)
-        self._records: dict[str, ThingRecord] = {}
-        self._book = PolicyBook()
-        self._sorted_ids: list[str] | None = None
-        self._id_prefix = f"centinela-{uuid.uuid4().hex[:12]}"
-        self._writes = 0
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._opened = False
-
-    @classmethod
-    def from_url(cls, url: str | None, **kwargs: Any) -> EmbeddedTwinStore:
-        """A store over `memory://` or `sqlite:///PATH` (open it with `async with` or `open()`)."""
-        return cls(open_persistence(url), **kwargs)
-
-    # ------------------------------------------------------------------ lifecycle
-
-    async def open(self) -> Self:
-        """Load the persisted things and policies (idempotent)."""
-        if not self._opened:
-            things, policies = await self.persistence.load()
-            self._records = {r.thing_id: r for r in things}
-            self._sorted_ids = None
-            self._book.load(policies)
-            self._opened = True
-        return self
-
-    async def aclose(self) -> None:
-        for sub in list(self._hub._subs):
-            await sub.aclose()
-        await self.persistence.aclose()
-        self._opened = False
-
-    async def __aenter__(self) -> Self:
-        return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    # ------------------------------------------------------------------ helpers
-
-    def _lock(self, thing_id: str) -> asyncio.Lock:
-        lock = self._locks.get(thing_id)
-        if lock is None:
-            lock = self._locks[thing_id] = asyncio.Lock()
-        return lock
-
-    @staticmethod
-    def _scoped(thing_id: str, namespaces: Collection[str] | None) -> bool:
-        return namespaces is None or namespace_of(thing_id) in namespaces
-
-    def _view(self, record: ThingRecord, thing: dict[str, JSON] | None = None) -> dict[str, JSON]:
-        """The thing with the members only a field selector shows (`_revision`, `_modified`, ...)."""
-        policy_id = (thing if thing is not None else record.thing or {}).get("policyId", "")
-        return thing_view(record, thing, self._book.get(str(policy_id)))
 
     # ------------------------------------------------------------------ writes
 
@@ -153,6 +76,8 @@ class EmbeddedTwinStore:
         condition: str | None = None,
         source: JSON = None,
     ) -> WriteResult:
+        if not self._opened:
+            await self.open()  # never write over persisted revisions unread
         if thing_id not in self._records:
             validate_thing_id(thing_id)
         if headers:
@@ -247,11 +172,7 @@ class EmbeddedTwinStore:
         validate_thing_id(policy_id)
         if not self._scoped(policy_id, namespaces):
             raise policy_not_found(policy_id)
-        async with self._book.lock:
-            record, created = self._book.prepare_put(policy_id, path, value)
-            await self.persistence.save([], [record])
-            self._book.commit([record])
-        return created
+        return await self._book.put(self.persistence, policy_id, path, value)
 
     async def remove_policy(
         self, policy_id: str, path: str = "/", *, namespaces: Collection[str] | None = None
@@ -259,10 +180,7 @@ class EmbeddedTwinStore:
         """Delete a policy (or a part of it); things keep their `policyId`."""
         if not self._scoped(policy_id, namespaces):
             raise policy_not_found(policy_id)
-        async with self._book.lock:
-            record = self._book.prepare_remove(policy_id, path)
-            await self.persistence.save([], [record])
-            self._book.commit([record])
+        await self._book.remove(self.persistence, policy_id, path)
 
     async def put(
         self,
@@ -385,6 +303,8 @@ class EmbeddedTwinStore:
         condition: str | None = None,
     ) -> ReadResult:
         """Ditto's `retrieve` with its ETag; 304 (`TwinError`) when `if_none_match` matches."""
+        if not self._opened:
+            await self.open()
         validate_thing_id(thing_id)
         parts = parse_pointer(path)
         selectors = parse_fields(fields) if fields is not None else None
@@ -408,21 +328,6 @@ class EmbeddedTwinStore:
             value = select_fields(source, selectors)
         return ReadResult(copy_json(value), record.revision, etag)
 
-    def get_policy(self, policy_id: str) -> JSON:
-        """The stored policy (404 `policies:policy.notfound` when there is none)."""
-        policy = self._book.get(policy_id)
-        if policy is None:
-            raise policy_not_found(policy_id)
-        return copy_json(policy)
-
-    def revision(self, thing_id: str) -> int | None:
-        """The thing's current revision, or `None` when it does not exist."""
-        record = self._records.get(thing_id)
-        return record.revision if record is not None and record.thing is not None else None
-
-    def __len__(self) -> int:
-        return sum(1 for r in self._records.values() if r.thing is not None)
-
     # ------------------------------------------------------------------ TwinStore port
 
     async def retrieve(self, thing_id: str, path: str = "/", *, fields: str | None = None) -> JSON:
@@ -436,27 +341,6 @@ class EmbeddedTwinStore:
 
     async def delete(self, thing_id: str, path: str = "/", *, headers: Headers | None = None) -> None:
         await self.remove(thing_id, path, headers=headers)
-
-    def live_records(self, namespaces: Collection[str] | None = None) -> list[ThingRecord]:
-        """The records of every existing thing in `namespaces`, sorted by thing id."""
-        if self._sorted_ids is None:
-            self._sorted_ids = sorted(t for t, r in self._records.items() if r.thing is not None)
-        records = self._records
-        return [records[t] for t in self._sorted_ids if namespaces is None or namespace_of(t) in namespaces]
-
-    def view_of(self, record: ThingRecord, specials: Collection[str] | None = None) -> dict[str, JSON]:
-        """A thing as RQL and field selectors see it, with the `specials` (`_revision`, ...) asked for.
-
-        With no specials this is the stored dict itself: read it, never change it.
-        """
-        if specials is not None and not specials and record.thing is not None:
-            return record.thing
-        policy = self._book.get(str((record.thing or {}).get("policyId", "")))
-        return thing_view(record, None, policy, only=specials)
-
-    def things(self, namespaces: Collection[str] | None = None) -> list[dict[str, JSON]]:
-        """Views (with `_revision` etc.) of every live thing in `namespaces`, sorted by id."""
-        return [self.view_of(r) for r in self.live_records(namespaces)]
 
     async def search_page(
         self,
@@ -527,7 +411,3 @@ class EmbeddedTwinStore:
         from centinela.twin.dispatch import apply_command
 
         return await apply_command(self, command, namespaces=namespaces)
-
-    @property
-    def hub(self) -> EventHub:
-        return self._hub

@@ -107,3 +107,12 @@ async def test_a_cancelled_writer_leaves_memory_and_database_in_step(tmp_path: P
     async with EmbeddedTwinStore(SqlitePersistence(path)) as reopened:
         assert reopened.revision("acme:a") == 2
         assert await reopened.retrieve("acme:a", "/attributes/x") == 1
+
+
+async def test_a_store_used_without_open_reads_what_was_persisted_first(tmp_path: Path) -> None:
+    path = tmp_path / "o.db"
+    async with EmbeddedTwinStore(SqlitePersistence(path)) as first:
+        await first.put("acme:a", "/", {})
+    second = EmbeddedTwinStore(SqlitePersistence(path))
+    assert (await second.put("acme:a", "/attributes/x", 1)).revision == 2
+    await second.aclose()

@@ -318,3 +318,12 @@ async def test_sqlite_survives_restart_with_revisions_and_policies(tmp_path: Pat
         assert second.get_policy(TID)["policyId"] == TID
         assert (await _error(second.retrieve("acme:gone"))).status == 404
         assert (await second.put("acme:gone", "/", {})).revision == 3
+
+
+async def test_a_closed_store_refuses_work() -> None:
+    store = await EmbeddedTwinStore().open()
+    sub = store.subscribe()
+    await store.aclose()
+    assert [e async for e in sub] == []
+    error = await _error(store.put("acme:a", "/", {}))
+    assert error.status == 503
