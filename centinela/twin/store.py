@@ -76,8 +76,8 @@ class EmbeddedTwinStore(TwinState):
         condition: str | None = None,
         source: JSON = None,
     ) -> WriteResult:
-        if not self._opened:
-            await self.open()  # never write over persisted revisions unread
+        if not self._opened or self._closed:
+            await self.open()  # never write over persisted revisions unread; refused once closed
         if thing_id not in self._records:
             validate_thing_id(thing_id)
         if headers:
@@ -303,7 +303,7 @@ class EmbeddedTwinStore(TwinState):
         condition: str | None = None,
     ) -> ReadResult:
         """Ditto's `retrieve` with its ETag; 304 (`TwinError`) when `if_none_match` matches."""
-        if not self._opened:
+        if not self._opened or self._closed:
             await self.open()
         validate_thing_id(thing_id)
         parts = parse_pointer(path)
