@@ -95,6 +95,8 @@ class Change:
     action: str
     path: Pointer
     value: JSON
+    noop: bool = False
+    """Nothing to apply (every part of a conditional merge was dropped): no revision, no event."""
 
 
 def _ordered(thing: dict[str, JSON]) -> dict[str, JSON]:

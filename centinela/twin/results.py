@@ -26,7 +26,8 @@ class WriteResult:
     value: JSON
     path: Pointer
     current: JSON
-    event: ThingEvent
+    event: ThingEvent | None
+    """The event the change produced (`None` when a conditional merge had nothing left to apply)."""
 
     @property
     def status(self) -> int:

@@ -17,7 +17,7 @@ from centinela.twin.commands import (
     apply_modify,
     read,
 )
-from centinela.twin.conditions import check_preconditions, etag_of
+from centinela.twin.conditions import PATCH_CONDITIONS, apply_patch_conditions, check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
 from centinela.twin.events import EventSubscription, event_selector
 from centinela.twin.ids import validate_thing_id
@@ -111,6 +111,9 @@ class EmbeddedTwinStore(TwinState):
                 now = self.clock.now()
                 change = with_metadata(op(record, now), headers)
                 new = change.record
+                if change.noop:
+                    current = get_at(new.thing, change.path) if new.thing is not None else MISSING
+                    return WriteResult(new.revision, False, None, change.path, current, None)
                 policies = self._new_policies(record, new, headers, source)
                 cancelled = False
                 if isinstance(self.persistence, MemoryPersistence):
@@ -256,7 +259,7 @@ class EmbeddedTwinStore(TwinState):
         return await self._write(
             thing_id,
             parts,
-            lambda record, now: apply_merge(record, thing_id, parts, value, now),
+            lambda record, now: self._conditional_merge(record, thing_id, parts, value, now, headers),
             headers=headers,
             namespaces=namespaces,
             if_match=if_match,
@@ -264,6 +267,22 @@ class EmbeddedTwinStore(TwinState):
             condition=condition,
             source=value if not parts else None,
         )
+
+    def _conditional_merge(
+        self,
+        record: ThingRecord | None,
+        thing_id: str,
+        parts: Pointer,
+        patch: JSON,
+        now: float,
+        headers: Headers | None,
+    ) -> Change:
+        header = _header(headers, PATCH_CONDITIONS) if headers else None
+        if header is not None and record is not None and record.thing is not None:
+            patch, anything = apply_patch_conditions(patch, header, self._view(record))
+            if not anything:
+                return Change(record, False, "merged", parts, {}, noop=True)
+        return apply_merge(record, thing_id, parts, patch, now)
 
     async def remove(
         self,
