@@ -19,7 +19,6 @@ from centinela.twin.ids import THING_ID_PATTERN
 from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_pointer, set_at
 
 __all__ = [
-    "SPECIAL_FIELDS",
     "THING_FIELDS",
     "Resource",
     "check_merged",
@@ -35,8 +34,6 @@ JSON = Any
 
 THING_FIELDS = ("thingId", "policyId", "definition", "attributes", "features")
 """A thing's own members, in the order Ditto writes them."""
-SPECIAL_FIELDS = ("_revision", "_created", "_modified", "_metadata", "_policy", "_namespace")
-"""Members a thing shows only when a field selector names them."""
 _FEATURE_FIELDS = ("definition", "properties", "desiredProperties")
 _DEFINITION_ID = re.compile(r"[_a-zA-Z0-9\-.]+:[_a-zA-Z0-9\-.]+:[_a-zA-Z0-9\-.]+")
 _URL = re.compile(r"https?://\S+")
