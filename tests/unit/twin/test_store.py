@@ -327,3 +327,12 @@ async def test_a_closed_store_refuses_work() -> None:
     assert [e async for e in sub] == []
     error = await _error(store.put("acme:a", "/", {}))
     assert error.status == 503
+
+
+async def test_values_that_are_not_json_are_400(store: EmbeddedTwinStore) -> None:
+    await store.put(TID, "/", {})
+    for value in [float("nan"), float("inf"), {1: "a"}, {"a": {1, 2}}, object(), b"bytes"]:
+        error = await _error(store.put(TID, "/attributes/x", value))
+        assert (error.status, error.error) == (400, "json.invalid"), value
+    assert (await store.put(TID, "/attributes/x", (1, 2))).value == [1, 2]
+    assert store.revision(TID) == 2
