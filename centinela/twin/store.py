@@ -93,7 +93,7 @@ class EmbeddedTwinStore(TwinState):
             if_match = if_match if if_match is not None else _header(headers, "if-match")
             if_none_match = if_none_match if if_none_match is not None else _header(headers, "if-none-match")
             condition = condition if condition is not None else _header(headers, "condition")
-        if headers is None or "correlation-id" not in headers:
+        if headers is None or _header(headers, "correlation-id") is None:
             # Ditto gives every command a correlation id; its event carries it.
             self._writes += 1
             headers = {**(headers or {}), "correlation-id": f"{self._id_prefix}-{self._writes}"}
