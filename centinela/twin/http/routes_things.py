@@ -46,8 +46,10 @@ def _thing_id(request: Request) -> str:
 
 
 def _path(request: Request) -> str:
-    rest: str = request.path_params.get("rest", "")
-    return "/" + rest.strip("/") if rest.strip("/") else "/"
+    if "rest" not in request.path_params:
+        return "/policyId" if request.url.path.rstrip("/").endswith("/policyId") else "/"
+    rest: str = request.path_params["rest"].strip("/")
+    return f"/{rest}" if rest else "/"
 
 
 def _headers(request: Request) -> dict[str, str]:
