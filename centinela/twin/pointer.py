@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from centinela.twin.errors import invalid_pointer
@@ -11,6 +12,7 @@ __all__ = [
     "Pointer",
     "copy_json",
     "delete_at",
+    "find_all",
     "format_pointer",
     "get_at",
     "nest",
@@ -37,13 +39,19 @@ _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
 def parse_pointer(text: str) -> Pointer:
-    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys.
+    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys (cached)."""
+    if not isinstance(text, str):
+        raise invalid_pointer(str(text), "it is not a string")
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Pointer:
+    """Parse a pointer.
 
     As in Ditto the leading slash is optional, a single trailing slash is ignored, `/` is the
     root, and empty keys (`//`) or control characters are rejected with `TwinError` 400.
     """
-    if not isinstance(text, str):
-        raise invalid_pointer(str(text), "it is not a string")
     if "//" in text:
         raise invalid_pointer(text, "consecutive slashes are not supported")
     body = text[1:] if text.startswith("/") else text
@@ -90,6 +98,29 @@ def get_at(doc: JSON, parts: Pointer) -> JSON:
             return MISSING
         node = node[key]
     return node
+
+
+def find_all(doc: JSON, parts: Pointer) -> list[tuple[Pointer, JSON]]:
+    """Every `(pointer, value)` matching `parts`, where a `*` key matches each key of an object.
+
+    Ditto uses the wildcard for feature ids (`features/*/properties/on`); without a `*` this is
+    `get_at` returning zero or one match.
+    """
+    if "*" not in parts:
+        found = get_at(doc, parts)
+        return [] if found is MISSING else [(parts, found)]
+    matches: list[tuple[Pointer, JSON]] = [((), doc)]
+    for key in parts:
+        following: list[tuple[Pointer, JSON]] = []
+        for at, node in matches:
+            if not isinstance(node, dict):
+                continue
+            if key == "*":
+                following.extend(((*at, k), v) for k, v in node.items())
+            elif key in node:
+                following.append(((*at, key), node[key]))
+        matches = following
+    return matches
 
 
 def set_at(doc: dict[str, JSON], parts: Pointer, value: JSON) -> dict[str, JSON]:
