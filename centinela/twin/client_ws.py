@@ -9,7 +9,6 @@ import logging
 import random
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlencode
@@ -20,6 +19,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.client_auth import DittoEndpoint
+from centinela.twin.messages import event_from_envelope
+from centinela.twin.protocol import Envelope, Group, Kind
 
 __all__ = ["Backoff", "WsSubscription", "decode_event", "send_ws_command"]
 
@@ -44,35 +45,15 @@ class Backoff:
         self.attempt = 0
 
 
-def _epoch(text: JSON) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def decode_event(envelope: Mapping[str, JSON]) -> ThingEvent | None:
-    """The `ThingEvent` of a `things/twin/events/<action>` envelope, `None` for anything else."""
-    topic = envelope.get("topic")
-    if not isinstance(topic, str):
+    """The `ThingEvent` of a `things/<channel>/events/<action>` envelope, `None` for anything else."""
+    try:
+        message = Envelope.from_json(dict(envelope))
+    except TwinError:
         return None
-    parts = topic.split("/")
-    if len(parts) != 6 or parts[2:5] != ["things", "twin", "events"]:
+    if message.kind is not Kind.EVENT or message.topic is None or message.topic.group is not Group.THINGS:
         return None
-    headers = envelope.get("headers") or {}
-    extra = envelope.get("extra")
-    return ThingEvent(
-        thing_id=f"{parts[0]}:{parts[1]}",
-        action=parts[5],
-        path=str(envelope.get("path") or "/"),
-        value=envelope.get("value"),
-        revision=int(envelope.get("revision") or 0),
-        timestamp=_epoch(envelope.get("timestamp")),
-        headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {},
-        extra=extra if isinstance(extra, dict) else None,
-    )
+    return event_from_envelope(message)
 
 
 def _start_signal(namespaces: Sequence[str] | None, filter_: str | None, extra_fields: str | None) -> str:
