@@ -107,11 +107,14 @@ async def test_start_and_stop_send_events_with_parameters() -> None:
             assert reply["headers"]["correlation-id"] == "after-stop"  # no event came in between
 
 
-async def test_bad_filter_is_refused_without_ack() -> None:
+@pytest.mark.parametrize("rql", ["eq(attributes", "not(" * 3000 + "exists(thingId)" + ")" * 3000])
+async def test_bad_filter_is_refused_without_ack(rql: str) -> None:
     async with embedded_service() as server, connect(_ws_url(server), additional_headers=AUTH) as ws:
-        await ws.send("START-SEND-EVENTS?filter=eq(attributes")
+        await ws.send(f"START-SEND-EVENTS?filter={rql}")
         reply = await _recv(ws)
         assert reply["status"] == 400
+        await ws.send("START-SEND-EVENTS")
+        assert await _recv(ws) == "START-SEND-EVENTS:ACK"
 
 
 async def test_websocket_requires_credentials() -> None:

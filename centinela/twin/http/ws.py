@@ -21,6 +21,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from centinela.errors import TwinError
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend, EventFeed
+from centinela.twin.http.errors import nested_too_deeply
 from centinela.twin.http.ws_commands import event_envelope, handle_envelope
 
 __all__ = ["websocket_endpoint"]
@@ -88,6 +89,23 @@ class _Connection:
                 return
 
     async def _handle(self, text: str) -> None:
+        try:
+            await self._handle_message(text)
+        except RecursionError:
+            error = nested_too_deeply()
+            await self.outbound.put(
+                json.dumps(
+                    {
+                        "topic": "_/_/things/twin/errors",
+                        "headers": {},
+                        "path": "/",
+                        "value": error.to_json(),
+                        "status": 400,
+                    }
+                )
+            )
+
+    async def _handle_message(self, text: str) -> None:
         stripped = text.strip()
         signal, _, query = stripped.partition("?")
         if signal in _SIGNALS:

@@ -31,7 +31,7 @@ def _client(
 
 @pytest.fixture
 async def http(store: EmbeddedTwinStore) -> AsyncIterator[httpx.AsyncClient]:
-    settings = TwinServiceSettings(max_body_bytes=4096)
+    settings = TwinServiceSettings(max_body_bytes=400_000)
     async with _client(store, settings, httpx.BasicAuth("ditto", "ditto")) as client:
         yield client
 
@@ -146,6 +146,17 @@ async def test_post_creates_with_generated_id(http: httpx.AsyncClient) -> None:
         ("GET", "/api/2/search/things?option=cursor(zzz)", b"", 400, None),
         ("GET", "/api/2/nothing-here", b"", 404, "gateway:resource.notfound"),
         ("POST", URL, b"{}", 405, "gateway:method.notallowed"),
+        ("DELETE", f"{URL}/policyId", b"", 405, None),
+        ("GET", f"{URL}/attributes//x", b"", 400, "json.pointer.invalid"),
+        ("GET", f"{URL}?fields=(((", b"", 400, None),
+        (
+            "GET",
+            "/api/2/search/things?filter=" + "not(" * 3000 + "exists(thingId)" + ")" * 3000,
+            b"",
+            400,
+            None,
+        ),
+        ("PUT", f"{URL}/attributes/deep", b"[" * 100_000 + b"]" * 100_000, 400, "json.invalid"),
     ],
 )
 async def test_bad_input_gets_ditto_4xx_and_changes_nothing(
@@ -166,7 +177,7 @@ async def test_bad_input_gets_ditto_4xx_and_changes_nothing(
 
 async def test_oversized_body_is_413(http: httpx.AsyncClient) -> None:
     await _create(http)
-    big = json.dumps({"blob": "x" * 5000}).encode()
+    big = json.dumps({"blob": "x" * 500_000}).encode()
     response = await http.put(f"{URL}/attributes/big", content=big)
     assert (response.status_code, response.json()["status"]) == (413, 413)
     assert (await http.get(f"{URL}/attributes/big")).status_code == 404
