@@ -22,7 +22,7 @@ from centinela.twin.client_auth import DittoEndpoint
 from centinela.twin.messages import event_from_envelope
 from centinela.twin.protocol import Envelope, Group, Kind
 
-__all__ = ["Backoff", "WsSubscription", "decode_event", "send_ws_command"]
+__all__ = ["Backoff", "WsSubscription", "decode_event", "open_ws", "refused", "send_ws_command"]
 
 JSON = Any
 _log = logging.getLogger(__name__)
@@ -67,7 +67,8 @@ def _start_signal(namespaces: Sequence[str] | None, filter_: str | None, extra_f
     return "START-SEND-EVENTS" + (f"?{urlencode(params)}" if params else "")
 
 
-async def _open(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
+async def open_ws(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
+    """Open `/ws/2` with the endpoint's credentials."""
     return await connect(
         endpoint.ws_url,
         additional_headers=endpoint.auth.headers(),
@@ -77,7 +78,8 @@ async def _open(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
     )
 
 
-def _refused(exc: InvalidStatus) -> TwinError:
+def refused(exc: InvalidStatus) -> TwinError:
+    """The `TwinError` for a refused WebSocket handshake."""
     status = exc.response.status_code
     return TwinError(status, "gateway:websocket.refused", f"Ditto refused the WebSocket with HTTP {status}.")
 
@@ -134,7 +136,7 @@ class WsSubscription:
                     await self._session()
                 except InvalidStatus as exc:
                     if exc.response.status_code in (401, 403):
-                        raise _refused(exc) from None
+                        raise refused(exc) from None
                     _log.warning("Ditto refused the WebSocket (%s); retrying.", exc.response.status_code)
                 except (OSError, WebSocketException, TimeoutError) as exc:
                     _log.warning(
@@ -148,7 +150,7 @@ class WsSubscription:
             raise
 
     async def _session(self) -> None:
-        async with await _open(self._endpoint, self._timeout) as ws:
+        async with await open_ws(self._endpoint, self._timeout) as ws:
             self.connections += 1
             await ws.send(self._signal)
             async for message in ws:
@@ -161,7 +163,11 @@ class WsSubscription:
                     continue
                 if not message.startswith("{"):
                     continue
-                envelope = json.loads(message)
+                try:
+                    envelope = json.loads(message)
+                except json.JSONDecodeError:
+                    _log.warning("Ditto sent a message that is not JSON on %s.", self._endpoint.ws_url)
+                    continue
                 if envelope.get("signal") == "START-SEND-EVENTS" and "status" in envelope:
                     raise TwinError(
                         int(envelope["status"]), str(envelope.get("error")), str(envelope.get("message"))
@@ -213,7 +219,7 @@ async def send_ws_command(
     correlation = str(headers.setdefault("correlation-id", str(uuid.uuid4())))
     envelope = {**envelope, "headers": headers}
     try:
-        async with await _open(endpoint, timeout) as ws:
+        async with await open_ws(endpoint, timeout) as ws:
             await ws.send(json.dumps(envelope))
             async with asyncio.timeout(timeout):
                 async for message in ws:
@@ -224,7 +230,7 @@ async def send_ws_command(
                         result: dict[str, JSON] = reply
                         return result
     except InvalidStatus as exc:
-        raise _refused(exc) from None
+        raise refused(exc) from None
     except (ConnectionClosed, OSError) as exc:
         msg = f"The Ditto WebSocket {endpoint.ws_url} closed before answering: {exc}."
         raise TwinError(503, "gateway:service.unavailable", msg) from None

@@ -31,7 +31,19 @@ async def _ditto_client() -> AsyncIterator[TwinStore]:
             yield client
 
 
-FACTORIES: dict[str, Factory] = {"embedded": _embedded, "ditto-client": _ditto_client}
+@asynccontextmanager
+async def _ditto_client_ws() -> AsyncIterator[TwinStore]:
+    async with embedded_service() as server:
+        auth = DittoAuth.basic("ditto", "ditto")
+        async with DittoTwinStore(server.url, auth=auth, page_size=3, commands="ws") as client:
+            yield client
+
+
+FACTORIES: dict[str, Factory] = {
+    "embedded": _embedded,
+    "ditto-client": _ditto_client,
+    "ditto-client-ws-commands": _ditto_client_ws,
+}
 
 
 @pytest.fixture(params=sorted(FACTORIES))

@@ -182,3 +182,37 @@ async def test_client_resubscribes_after_the_service_restarts() -> None:
             await sub.aclose()
             await client.aclose()
             await second.stop()
+
+
+async def test_ws_command_channel_pipelines_and_reconnects() -> None:
+    async with EmbeddedTwinStore() as store:
+        first = TwinServer(store, TwinServiceSettings(port=0))
+        await first.start()
+        port = first.port
+        client = DittoTwinStore(
+            first.url, auth=DittoAuth.basic("ditto", "ditto"), commands="ws", backoff_initial=0.01
+        )
+        await client.modify(THING, "/", {"attributes": {"n": 0}})
+        revisions = await asyncio.gather(
+            *(client.merge(THING, "/", {"attributes": {"n": i}}) for i in range(1, 21))
+        )
+        assert sorted(revisions) == list(range(2, 22))
+        assert await client.retrieve(THING, "/attributes/n") in range(1, 21)
+        await first.stop()
+        with pytest.raises(TwinError) as down:
+            await client.retrieve(THING)
+        assert down.value.status == 503
+        second = TwinServer(store, TwinServiceSettings(port=port or 0))
+        await second.start()
+        try:
+            for _ in range(100):  # bounded: the channel reconnects after its backoff
+                try:
+                    assert await client.merge(THING, "/attributes", {"n": 99}) == 22
+                    break
+                except TwinError as exc:
+                    assert exc.status == 503
+                    await asyncio.sleep(0.02)
+            assert await client.retrieve(THING, "/attributes/n") == 99
+        finally:
+            await client.aclose()
+            await second.stop()
