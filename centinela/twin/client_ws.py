@@ -7,14 +7,13 @@ import contextlib
 import json
 import logging
 import random
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
@@ -22,7 +21,7 @@ from centinela.twin.client_auth import DittoEndpoint
 from centinela.twin.messages import event_from_envelope
 from centinela.twin.protocol import Envelope, Group, Kind
 
-__all__ = ["Backoff", "WsSubscription", "decode_event", "open_ws", "refused", "send_ws_command"]
+__all__ = ["Backoff", "WsSubscription", "decode_event", "open_ws", "refused"]
 
 JSON = Any
 _log = logging.getLogger(__name__)
@@ -209,30 +208,3 @@ class WsSubscription:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-async def send_ws_command(
-    endpoint: DittoEndpoint, envelope: dict[str, JSON], *, timeout: float = 10.0
-) -> dict[str, JSON]:
-    """Send one Ditto Protocol command over a fresh WebSocket and return its correlated response."""
-    headers = dict(envelope.get("headers") or {})
-    correlation = str(headers.setdefault("correlation-id", str(uuid.uuid4())))
-    envelope = {**envelope, "headers": headers}
-    try:
-        async with await open_ws(endpoint, timeout) as ws:
-            await ws.send(json.dumps(envelope))
-            async with asyncio.timeout(timeout):
-                async for message in ws:
-                    if isinstance(message, bytes) or not message.startswith("{"):
-                        continue
-                    reply = json.loads(message)
-                    if (reply.get("headers") or {}).get("correlation-id") == correlation:
-                        result: dict[str, JSON] = reply
-                        return result
-    except InvalidStatus as exc:
-        raise refused(exc) from None
-    except (ConnectionClosed, OSError) as exc:
-        msg = f"The Ditto WebSocket {endpoint.ws_url} closed before answering: {exc}."
-        raise TwinError(503, "gateway:service.unavailable", msg) from None
-    msg = f"Ditto sent no response for correlation-id '{correlation}'."
-    raise TwinError(408, "gateway:command.timeout", msg)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from centinela.errors import TwinError
 from centinela.twin.client import DittoTwinStore
@@ -216,3 +216,26 @@ async def test_ws_command_channel_pipelines_and_reconnects() -> None:
         finally:
             await client.aclose()
             await second.stop()
+
+
+async def test_oversized_messages_close_the_connection_and_change_nothing() -> None:
+    settings = TwinServiceSettings(port=0, max_body_bytes=10_000)
+    async with embedded_service(settings) as server, connect(_ws_url(server), additional_headers=AUTH) as ws:
+        await ws.send(
+            json.dumps(
+                {
+                    "topic": "org.acme.field/well-7/things/twin/commands/create",
+                    "headers": {"correlation-id": "big"},
+                    "path": "/",
+                    "value": {"attributes": {"blob": "x" * 20_000}},
+                }
+            )
+        )
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    async with embedded_service(settings) as server:
+        async with DittoTwinStore(server.url, auth=DittoAuth.basic("ditto", "ditto")) as client:
+            with pytest.raises(TwinError) as missing:
+                await client.retrieve(THING)
+            assert missing.value.status == 404
