@@ -183,7 +183,7 @@ class SqlitePersistence:
             batch, self._pending = self._pending, []
             try:
                 await loop.run_in_executor(self._executor, self._write, [b for b, _ in batch])
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - every waiting writer must hear of the failure
                 error = TwinError(
                     503,
                     "things:thing.unavailable",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from typing import Any
 
 from centinela.twin.errors import invalid_pointer
@@ -10,6 +11,7 @@ from centinela.twin.errors import invalid_pointer
 __all__ = [
     "MISSING",
     "Pointer",
+    "checked_json",
     "copy_json",
     "delete_at",
     "find_all",
@@ -88,6 +90,35 @@ def copy_json(value: JSON) -> JSON:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
+
+
+def checked_json(value: JSON, where: str = "value") -> JSON:
+    """A deep copy of `value` that is sure to be JSON.
+
+    That is objects with string keys, arrays, strings, finite numbers, booleans and null;
+    anything else is a `TwinError` 400 naming it.
+    """
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                msg = f"The {where} has the key {key!r}, but JSON object keys are strings."
+                raise _invalid_json(msg)
+        return {k: checked_json(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [checked_json(v, where) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"The {where} holds the number {value!r}, which JSON cannot carry."
+        raise _invalid_json(msg)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    msg = f"The {where} holds {value!r:.80} of type {type(value).__name__}, which is not JSON."
+    raise _invalid_json(msg)
+
+
+def _invalid_json(message: str) -> Exception:
+    from centinela.twin.errors import invalid_json
+
+    return invalid_json(message)
 
 
 def get_at(doc: JSON, parts: Pointer) -> JSON:

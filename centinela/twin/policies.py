@@ -9,7 +9,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from centinela.twin.errors import policy_not_found
-from centinela.twin.pointer import MISSING, Pointer, copy_json, delete_at, get_at, parse_pointer, set_at
+from centinela.twin.pointer import (
+    MISSING,
+    Pointer,
+    checked_json,
+    copy_json,
+    delete_at,
+    get_at,
+    parse_pointer,
+    set_at,
+)
 
 __all__ = [
     "DEFAULT_SUBJECT",
@@ -157,10 +166,10 @@ class PolicyBook:
             if current is None:
                 raise policy_not_found(policy_id)
             created = get_at(current, parts) is MISSING
-            policy = validate_policy(policy_id, set_at(current, parts, copy_json(value)))
+            policy = validate_policy(policy_id, set_at(current, parts, checked_json(value)))
         else:
             created = current is None
-            policy = validate_policy(policy_id, copy_json(value))
+            policy = validate_policy(policy_id, checked_json(value))
         return PolicyRecord(policy_id, policy), created
 
     def prepare_remove(self, policy_id: str, path: str) -> PolicyRecord:

@@ -28,7 +28,15 @@ from centinela.twin.persistence import (
     SqlitePersistence,
     to_the_end,
 )
-from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
+from centinela.twin.pointer import (
+    MISSING,
+    Pointer,
+    checked_json,
+    copy_json,
+    format_pointer,
+    get_at,
+    parse_pointer,
+)
 from centinela.twin.policies import DEFAULT_SUBJECT, PolicyRecord
 from centinela.twin.protocol import Envelope
 from centinela.twin.results import ReadResult, WriteResult
@@ -85,7 +93,7 @@ class EmbeddedTwinStore(TwinState):
             if_match = if_match if if_match is not None else _header(headers, "if-match")
             if_none_match = if_none_match if if_none_match is not None else _header(headers, "if-none-match")
             condition = condition if condition is not None else _header(headers, "condition")
-        if headers is None or "correlation-id" not in headers:
+        if headers is None or _header(headers, "correlation-id") is None:
             # Ditto gives every command a correlation id; its event carries it.
             self._writes += 1
             headers = {**(headers or {}), "correlation-id": f"{self._id_prefix}-{self._writes}"}
@@ -199,7 +207,7 @@ class EmbeddedTwinStore(TwinState):
     ) -> WriteResult:
         """Ditto's `modify` at `path` (creating the thing at `/`): 201 when new, 204 otherwise."""
         parts = parse_pointer(path)
-        value = copy_json(value)
+        value = checked_json(value)
         return await self._write(
             thing_id,
             parts,
@@ -230,7 +238,7 @@ class EmbeddedTwinStore(TwinState):
                 if namespaces is not None and len(namespaces) == 1:
                     namespace = next(iter(namespaces))
                 thing_id = f"{namespace}:{uuid.uuid4()}"
-        value = copy_json(value)
+        value = checked_json(value)
         tid = thing_id
         return await self._write(
             tid,
@@ -255,7 +263,7 @@ class EmbeddedTwinStore(TwinState):
     ) -> WriteResult:
         """Ditto's `merge` (RFC 7396 at `path`, `null` deletes): 204, or 201 when it created the thing."""
         parts = parse_pointer(path)
-        value = copy_json(value)
+        value = checked_json(value)
         return await self._write(
             thing_id,
             parts,

@@ -301,6 +301,8 @@ async def test_search_filter_sort_and_paging(store: EmbeddedTwinStore) -> None:
     assert await store.count(filter="ge(attributes/n,3)", namespaces=["acme"]) == 4
     found = [t async for t in store.search(filter="lt(attributes/n,2)", fields="thingId")]
     assert found == [{"thingId": "acme:w0"}, {"thingId": "acme:w1"}]
+    store.page_size = 2  # the port's search pages through every result
+    assert len([t async for t in store.search(namespaces=["acme"])]) == 7
     error = await _error(store.search_page(filter="eq(attributes/n,1)", option="size(2),cursor(bogus)"))
     assert error.status == 400
 
@@ -327,3 +329,12 @@ async def test_a_closed_store_refuses_work() -> None:
     assert [e async for e in sub] == []
     error = await _error(store.put("acme:a", "/", {}))
     assert error.status == 503
+
+
+async def test_values_that_are_not_json_are_400(store: EmbeddedTwinStore) -> None:
+    await store.put(TID, "/", {})
+    for value in [float("nan"), float("inf"), {1: "a"}, {"a": {1, 2}}, object(), b"bytes"]:
+        error = await _error(store.put(TID, "/attributes/x", value))
+        assert (error.status, error.error) == (400, "json.invalid"), value
+    assert (await store.put(TID, "/attributes/x", (1, 2))).value == [1, 2]
+    assert store.revision(TID) == 2
