@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from typing import Any
 
 from centinela.errors import TwinError
@@ -11,9 +12,9 @@ from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
 from centinela.twin.messages import error_envelope
 from centinela.twin.messages import event_envelope as protocol_event
-from centinela.twin.protocol import Envelope, decode
+from centinela.twin.protocol import Envelope, decode, encode
 
-__all__ = ["event_envelope", "handle_envelope"]
+__all__ = ["encode_event", "event_envelope", "handle_envelope"]
 
 JSON = Any
 
@@ -46,3 +47,23 @@ async def handle_envelope(backend: Backend, principal: Principal, text: str) -> 
 def event_envelope(event: ThingEvent) -> dict[str, JSON]:
     """The Ditto Protocol envelope of a twin event (`ns/name/things/twin/events/<action>`)."""
     return protocol_event(event).to_json()
+
+
+_ENCODED: OrderedDict[int, tuple[ThingEvent, str]] = OrderedDict()
+_ENCODED_MAX = 256
+
+
+def encode_event(event: ThingEvent) -> str:
+    """The JSON text of an event's envelope, encoded once for every client that receives it.
+
+    Subscriptions without `extraFields` share the store's event object, so the text is cached by
+    identity (holding the event, so its id cannot be reused while cached).
+    """
+    hit = _ENCODED.get(id(event))
+    if hit is not None and hit[0] is event:
+        return hit[1]
+    text = encode(protocol_event(event))
+    _ENCODED[id(event)] = (event, text)
+    if len(_ENCODED) > _ENCODED_MAX:
+        _ENCODED.popitem(last=False)
+    return text
