@@ -55,6 +55,9 @@ async def test_put_creates_201_then_modifies_204_with_etags(http: httpx.AsyncCli
     assert new_attr.headers["etag"].startswith('"hash:')
     fetched = await http.get(URL)
     assert fetched.headers["etag"] == '"rev:3"'
+    head = await http.head(f"{URL}/attributes")
+    assert (head.status_code, head.content) == (200, b"")
+    assert (await http.head(f"{URL}/attributes/missing")).status_code == 404
     assert fetched.json()["attributes"] == {"site": "south", "depth": 1300}
 
 
