@@ -20,7 +20,7 @@ from bisect import insort
 from collections import deque
 from typing import Any
 
-from centinela.rules.missing import MISSING
+from centinela.dsl.program import MISSING
 
 __all__ = ["PointSeries"]
 
@@ -78,8 +78,19 @@ class _Window:
 class PointSeries:
     """The history of one series of one thing; implements the `Series` protocol of the compiled rules."""
 
-    __slots__ = ("horizon", "points", "windows", "last_time", "last_value", "prev_value", "has_prev",
-                 "integral_total", "out_of_order", "late", "wake")
+    __slots__ = (
+        "horizon",
+        "points",
+        "windows",
+        "last_time",
+        "last_value",
+        "prev_value",
+        "has_prev",
+        "integral_total",
+        "out_of_order",
+        "late",
+        "wake",
+    )
 
     def __init__(self, horizon: float) -> None:
         self.horizon = horizon
@@ -107,6 +118,7 @@ class PointSeries:
             self._replace_last(value)
             return True
         x = _num(value)
+        self.wake = None  # the rules reading this series run next and say when it changes again
         if last is not None:
             held = _num(self.last_value)
             if held is not None:
@@ -158,11 +170,11 @@ class PointSeries:
                 self.windows[seconds] = window
         window.evict(now)
         if window.points:
-            self._wake(window.points[0][0] + seconds)
+            self._wake(window.points[0][0] + seconds, now)
         return window
 
-    def _wake(self, when: float) -> None:
-        if self.wake is None or when < self.wake:
+    def _wake(self, when: float, now: float) -> None:
+        if self.wake is None or self.wake <= now or when < self.wake:
             self.wake = when
 
     # ------------------------------------------------------------------ window queries
@@ -256,7 +268,7 @@ class PointSeries:
             return MISSING
         deadline = self.last_time + seconds
         if now < deadline:
-            self._wake(deadline)
+            self._wake(deadline, now)
         return now >= deadline
 
     def rising(self) -> Any:
@@ -273,7 +285,7 @@ class PointSeries:
         edge = now - seconds
         n = sum(1 for t, v in self.points if edge < t <= now and v is not MISSING and bool(v))
         if self.points and self.points[0][0] > edge:
-            self._wake(self.points[0][0] + seconds)
+            self._wake(self.points[0][0] + seconds, now)
         return n
 
     def duration_true(self, now: float, seconds: float) -> Any:
@@ -289,7 +301,7 @@ class PointSeries:
             prev_t, prev_v = t, value is not MISSING and bool(value)
         if prev_t is not None and prev_v:
             total += max(0.0, now - max(prev_t, edge))
-            self._wake(now + seconds)
+            self._wake(now + seconds, now)
         return total
 
     # ------------------------------------------------------------------ snapshot

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from centinela.rules.missing import MISSING
+from centinela.dsl.program import MISSING
 from centinela.rules.series import PointSeries
 
 
