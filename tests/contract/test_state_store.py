@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from centinela.infra.memory_state import MemoryStateStore
+from centinela.infra.sqlite_state import SqliteStateStore
 from centinela.ports import StateStore
 
 Factory = Callable[[], Awaitable[StateStore]]
@@ -16,7 +17,11 @@ async def _memory() -> StateStore:
     return MemoryStateStore()
 
 
-FACTORIES: dict[str, Factory] = {"memory": _memory}
+async def _sqlite() -> StateStore:
+    return SqliteStateStore("sqlite:///:memory:")
+
+
+FACTORIES: dict[str, Factory] = {"memory": _memory, "sqlite": _sqlite}
 
 
 @pytest.fixture(params=sorted(FACTORIES))
