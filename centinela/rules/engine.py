@@ -93,6 +93,7 @@ class Engine:
         self._path_series = {c.name: {s.path for s in c.series if s.path} for c in program.classes.values()}
         self.out_of_order = 0
         self.late = 0
+        self.touched: set[str] = set()  # things whose state changed since the last checkpoint
 
     # ------------------------------------------------------------------ binding
 
@@ -101,12 +102,14 @@ class Engine:
             return False
         return not (cls.id_glob and not fnmatch.fnmatchcase(str(thing.get("thingId", "")), cls.id_glob))
 
-    def bind(self, thing: Mapping[str, Any], now: float, out: StepOutput) -> list[ThingContext]:
-        """Attach every matching class to a thing retrieved whole; evaluate everything once."""
+    def bind(
+        self, thing: Mapping[str, Any], now: float, out: StepOutput, *, force: bool = False
+    ) -> list[ThingContext]:
+        """Attach every matching class (every class when `force`) to a thing; evaluate everything once."""
         thing_id = str(thing["thingId"])
         bound: list[ThingContext] = []
         for cls in self.program.classes.values():
-            if not self.matches(cls, thing):
+            if not force and not self.matches(cls, thing):
                 continue
             ctx = ThingContext(
                 thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id), now=now
@@ -118,7 +121,7 @@ class Engine:
                     ctx.seen[pointer] = now
                     if pointer in self._path_series[cls.name]:
                         ctx.series(pointer).append(now, value)
-            if cls.where is not None and not _truthy(cls.where, ctx):
+            if cls.where is not None and not force and not _truthy(cls.where, ctx):
                 continue
             bound.append(ctx)
         self.contexts[thing_id] = bound
@@ -163,7 +166,7 @@ class Engine:
                         self.late += 1
                     continue
             if ctx.wake is not None and ctx.wake <= time:
-                self._fire(ctx, time, out)
+                self._catch_up(ctx, time, out)
             ctx.seen[path] = time
             ctx.values[path] = value
             if time > ctx.now:
@@ -212,7 +215,7 @@ class Engine:
         for ctx in self.contexts.get(thing_id, ()):
             for node in ctx.twin_class.nodes:
                 if node.kind is NodeKind.ALARM and node.name == rule:
-                    self._fire(ctx, now, out) if ctx.wake is not None and ctx.wake <= now else None
+                    self._catch_up(ctx, now, out)
                     ctx.now = max(ctx.now, now)
                     status, transitions = step(
                         ctx.alarms.get(rule, _NORMAL), self._configs[(ctx.twin_class.name, rule)], action, now
@@ -225,8 +228,17 @@ class Engine:
 
     # ------------------------------------------------------------------ evaluation
 
+    def _catch_up(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
+        """Fire a thing's timers due by `now`, each at its own time, before applying newer data."""
+        for _ in range(10_000):
+            when = ctx.wake
+            if when is None or when > now:
+                return
+            self._fire(ctx, when, out)
+
     def _fire(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
         ctx.now = max(ctx.now, now)
+        ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
             self._run(ctx, ALL, out)
@@ -387,6 +399,7 @@ class Engine:
         out.health.append(HealthEvent(ctx.now, ctx.thing_id, node.name, error, str(node.span)))
 
     def _schedule(self, ctx: ThingContext) -> None:
+        self.touched.add(ctx.thing_id)
         cls = ctx.twin_class
         wake: float | None = None
         for name, status in ctx.alarms.items():

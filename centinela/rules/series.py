@@ -16,7 +16,7 @@ answer changes with time alone record in `wake` when that will happen, for the s
 from __future__ import annotations
 
 import math
-from bisect import insort
+from bisect import bisect_left
 from collections import deque
 from typing import Any
 
@@ -149,8 +149,13 @@ class PointSeries:
         if t <= self.last_time - self.horizon:
             self.late += 1
             return False
+        i = bisect_left(self.points, t, key=lambda p: p[0])
+        while i < len(self.points) and self.points[i][0] == t:
+            if self.points[i][1] == value:
+                return True  # the same reading again (redelivered): already counted
+            i += 1
         self.out_of_order += 1
-        insort(self.points, (t, value), key=lambda p: p[0])
+        self.points.insert(i, (t, value))
         self.windows.clear()  # rebuilt on demand from the points, in order
         self.prev_value = self.points[-2][1] if len(self.points) > 1 else MISSING
         return True

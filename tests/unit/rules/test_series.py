@@ -118,3 +118,12 @@ def test_snapshot_round_trip_keeps_answers() -> None:
         assert copy.max(49.0, w) == s.max(49.0, w)
     assert copy.previous() == s.previous()
     assert copy.integral(49.0) == s.integral(49.0)
+
+
+def test_redelivered_old_reading_is_not_inserted_twice() -> None:
+    s = PointSeries(horizon=60.0)
+    for t in (1.0, 2.0, 3.0):
+        s.append(t, t * 10)
+    assert s.append(2.0, 20.0)
+    assert s.out_of_order == 0
+    assert s.count(3.0, 60.0) == 3
