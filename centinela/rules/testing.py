@@ -71,9 +71,8 @@ def _expectation(step: TestStep, engine: Engine, thing_id: str) -> tuple[str, st
             raise CentinelaError(msg)
         have = next((c.alarms[step.name].state for c in ctxs if step.name in c.alarms), AlarmState.NORMAL)
         return f"{at} alarm {step.name} is {_short(want)}", f"{at} alarm {step.name} is {_short(have)}"
-    value = next(
-        (c.values[str(step.path)] for c in ctxs if c.values.get(str(step.path), MISSING) is not MISSING), MISSING
-    )
+    path = str(step.path)
+    value = next((c.values[path] for c in ctxs if c.values.get(path, MISSING) is not MISSING), MISSING)
     want_text = f"{at} value {step.path} == {step.value!r}"
     if step.tolerance:
         want_text += f" ± {step.tolerance:g}"
