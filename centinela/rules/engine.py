@@ -138,6 +138,7 @@ class Engine:
                 continue
             ctx = ThingContext(thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id))
             ctx.restore(data)
+            ctx.wake = None  # re-armed below from the restored alarms and series
             contexts.append(ctx)
             self._schedule(ctx)
         self.contexts[thing_id] = contexts
@@ -176,15 +177,27 @@ class Engine:
             self._run(ctx, path, out)
 
     def ingest_change(
-        self, thing_id: str, path: str, value: Any, time: float, out: StepOutput, *, merge: bool = True
+        self,
+        thing_id: str,
+        path: str,
+        value: Any,
+        time: float,
+        out: StepOutput,
+        *,
+        merge: bool = True,
+        times: Mapping[str, float] | None = None,
     ) -> None:
-        """Apply a twin change at any depth: every input pointer under `path` takes its new value."""
+        """Apply a twin change at any depth: every input pointer under `path` takes its new value.
+
+        `times` gives per-pointer source times; pointers without one use `time`.
+        """
         contexts = self.contexts.get(thing_id)
         if not contexts:
             return
         pointers = {p for ctx in contexts for p in ctx.twin_class.inputs}
+        times = times or {}
         if path in pointers:
-            self.ingest(thing_id, path, value, time, out)
+            self.ingest(thing_id, path, value, times.get(path, time), out)
             return
         prefix = path.rstrip("/") + "/"
         for pointer in sorted(pointers):
@@ -192,7 +205,7 @@ class Engine:
                 sub = _resolve(value, pointer[len(prefix) - 1 :])
                 if sub is MISSING and merge:
                     continue
-                self.ingest(thing_id, pointer, None if sub is MISSING else sub, time, out)
+                self.ingest(thing_id, pointer, None if sub is MISSING else sub, times.get(pointer, time), out)
 
     def next_wake(self) -> float | None:
         while self._timers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,21 +22,42 @@ from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
 from centinela.rules.sinks import ORIGIN_HEADER, Sink
 from centinela.rules.snapshot import load_snapshot, save_snapshot
 
-__all__ = ["SOURCE_TIME_HEADER", "Runtime", "event_time"]
+__all__ = ["SOURCE_TIME_HEADER", "Runtime", "event_time", "source_times"]
 
 log = logging.getLogger(__name__)
 
 SOURCE_TIME_HEADER = "centinela-source-time"
-"""Header (epoch seconds) an adapter sets on a merge to carry the device's own timestamp."""
+"""Header an adapter sets on a merge: the newest device timestamp in it, epoch milliseconds."""
 
 
 def event_time(event: ThingEvent, now: float) -> float:
-    """The event time of a change: the source timestamp header, else the event's, else `now`."""
+    """The event time of a change: the source time header, else the event's timestamp, else `now`."""
     source = event.headers.get(SOURCE_TIME_HEADER)
     if source is not None:
         with contextlib.suppress(ValueError):
-            return float(source)
+            return float(source) / 1000.0
     return event.timestamp if event.timestamp is not None else now
+
+
+def source_times(event: ThingEvent) -> dict[str, float]:
+    """Per-property device times from Ditto's `put-metadata` header (`sourceTime`, epoch ms)."""
+    raw = event.headers.get("put-metadata")
+    if not raw:
+        return {}
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return {}
+    base = event.path.rstrip("/")
+    times: dict[str, float] = {}
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), dict):
+            continue
+        ms = entry["value"].get("sourceTime")
+        key = entry.get("key")
+        if isinstance(ms, int | float) and isinstance(key, str):
+            times[base + "/" + key.lstrip("/")] = float(ms) / 1000.0
+    return times
 
 
 class Runtime:
@@ -127,9 +149,10 @@ class Runtime:
             return
         out = StepOutput()
         when = event_time(event, self.clock.now())
+        merge = event.action == "merged"
         async with self._lock:
             self.engine.ingest_change(
-                thing_id, event.path, event.value, when, out, merge=event.action == "merged"
+                thing_id, event.path, event.value, when, out, merge=merge, times=source_times(event)
             )
         await self._emit(out)
 

@@ -319,6 +319,7 @@ class PointSeries:
             "integral": self.integral_total,
             "out_of_order": self.out_of_order,
             "late": self.late,
+            "wake": self.wake,
         }
 
     @classmethod
@@ -332,4 +333,5 @@ class PointSeries:
         series.integral_total = float(data["integral"])
         series.out_of_order = int(data["out_of_order"])
         series.late = int(data["late"])
+        series.wake = data.get("wake")
         return series
