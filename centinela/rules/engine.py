@@ -125,6 +125,13 @@ class Engine:
                 continue
             bound.append(ctx)
         self.contexts[thing_id] = bound
+        if bound and self.record_readings:  # what a backtest needs to bind the thing the same way
+            if thing.get("definition"):
+                out.sample(now, thing_id, "/definition", str(thing["definition"]))
+            for pointer in sorted({p for ctx in bound for p in ctx.twin_class.inputs}):
+                value = _resolve(thing, pointer)
+                if value is not MISSING:
+                    out.sample(now, thing_id, pointer, value)
         for ctx in bound:
             self._run(ctx, ALL, out)
         return bound

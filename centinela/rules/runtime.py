@@ -15,7 +15,7 @@ from typing import Any
 
 from centinela.dsl.program import MISSING, Program
 from centinela.errors import TwinError
-from centinela.ports import Clock, Sample, StateStore, ThingEvent, TwinStore
+from centinela.ports import Clock, StateStore, ThingEvent, TwinStore
 from centinela.rules.alarms import Action
 from centinela.rules.engine import Engine
 from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
@@ -107,8 +107,8 @@ class Runtime:
                     value = _at(thing, pointer)
                     if value is not MISSING and ctx.values.get(pointer, MISSING) != value:
                         self.engine.ingest(thing_id, pointer, value, now, out)
-        elif self.engine.bind(thing, now, out) and thing.get("definition"):
-            out.samples.append(Sample(now, thing_id, "/definition", None, thing["definition"]))
+        else:
+            self.engine.bind(thing, now, out)
         await self._emit(out)
 
     async def run(self) -> None:
