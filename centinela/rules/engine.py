@@ -78,11 +78,17 @@ class Engine:
     """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class."""
 
     def __init__(self, program: Program, *, record_readings: bool = True) -> None:
-        self.program = program
         self.record_readings = record_readings
         self.contexts: dict[str, list[ThingContext]] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._seq = 0
+        self._load(program)
+        self.out_of_order = 0
+        self.late = 0
+        self.touched: set[str] = set()  # things whose state changed since the last checkpoint
+
+    def _load(self, program: Program) -> None:
+        self.program = program
         self._configs = {
             (c.name, n.name): _config(n)
             for c in program.classes.values()
@@ -91,9 +97,38 @@ class Engine:
         }
         self._horizons = {c.name: {s.key: s.horizon for s in c.series} for c in program.classes.values()}
         self._path_series = {c.name: {s.path for s in c.series if s.path} for c in program.classes.values()}
-        self.out_of_order = 0
-        self.late = 0
-        self.touched: set[str] = set()  # things whose state changed since the last checkpoint
+
+    def swap(self, program: Program, now: float, out: StepOutput) -> None:
+        """Run `program` from now on; every bound thing is re-evaluated once.
+
+        A rule whose source version is unchanged keeps its state, the others start fresh, and
+        classes that are gone unbind.
+        """
+        old = {(c.name, n.name): n.version for c in self.program.classes.values() for n in c.nodes}
+        self._load(program)
+        for thing_id, contexts in self.contexts.items():
+            moved = []
+            for ctx in contexts:
+                cls = program.classes.get(ctx.twin_class.name)
+                if cls is None:
+                    continue
+                versions = {n.name: n.version for n in cls.nodes}
+                ctx.twin_class, ctx.horizons = cls, self._horizons[cls.name]
+                ctx.alarms = {
+                    k: a for k, a in ctx.alarms.items() if old.get((cls.name, k)) == versions.get(k)
+                }
+                ctx.health = {k: e for k, e in ctx.health.items() if k in versions}
+                ctx.store = {k: s for k, s in ctx.store.items() if k in ctx.horizons}
+                for key, series in ctx.store.items():
+                    series.horizon = ctx.horizons[key]
+                ctx.now, ctx.wake = max(ctx.now, now), None
+                moved.append(ctx)
+            self.contexts[thing_id] = moved
+            self.touched.add(thing_id)
+        self._timers.clear()
+        for contexts in self.contexts.values():
+            for ctx in contexts:
+                self._run(ctx, ALL, out)
 
     # ------------------------------------------------------------------ binding
 
@@ -107,9 +142,11 @@ class Engine:
     ) -> list[ThingContext]:
         """Attach every matching class (every class when `force`) to a thing; evaluate everything once."""
         thing_id = str(thing["thingId"])
+        existing = self.contexts.get(thing_id, [])
+        present = {c.twin_class.name for c in existing}
         bound: list[ThingContext] = []
         for cls in self.program.classes.values():
-            if not force and not self.matches(cls, thing):
+            if cls.name in present or (not force and not self.matches(cls, thing)):
                 continue
             ctx = ThingContext(
                 thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id), now=now
@@ -124,7 +161,7 @@ class Engine:
             if cls.where is not None and not force and not _truthy(cls.where, ctx):
                 continue
             bound.append(ctx)
-        self.contexts[thing_id] = bound
+        self.contexts[thing_id] = existing + bound
         if bound and self.record_readings:  # what a backtest needs to bind the thing the same way
             if thing.get("definition"):
                 out.sample(now, thing_id, "/definition", str(thing["definition"]))

@@ -136,3 +136,25 @@ def test_operator_ack_and_shelve_through_the_engine() -> None:
         (3.0, "shelved"),
         (100.0, "active-unacknowledged"),
     ]
+
+
+def test_swap_keeps_state_of_unchanged_rules_and_resets_changed_ones() -> None:
+    from dataclasses import replace
+
+    from centinela.dsl.program import Program
+
+    engine, _ = _engine(on_delay=0.0, stale_after=300.0)
+    out = StepOutput()
+    engine.ingest(WELL, TUBING, 3100.0, 10.0, out)
+    engine.advance(500.0, out)  # NoData raises at 310
+    ctx = engine.contexts[WELL][0]
+    assert ctx.alarms["HighTubingPressure"].active and ctx.alarms["NoData"].active
+    old = well_program(on_delay=0.0, stale_after=300.0)
+    cls = old.classes["Well"]
+    nodes = tuple(replace(n, version="v2") if n.name == "NoData" else n for n in cls.nodes)
+    new = Program(old.namespace, {"Well": replace(cls, nodes=nodes)}, (), old.files)
+    out = StepOutput()
+    engine.swap(new, 500.0, out)
+    ctx = engine.contexts[WELL][0]
+    assert ctx.alarms["HighTubingPressure"].state.value == "active-unacknowledged"  # kept, nothing new
+    assert [(a.rule, a.time) for a in out.alarms] == [("NoData", 500.0)]  # fresh state raises again
