@@ -16,7 +16,14 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
   and `info` as an alias of LOW.
 - `TwinClass.triggers[key]` evaluates, in order, every node depending (transitively) on `key` and
   returns `[(node_index, value)]`; a node whose evaluation raised yields `EvalError` as its value.
-  The key `"*"` is the trigger that evaluates every node (first load, timers, tests).
+  The key `"*"` (ALL) evaluates every node (first load, tests); `"@time"` (TIME) evaluates the nodes
+  whose value changes with time alone (windows, age, stale, integral) and their dependents (timers).
+- Series: the engine appends each reading of an input path to the series keyed by its pointer
+  (SeriesSpec.path set) BEFORE calling the trigger. Series with `path=None` are fed by the node whose
+  key equals the series key (derived `expr:<n>` series, or computes/lets used in windows): the
+  generated trigger itself calls `series.append(ctx.now, value)` right after evaluating that node, so
+  later nodes of the same step see it. MISSING values are not appended.
+- `TwinClass.source["module"]` is the generated Python source (for debugging and review).
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from centinela.dsl.diagnostics import Span
 __all__ = [
     "ALL",
     "MISSING",
+    "TIME",
     "AlarmSpec",
     "EvalContext",
     "EvalError",
@@ -75,6 +83,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 ALL: Final = "*"  # trigger key that evaluates every node of a class
+TIME: Final = "@time"  # trigger key for timers: nodes that change with time alone, and their dependents
 
 
 class Series(Protocol):
@@ -99,6 +108,7 @@ class Series(Protocol):
     def falling(self) -> Any: ...
     def count_true(self, now: float, seconds: float) -> Any: ...
     def duration_true(self, now: float, seconds: float) -> Any: ...
+    def append(self, now: float, value: Any) -> None: ...
 
 
 class EvalContext(Protocol):
