@@ -20,7 +20,9 @@ class OutputFormat(str, enum.Enum):
 
 def check(
     paths: list[Path] = typer.Argument(..., help="Rule files, or folders searched for *.rules."),  # noqa: B008
-    output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text, or json (one object a line)."),
+    output: OutputFormat = typer.Option(
+        OutputFormat.TEXT, "--format", help="text, or json (one object a line)."
+    ),
 ) -> None:
     """Check rule files: every error with file:line:col, the source line, a caret and a hint."""
     try:
