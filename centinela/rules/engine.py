@@ -14,7 +14,17 @@ import heapq
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from centinela.dsl.program import ALL, MISSING, EvalError, MissingPolicy, Node, NodeKind, Program, TwinClass
+from centinela.dsl.program import (
+    ALL,
+    MISSING,
+    TIME,
+    EvalError,
+    MissingPolicy,
+    Node,
+    NodeKind,
+    Program,
+    TwinClass,
+)
 from centinela.errors import CentinelaError
 from centinela.rules.alarms import (
     Action,
@@ -207,7 +217,7 @@ class Engine:
                     continue
                 if time < seen:  # behind the newest reading of its path: windows only, flagged
                     self.out_of_order += 1
-                    if path in self._path_series[cls.name] and not ctx.series(path).append(time, value):
+                    if path in self._path_series[cls.name] and not ctx.series(path).add(time, value):
                         self.late += 1
                     continue
             if ctx.wake is not None and ctx.wake <= time:
@@ -298,13 +308,14 @@ class Engine:
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
-            self._run(ctx, ALL, out)
-            return
-        for node in cls.nodes:
+            self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
+        for node in cls.nodes:  # delays and shelves of alarms the time trigger did not evaluate
             status = ctx.alarms.get(node.name)
             if node.kind is NodeKind.ALARM and status is not None:
-                new, transitions = step(status, self._configs[(cls.name, node.name)], Tick(), ctx.now)
-                self._apply(ctx, node, new, transitions, MISSING, out)
+                due = next_deadline(status, self._configs[(cls.name, node.name)])
+                if due is not None and due <= ctx.now:
+                    new, transitions = step(status, self._configs[(cls.name, node.name)], Tick(), ctx.now)
+                    self._apply(ctx, node, new, transitions, MISSING, out)
         self._schedule(ctx)
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
@@ -328,8 +339,6 @@ class Engine:
                     out.sample(ctx.now, ctx.thing_id, node.key, value)
             elif kind is NodeKind.ALARM:
                 self._alarm(ctx, node, value, out)
-            elif kind is NodeKind.SERIES and value is not MISSING:
-                ctx.series(node.key).append(ctx.now, value)
         self._schedule(ctx)
 
     def _alarm(self, ctx: ThingContext, node: Node, value: Any, out: StepOutput) -> None:

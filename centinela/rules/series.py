@@ -107,7 +107,12 @@ class PointSeries:
 
     # ------------------------------------------------------------------ updates
 
-    def append(self, t: float, value: Any) -> bool:
+    def append(self, t: float, value: Any) -> None:
+        """Add a reading (MISSING is ignored); one older than the horizon is counted in `late`."""
+        if value is not MISSING:
+            self.add(t, value)
+
+    def add(self, t: float, value: Any) -> bool:
         """Add a reading; return False when it is too late to matter (older than the horizon)."""
         last = self.last_time
         if last is not None and t < last:
