@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from centinela.dsl.program import (
@@ -207,28 +207,47 @@ class Engine:
         if self.record_readings:
             out.sample(time, thing_id, path, value)
         for ctx in contexts:
-            cls = ctx.twin_class
-            if path not in cls.inputs:
-                continue
-            seen = ctx.seen.get(path)
-            if seen is not None and time <= seen:
-                if time == seen and ctx.values.get(path, MISSING) == value:
-                    ctx.duplicates += 1
-                    continue
-                if time < seen:  # behind the newest reading of its path: windows only, flagged
-                    self.out_of_order += 1
-                    if path in self._path_series[cls.name] and not ctx.series(path).add(time, value):
-                        self.late += 1
-                    continue
-            if ctx.wake is not None and ctx.wake <= time:
-                self._catch_up(ctx, time, out)
-            ctx.seen[path] = time
-            ctx.values[path] = value
-            if time > ctx.now:
-                ctx.now = time
-            if path in self._path_series[cls.name]:
-                ctx.series(path).append(time, value)
-            self._run(ctx, path, out)
+            if path in ctx.twin_class.inputs and self._accept(ctx, path, value, time, out):
+                self._run(ctx, path, out)
+
+    def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
+        """Apply the input values of one change (one merge) as ONE step.
+
+        All values are taken first and the rules run once, so no rule sees half of the change.
+        """
+        contexts = self.contexts.get(thing_id)
+        if not contexts:
+            return
+        if self.record_readings:
+            for path, value, time in items:
+                out.sample(time, thing_id, path, value)
+        for ctx in contexts:
+            inputs = ctx.twin_class.inputs
+            changed = [p for p, v, t in items if p in inputs and self._accept(ctx, p, v, t, out)]
+            if changed:
+                self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
+
+    def _accept(self, ctx: ThingContext, path: str, value: Any, time: float, out: StepOutput) -> bool:
+        """Take a reading into the context; False for a duplicate or an out-of-order reading."""
+        seen = ctx.seen.get(path)
+        if seen is not None and time <= seen:
+            if time == seen and ctx.values.get(path, MISSING) == value:
+                ctx.duplicates += 1
+                return False
+            if time < seen:  # behind the newest reading of its path: windows only, flagged
+                self.out_of_order += 1
+                if path in self._path_series[ctx.twin_class.name] and not ctx.series(path).add(time, value):
+                    self.late += 1
+                return False
+        if ctx.wake is not None and ctx.wake <= time:
+            self._catch_up(ctx, time, out)
+        ctx.seen[path] = time
+        ctx.values[path] = value
+        if time > ctx.now:
+            ctx.now = time
+        if path in self._path_series[ctx.twin_class.name]:
+            ctx.series(path).append(time, value)
+        return True
 
     def ingest_change(
         self,
@@ -254,12 +273,14 @@ class Engine:
             self.ingest(thing_id, path, value, times.get(path, time), out)
             return
         prefix = path.rstrip("/") + "/"
+        items = []
         for pointer in sorted(pointers):
             if pointer.startswith(prefix):
                 sub = _resolve(value, pointer[len(prefix) - 1 :])
                 if sub is MISSING and merge:
                     continue
-                self.ingest(thing_id, pointer, None if sub is MISSING else sub, times.get(pointer, time), out)
+                items.append((pointer, None if sub is MISSING else sub, times.get(pointer, time)))
+        self.ingest_many(thing_id, items, out)
 
     def next_wake(self) -> float | None:
         while self._timers:

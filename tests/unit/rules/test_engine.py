@@ -158,3 +158,13 @@ def test_swap_keeps_state_of_unchanged_rules_and_resets_changed_ones() -> None:
     ctx = engine.contexts[WELL][0]
     assert ctx.alarms["HighTubingPressure"].state.value == "active-unacknowledged"  # kept, nothing new
     assert [(a.rule, a.time) for a in out.alarms] == [("NoData", 500.0)]  # fresh state raises again
+
+
+def test_one_merge_of_several_inputs_is_one_step() -> None:
+    engine, _ = _engine()
+    out = StepOutput()
+    change = {"oilRate": 0.0, "waterRate": 10.0}
+    engine.ingest_change(WELL, "/features/flow/properties", change, 5.0, out)
+    liquid = [s.value for s in out.samples if s.path == LIQUID]
+    assert liquid == [10.0]  # never the half-applied 200.0
+    assert out.patches[WELL]["features"]["production"]["properties"]["liquidRate"] == 10.0
