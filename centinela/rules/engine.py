@@ -43,6 +43,7 @@ from centinela.rules.output import AlarmEvent, HealthEvent, StepOutput, pointer_
 __all__ = ["ALARM_FEATURE", "Engine", "EngineError", "alarm_feature_value"]
 
 ALARM_FEATURE = "/features/alarms/properties/"
+_LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
 
 
@@ -107,6 +108,13 @@ class Engine:
         }
         self._horizons = {c.name: {s.key: s.horizon for s in c.series} for c in program.classes.values()}
         self._path_series = {c.name: {s.path for s in c.series if s.path} for c in program.classes.values()}
+        codes = {
+            NodeKind.LET: _LET,
+            NodeKind.COMPUTE: _COMPUTE,
+            NodeKind.ALARM: _ALARM,
+            NodeKind.SERIES: _LET,
+        }
+        self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -132,6 +140,7 @@ class Engine:
                 for key, series in ctx.store.items():
                     series.horizon = ctx.horizons[key]
                 ctx.now, ctx.wake = max(ctx.now, now), None
+                self._deadlines(ctx)
                 moved.append(ctx)
             self.contexts[thing_id] = moved
             self.touched.add(thing_id)
@@ -192,6 +201,7 @@ class Engine:
                 continue
             ctx = ThingContext(thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id))
             ctx.restore(data)
+            self._deadlines(ctx)
             ctx.wake = None  # re-armed below from the restored alarms and series
             contexts.append(ctx)
             self._schedule(ctx)
@@ -245,7 +255,10 @@ class Engine:
         ctx.values[path] = value
         if time > ctx.now:
             ctx.now = time
-        if path in self._path_series[ctx.twin_class.name]:
+        series = ctx.store.get(path)
+        if series is not None:
+            series.add(time, value)
+        elif path in self._path_series[ctx.twin_class.name]:
             ctx.series(path).append(time, value)
         return True
 
@@ -345,21 +358,31 @@ class Engine:
         if trigger is None:
             return
         nodes = cls.nodes
+        kinds = self._kinds[cls.name]
+        health = ctx.health
+        written = ctx.written
+        changes = None
         for index, value in trigger(ctx):
-            node = nodes[index]
-            if isinstance(value, EvalError):
-                self._health(ctx, node, value.error, out)
+            kind = kinds[index]
+            if kind == _LET:
                 continue
-            if node.name in ctx.health:
-                self._health(ctx, node, None, out)
-            kind = node.kind
-            if kind is NodeKind.COMPUTE:
-                if value is not MISSING and ctx.written.get(node.key, MISSING) != value:
-                    ctx.written[node.key] = value
-                    out.patch(ctx.thing_id, node.key, value)
-                    out.sample(ctx.now, ctx.thing_id, node.key, value)
-            elif kind is NodeKind.ALARM:
-                self._alarm(ctx, node, value, out)
+            if value.__class__ is EvalError:
+                self._health(ctx, nodes[index], value.error, out)
+                continue
+            if health and nodes[index].name in health:
+                self._health(ctx, nodes[index], None, out)
+            if kind == _COMPUTE:
+                node_key = nodes[index].key
+                if value is not MISSING and written.get(node_key, MISSING) != value:
+                    written[node_key] = value
+                    if changes is None:
+                        changes = out.changes.get(ctx.thing_id)
+                        if changes is None:
+                            changes = out.changes[ctx.thing_id] = {}
+                    changes[node_key] = value
+                    out.rows.append((ctx.now, ctx.thing_id, node_key, value))
+            elif kind == _ALARM:
+                self._alarm(ctx, nodes[index], value, out)
         self._schedule(ctx)
 
     def _alarm(self, ctx: ThingContext, node: Node, value: Any, out: StepOutput) -> None:
@@ -367,25 +390,30 @@ class Engine:
         assert spec is not None
         status = ctx.alarms.get(node.name, _NORMAL)
         raised = None if value is MISSING else bool(value)
-        if (
-            raised is False
-            and status.raised is False
-            and status.state is _NORMAL.state
-            and spec.clear is None
-            and spec.suppress is None
-            and status.pending_since is None
-            and not status.chattering
-            and status.shelved_until is None
-        ):
-            return  # the common case: quiet and staying quiet
+        if raised is None and spec.on_missing is not MissingPolicy.HOLD:
+            raised = spec.on_missing is MissingPolicy.RAISE  # what the state machine would make of it
+        # Nothing can change when the inputs of the state machine are what they were: every deadline
+        # due by now has fired already (see `_catch_up`). While inactive the clear condition is moot.
+        if raised is status.raised and spec.suppress is None and not status.suppressed and not status.active:
+            return
         try:
             cleared = None if spec.clear is None else _tri(spec.clear(ctx))
             suppressed = spec.suppress is not None and bool(_tri(spec.suppress(ctx)))
         except Exception as exc:  # noqa: BLE001 - a failing rule is health, not a crash
             self._health(ctx, node, f"{type(exc).__name__}: {exc}", out)
             return
-        if raised is None and spec.on_missing is MissingPolicy.HOLD and cleared is not None:
-            cleared = None
+        if (
+            raised is status.raised
+            and suppressed == status.suppressed
+            and (
+                not status.active
+                or cleared == status.cleared
+                or (cleared is None and status.cleared is not raised)
+            )
+        ):
+            return
+        if value is MISSING:  # the policy decides, not a clear condition computed without data
+            cleared = None if spec.on_missing is MissingPolicy.HOLD else not raised
         cfg = self._configs[(ctx.twin_class.name, node.name)]
         new, transitions = step(status, cfg, Evaluation(raised, cleared, suppressed), ctx.now)
         self._apply(ctx, node, new, transitions, value, out)
@@ -400,6 +428,11 @@ class Engine:
         out: StepOutput,
     ) -> None:
         ctx.alarms[node.name] = status
+        due = next_deadline(status, self._configs[(ctx.twin_class.name, node.name)])
+        if due is None:
+            ctx.deadlines.pop(node.name, None)
+        else:
+            ctx.deadlines[node.name] = due
         last = None
         for tr in transitions:
             last = self._event(ctx, node, tr, value)
@@ -485,14 +518,17 @@ class Engine:
             ctx.health[node.name] = error
         out.health.append(HealthEvent(ctx.now, ctx.thing_id, node.name, error, str(node.span)))
 
+    def _deadlines(self, ctx: ThingContext) -> None:
+        ctx.deadlines.clear()
+        for name, status in ctx.alarms.items():
+            due = next_deadline(status, self._configs[(ctx.twin_class.name, name)])
+            if due is not None:
+                ctx.deadlines[name] = due
+
     def _schedule(self, ctx: ThingContext) -> None:
         self.touched.add(ctx.thing_id)
         cls = ctx.twin_class
-        wake: float | None = None
-        for name, status in ctx.alarms.items():
-            when = next_deadline(status, self._configs[(cls.name, name)])
-            if when is not None and (wake is None or when < wake):
-                wake = when
+        wake: float | None = min(ctx.deadlines.values()) if ctx.deadlines else None
         if cls.timed:
             for series in ctx.store.values():
                 when = series.wake

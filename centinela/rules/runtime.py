@@ -174,7 +174,7 @@ class Runtime:
 
     async def _emit(self, out: StepOutput) -> None:
         self._rearm.set()
-        if not (out.patches or out.alarms or out.samples or out.health):
+        if not out:
             return
         for sink in self.sinks:
             await sink.emit(out)

@@ -67,7 +67,7 @@ class HistorySink:
         self.history = history
 
     async def emit(self, out: StepOutput) -> None:
-        if out.samples:
+        if out.rows:
             await self.history.write_samples(out.samples)
         if out.alarms:
             await self.history.write_alarms([a.record() for a in out.alarms])
