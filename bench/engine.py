@@ -12,7 +12,6 @@ import gc
 import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -245,13 +244,15 @@ def main() -> None:
     print(f"backtest from SQLite: {figures['backtest_per_s']:,.0f} readings/s")
     figures.update(asyncio.run(bench_pipeline(5000.0, 3.0)))
     print(
-        f"pipeline at 5k/s: p50 {figures['pipeline_p50_ms']:.2f} ms, p99 {figures['pipeline_p99_ms']:.2f} ms; "
+        f"pipeline at 5k/s: p50 {figures['pipeline_p50_ms']:.2f} ms, "
+        f"p99 {figures['pipeline_p99_ms']:.2f} ms; "
         f"max sustained {figures['pipeline_max_per_s']:,.0f}/s"
     )
     del data
     figures.update(bench_memory(MEMORY_THINGS))
     print(
-        f"memory: {figures['memory_bytes_per_thing_path']:,.0f} bytes per (thing, path) with a 60-sample window"
+        f"memory: {figures['memory_bytes_per_thing_path']:,.0f} bytes per (thing, path) "
+        "with a 60-sample window"
     )
     line = {
         "bench": "engine",
