@@ -221,10 +221,15 @@ def bench_memory(things: int) -> dict[str, float]:
     for i in range(things):
         engine.bind({"thingId": f"mem:d{i}"}, 0.0, out)
     out.clear()
-    for s in range(60):
-        for i in range(things):
-            engine.ingest(f"mem:d{i}", "/features/p/properties/x", 50.0 + s, float(s + 1), out)
-        out.clear()
+    path = "/features/p/properties/x"
+    for i in range(things):  # 59 readings straight into the series, the 60th through the engine
+        thing = f"mem:d{i}"
+        series = engine.contexts[thing][0].series(path)
+        for s in range(59):
+            series.append(float(s + 1), 50.0 + s)
+        engine.ingest(thing, path, 110.0, 60.0, out)
+        if i % 1000 == 999:
+            out.clear()
     gc.collect()
     after = _rss()
     return {"memory_bytes_per_thing_path": (after - before) / things, "memory_things": things}

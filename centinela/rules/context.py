@@ -44,6 +44,7 @@ class ThingContext:
     written: dict[str, Any] = field(default_factory=dict)
     duplicates: int = 0
     wake: float | None = None
+    scheduled: float | None = None  # the time of this context's entry in the engine's timer heap
 
     def series(self, key: str) -> PointSeries:
         series = self.store.get(key)

@@ -115,6 +115,9 @@ class Engine:
             NodeKind.SERIES: _LET,
         }
         self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
+        self._alarm_nodes = {
+            c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
+        }
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -147,6 +150,7 @@ class Engine:
         self._timers.clear()
         for contexts in self.contexts.values():
             for ctx in contexts:
+                ctx.scheduled = None
                 self._run(ctx, ALL, out)
 
     # ------------------------------------------------------------------ binding
@@ -295,21 +299,47 @@ class Engine:
                 items.append((pointer, None if sub is MISSING else sub, times.get(pointer, time)))
         self.ingest_many(thing_id, items, out)
 
+    def _timer_context(self, thing_id: str, name: str) -> ThingContext | None:
+        for ctx in self.contexts.get(thing_id, ()):
+            if ctx.twin_class.name == name:
+                return ctx
+        return None
+
     def next_wake(self) -> float | None:
-        while self._timers:
-            when, _, thing_id, name = self._timers[0]
-            if any(c.twin_class.name == name and c.wake == when for c in self.contexts.get(thing_id, ())):
-                return when
-            heapq.heappop(self._timers)
+        """The earliest time a timer is due (None without timers).
+
+        Each context keeps at most one live heap entry (`scheduled`); an entry whose context now
+        wakes later is moved rather than fired, so the heap stays as small as the set of contexts.
+        """
+        timers = self._timers
+        while timers:
+            when, _, thing_id, name = timers[0]
+            ctx = self._timer_context(thing_id, name)
+            if ctx is None or ctx.scheduled != when:
+                heapq.heappop(timers)
+                continue
+            if ctx.wake is None or ctx.wake > when:
+                heapq.heappop(timers)
+                ctx.scheduled = None
+                if ctx.wake is not None:
+                    self._push(ctx, ctx.wake)
+                continue
+            return when
         return None
 
     def advance(self, now: float, out: StepOutput) -> None:
         """Fire every timer due at or before `now`, in time order, each at its own time."""
         while (when := self.next_wake()) is not None and when <= now:
             _, _, thing_id, name = heapq.heappop(self._timers)
-            for ctx in self.contexts.get(thing_id, ()):
-                if ctx.twin_class.name == name and ctx.wake == when:
-                    self._fire(ctx, when, out)
+            ctx = self._timer_context(thing_id, name)
+            if ctx is not None:
+                ctx.scheduled = None
+                self._fire(ctx, when, out)
+
+    def _push(self, ctx: ThingContext, when: float) -> None:
+        self._seq += 1
+        ctx.scheduled = when
+        heapq.heappush(self._timers, (when, self._seq, ctx.thing_id, ctx.twin_class.name))
 
     def act(self, thing_id: str, rule: str, action: Action, now: float, out: StepOutput) -> None:
         """An operator action on the alarm `rule` of a thing (ack, shelve, reset, ...)."""
@@ -343,13 +373,12 @@ class Engine:
         cls = ctx.twin_class
         if cls.timed:
             self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
-        for node in cls.nodes:  # delays and shelves of alarms the time trigger did not evaluate
-            status = ctx.alarms.get(node.name)
-            if node.kind is NodeKind.ALARM and status is not None:
-                due = next_deadline(status, self._configs[(cls.name, node.name)])
-                if due is not None and due <= ctx.now:
-                    new, transitions = step(status, self._configs[(cls.name, node.name)], Tick(), ctx.now)
-                    self._apply(ctx, node, new, transitions, MISSING, out)
+        due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
+        for name in due:  # delays and shelves of alarms the time trigger did not evaluate
+            node = self._alarm_nodes[cls.name][name]
+            config = self._configs[(cls.name, name)]
+            new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
+            self._apply(ctx, node, new, transitions, MISSING, out)
         self._schedule(ctx)
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
@@ -536,11 +565,9 @@ class Engine:
                     series.wake = when = None
                 if when is not None and (wake is None or when < wake):
                     wake = when
-        if wake != ctx.wake:
-            ctx.wake = wake
-            if wake is not None:
-                self._seq += 1
-                heapq.heappush(self._timers, (wake, self._seq, ctx.thing_id, cls.name))
+        ctx.wake = wake
+        if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):
+            self._push(ctx, wake)
 
 
 def _tri(value: Any) -> bool | None:
