@@ -9,7 +9,6 @@ delivered (streaming, backtest and restart give the same transitions).
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import heapq
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -38,9 +37,10 @@ from centinela.rules.alarms import (
     step,
 )
 from centinela.rules.context import ThingContext, thing_values
-from centinela.rules.output import AlarmEvent, HealthEvent, StepOutput, pointer_parts
+from centinela.rules.explain import alarm_feature_value, transition_event
+from centinela.rules.output import HealthEvent, StepOutput, pointer_parts
 
-__all__ = ["ALARM_FEATURE", "Engine", "EngineError", "alarm_feature_value"]
+__all__ = ["ALARM_FEATURE", "Engine", "EngineError"]
 
 ALARM_FEATURE = "/features/alarms/properties/"
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
@@ -65,24 +65,6 @@ def _resolve(doc: Any, pointer: str) -> Any:
             return MISSING
         doc = doc[part]
     return doc
-
-
-def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None) -> dict[str, Any]:
-    """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
-    assert node.alarm is not None
-    return {
-        "state": status.state.value,
-        "active": status.active,
-        "severity": node.alarm.severity.value,
-        "since": status.since,
-        "latched": status.latched,
-        "chattering": status.chattering,
-        "shelvedUntil": status.shelved_until,
-        "outOfService": status.out_of_service,
-        "suppressed": status.suppressed,
-        "lastTransition": None if last is None else last.id,
-        "message": None if last is None else last.message,
-    }
 
 
 class Engine:
@@ -464,7 +446,7 @@ class Engine:
             ctx.deadlines[node.name] = due
         last = None
         for tr in transitions:
-            last = self._event(ctx, node, tr, value)
+            last = transition_event(ctx, node, tr, value)
             out.alarms.append(last)
         key = ALARM_FEATURE + node.name
         if last is None and key in ctx.written and ctx.written[key]["state"] == status.state.value:
@@ -478,65 +460,6 @@ class Engine:
         if ctx.written.get(key) != shape:
             ctx.written[key] = shape
             out.patch(ctx.thing_id, key, shape)
-
-    def _event(self, ctx: ThingContext, node: Node, tr: Transition, value: Any) -> AlarmEvent:
-        spec = node.alarm
-        assert spec is not None
-        seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause.value}|{tr.state.value}"
-        alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
-        try:
-            operands = tuple(
-                {"text": o.text, "value": None if o.value is MISSING else o.value, "unit": o.unit}
-                for o in spec.explain(ctx)
-            )
-        except Exception as exc:  # noqa: BLE001 - an explanation must never lose the transition
-            operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
-        parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
-        explanation = ", ".join(parts)
-        if spec.on_delay and tr.cause.value == "raised":
-            explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
-        if (value is MISSING or isinstance(value, bool)) and operands:
-            value = operands[0]["value"]
-        message = self._message(ctx, node, tr, value, explanation)
-        return AlarmEvent(
-            alarm_id,
-            tr.time,
-            node.name,
-            ctx.thing_id,
-            ctx.twin_class.name,
-            spec.severity.value,
-            tr.previous.value,
-            tr.state.value,
-            tr.cause.value,
-            tr.active,
-            tr.latched,
-            tr.chattering,
-            None if value is MISSING else value,
-            message,
-            explanation,
-            operands,
-            node.version,
-        )
-
-    def _message(self, ctx: ThingContext, node: Node, tr: Transition, value: Any, explanation: str) -> str:
-        spec = node.alarm
-        assert spec is not None
-        if spec.message is None:
-            return f"{node.name} {tr.state.value} on {ctx.thing_id}: {explanation}"
-        scope: dict[str, Any] = {k[4:]: v for k, v in ctx.values.items() if k.startswith("let:")}
-        namespace, _, name = ctx.thing_id.partition(":")
-        scope.update(
-            value=value,
-            thing={"id": ctx.thing_id, "namespace": namespace, "name": name},
-            explanation=explanation,
-            state=tr.state.value,
-            rule=node.name,
-            severity=spec.severity.value,
-        )
-        try:
-            return spec.message(scope)
-        except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
-            return f"{node.name} {tr.state.value} on {ctx.thing_id} (message failed: {exc})"
 
     def _health(self, ctx: ThingContext, node: Node, error: str | None, out: StepOutput) -> None:
         if error is None:
@@ -579,7 +502,3 @@ def _truthy(fn: Any, ctx: ThingContext) -> bool:
         return _tri(fn(ctx)) is True
     except Exception:  # noqa: BLE001 - a failing `where` does not bind the thing
         return False
-
-
-def _fmt(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
