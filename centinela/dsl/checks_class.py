@@ -55,7 +55,7 @@ class ClassChecker:
         self._done: dict[str, CheckedNode] = {}
         self._busy: set[str] = set()
         self._derived: dict[str, str] = {}  # expression text -> series key
-        self._warned: set[Span] = set()
+        self._warned: set[str] = set()
         self._order = 0
 
     # ------------------------------------------------------------------ Host
@@ -79,12 +79,14 @@ class ClassChecker:
         self.cls.inputs.add(key)
         if key in self.input_units:
             return Ty.NUM, self.input_units[key]
-        if kind == "input" and self.features and span not in self._warned:
-            parts = key.split("/")
-            if parts[2] in self.features:
-                known = sorted({p for p in self.input_units} | set(self.d.computes))
-                near = difflib.get_close_matches(key, known, n=1)
-                self._warned.add(span)
+        if kind == "input" and self.features and key not in self._warned:
+            feature = key.split("/")[2]
+            if feature in self.features:
+                # once per path; candidates are the known paths of the same feature (kept small)
+                self._warned.add(key)
+                prefix = f"/features/{feature}/"
+                known = sorted(k for k in (*self.input_units, *self.d.computes) if k.startswith(prefix))
+                near = difflib.get_close_matches(key, known, n=1) if len(known) <= 200 else []
                 self.diag(
                     "W001",
                     f"The path '{_dotted(key)}' is neither declared in a units block of "
@@ -421,9 +423,8 @@ class ClassChecker:
         render, problems = check_template(c.text or "", self.lets)
         span = c.text_span or c.span
         for p in problems:
-            line = span.line + p.line - 1
-            where = span if p.line == 1 else Span(span.file, line, 1, line, 2)
-            self.diag(p.code, p.message, where, p.hint)
+            # strings are single-line in a rules file: a template line is a `\n` inside that line
+            self.diag(p.code, p.message, span, p.hint)
         return render
 
 

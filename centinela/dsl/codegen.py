@@ -12,6 +12,7 @@ from centinela.dsl.program import MISSING
 
 __all__ = ["Emitter"]
 
+_LITERAL = re.compile(r"^(?:-?[0-9.e+-]+|True|False|'[^'\\]*'|\"[^\"\\]*\")$")
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False)$")
 _PY_CMP = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _PY_ARITH = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "**": "**"}
@@ -21,7 +22,8 @@ class Emitter:
     """Turns typed expressions into Python expression source for one generated module.
 
     Every identifier in the output is generated here (`_l3`, `_S0`, `_t12`, `_c4`...); every user string
-    is emitted with `repr`; values that have no literal form are bound as constants (`_c<n>`)."""
+    is emitted with `repr`; values that have no literal form are bound as constants (`_c<n>`).
+    """
 
     def __init__(self) -> None:
         self.consts: dict[str, Any] = {"M": MISSING}
@@ -126,8 +128,12 @@ class Emitter:
         """`build(names)`, or MISSING when any operand that may be missing is."""
         names: list[str] = []
         conds: list[str] = []
-        for code, may_miss in sub:
-            if not may_miss:
+        later_miss = [any(m for _, m in sub[i + 1 :]) for i in range(len(sub))]
+        for (code, may_miss), later in zip(sub, later_miss, strict=True):
+            if code == "M":
+                return "M"
+            if _LITERAL.match(code) or (not may_miss and (not later or _SIMPLE.match(code))):
+                # cannot be missing; complex operands before a possibly missing one still run first
                 names.append(code)
             elif _SIMPLE.match(code):
                 names.append(code)
@@ -145,7 +151,8 @@ class Emitter:
         """Three-valued `and`/`or`: False and MISSING is False, True or MISSING is True, else MISSING.
 
         Each operand appears once in the output (no growth with nesting); `b` runs only when `a`
-        does not decide alone."""
+        does not decide alone.
+        """
         from centinela.dsl.ir import Ty  # noqa: PLC0415 - avoid a cycle at import time
 
         codes = []

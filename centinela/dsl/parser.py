@@ -9,7 +9,14 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    LarkError,
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from centinela.dsl import ast
 from centinela.dsl.diagnostics import Diagnostic, Span
@@ -25,7 +32,7 @@ DURATION_UNITS: dict[str, float] = {
 _DECL_START = re.compile(r"^(namespace|twins|units|let|compute|alarm|test)\b", re.MULTILINE)
 _TOKEN_NAMES = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "DURATION": "a duration",
-    "UNIT": "a unit", "POINTER": "a quoted JSON pointer",
+    "UNIT": "a unit", "POINTER": "a quoted JSON pointer", "PCT": "a percentage",
     "$END": "the end of the file",
 }  # fmt: skip
 
@@ -94,9 +101,9 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     builder = _Builder(filename, text, diagnostics)
     try:
         module = builder.transform(tree)
-    except RecursionError:  # pragma: no cover - defensive
+    except (RecursionError, VisitError) as exc:  # pragma: no cover - defensive: the builder is total
         diagnostics.append(
-            Diagnostic("E001", "The expression is nested too deeply.", Span(filename, 1, 1, 1, 2))
+            Diagnostic("E001", f"The declarations cannot be read: {exc}.", Span(filename, 1, 1, 1, 2))
         )
         raise _ChunkFailed from None
     return list(module)
@@ -111,7 +118,7 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagno
         expected = _expected(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set())
         return Diagnostic(
             "E003",
-            "The file ends in the middle of a declaration.",
+            "The declaration ends before it is complete.",
             Span(filename, line, column, line, column + 1),
             f"expected {expected}" if expected else None,
         )
@@ -380,10 +387,10 @@ class _Builder(Transformer[Token, Any]):
         return (self._number(Token("NUMBER", str(c[0])[:-1])), "%")
 
     def lit_neg_number(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
-        return (-self._number(c[1]), None)
+        return (-self._number(c[-1]), None)
 
     def lit_neg_quantity(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
-        return (-self._number(c[1]), str(c[2]))
+        return (-self._number(c[-2]), str(c[-1]))
 
     def lit_string(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
         return (self._string(c[0]), None)
@@ -411,8 +418,8 @@ class _Builder(Transformer[Token, Any]):
         return int(value) if value.is_integer() and "." not in str(c[0]) else value
 
     def json_neg_number(self, meta: Any, c: list[Token]) -> float | int:
-        value = self._number(c[1])
-        return -int(value) if value.is_integer() and "." not in str(c[1]) else -value
+        value = self._number(c[-1])
+        return -int(value) if value.is_integer() and "." not in str(c[-1]) else -value
 
     def json_true(self, meta: Any, c: list[Token]) -> bool:
         return True
@@ -463,7 +470,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.Binary("**", c[0], c[1], self._span(meta))
 
     def neg(self, meta: Any, c: list[Any]) -> ast.Unary:
-        return ast.Unary("-", c[1], self._span(meta))
+        return ast.Unary("-", c[-1], self._span(meta))
 
     def number(self, meta: Any, c: list[Token]) -> ast.Num:
         return ast.Num(self._number(c[0]), None, self._span(meta))
