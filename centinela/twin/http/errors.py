@@ -12,6 +12,7 @@ from centinela.errors import TwinError
 
 __all__ = [
     "EXCEPTION_HANDLERS",
+    "MethodNotAllowed",
     "error_response",
     "media_type_unsupported",
     "method_not_allowed",
@@ -41,10 +42,20 @@ def resource_not_found(path: str) -> TwinError:
     )
 
 
-def method_not_allowed(method: str, path: str) -> TwinError:
-    return TwinError(
-        405, "gateway:method.notallowed", f"The method '{method}' is not allowed on the resource '{path}'."
-    )
+class MethodNotAllowed(TwinError):
+    """405 with the methods the resource does support (sent as `Allow`)."""
+
+    def __init__(self, method: str, path: str, allow: tuple[str, ...]) -> None:
+        super().__init__(
+            405,
+            "gateway:method.notallowed",
+            f"The method '{method}' is not allowed on the resource '{path}'.",
+        )
+        self.allow = allow
+
+
+def method_not_allowed(method: str, path: str, allow: tuple[str, ...] = ()) -> MethodNotAllowed:
+    return MethodNotAllowed(method, path, allow)
 
 
 def media_type_unsupported(media_type: str, expected: str) -> TwinError:
@@ -67,6 +78,8 @@ def payload_too_large(size: int, limit: int) -> TwinError:
 
 async def _twin_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TwinError)  # noqa: S101 - registered for TwinError only
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        return error_response(exc, {"Allow": ", ".join(exc.allow)})
     return error_response(exc)
 
 
@@ -75,7 +88,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(resource_not_found(request.url.path))
     if exc.status_code == 405:
-        return error_response(method_not_allowed(request.method, request.url.path))
+        allow = dict(exc.headers or {})
+        return error_response(method_not_allowed(request.method, request.url.path), allow)
     error = TwinError(exc.status_code, "gateway:request.invalid", f"The request failed: {exc.detail}.")
     return error_response(error)
 

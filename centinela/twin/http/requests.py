@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -12,7 +13,7 @@ from centinela.errors import TwinError
 from centinela.twin.errors import invalid_json, not_modified, precondition_failed
 from centinela.twin.http.errors import payload_too_large
 
-__all__ = ["check_preconditions", "csv_param", "entity_tag", "read_json"]
+__all__ = ["check_preconditions", "csv_param", "entity_tag", "param", "read_json"]
 
 JSON = Any
 
@@ -54,6 +55,12 @@ async def read_json(request: Request, limit: int) -> JSON:
     except RecursionError:
         msg = "The JSON body is nested too deeply."
         raise invalid_json(msg) from None
+
+
+def param(values: Mapping[str, str], name: str) -> str | None:
+    """A query parameter or header, `None` when absent or blank (Ditto ignores empty ones)."""
+    value = values.get(name)
+    return value if value is not None and value.strip() else None
 
 
 def csv_param(value: str | None) -> list[str] | None:

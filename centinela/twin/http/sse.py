@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from centinela.ports import ThingEvent
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
-from centinela.twin.http.requests import csv_param
+from centinela.twin.http.requests import csv_param, param
 from centinela.twin.ids import validate_thing_id
 from centinela.twin.model import parse_fields, select_fields
 
@@ -51,9 +51,20 @@ def event_as_thing(event: ThingEvent) -> dict[str, JSON]:
     body["thingId"] = event.thing_id
     body["_revision"] = event.revision
     if event.extra:
-        for key, value in event.extra.items():
-            body.setdefault(key, value)
+        _fill(body, event.extra)
     return body
+
+
+def _fill(target: dict[str, JSON], extra: Mapping[str, JSON]) -> None:
+    """Add `extra`'s members missing from `target`, recursively; the event's own values win."""
+    for key, value in extra.items():
+        mine = target.get(key)
+        if key not in target:
+            target[key] = value
+        elif isinstance(mine, dict) and isinstance(value, Mapping):
+            mine = dict(mine)
+            _fill(mine, value)
+            target[key] = mine
 
 
 async def thing_events_stream(request: Request) -> Response:
@@ -61,16 +72,16 @@ async def thing_events_stream(request: Request) -> Response:
     principal: Principal = request.scope["centinela.principal"]
     backend: Backend = request.app.state.backend
     params = request.query_params
-    ids = csv_param(params.get("ids"))
+    ids = csv_param(param(params, "ids"))
     if ids is not None:
         ids = [validate_thing_id(i) for i in ids]
-    fields = params.get("fields")
+    fields = param(params, "fields")
     selectors = parse_fields(fields) if fields else None
     subscription = backend.subscribe(
         principal,
-        namespaces=csv_param(params.get("namespaces")),
-        filter=params.get("filter"),
-        extra_fields=params.get("extraFields"),
+        namespaces=csv_param(param(params, "namespaces")),
+        filter=param(params, "filter"),
+        extra_fields=param(params, "extraFields"),
     )
     await subscription.ready()
     wanted = set(ids) if ids is not None else None
@@ -91,8 +102,8 @@ async def thing_events_stream(request: Request) -> Response:
                 body: JSON = event_as_thing(event)
                 if selectors is not None:
                     body = select_fields(body, selectors)
-                    if not body:
-                        continue
+                    if not any(key != "thingId" and not key.startswith("_") for key in body):
+                        continue  # nothing selected changed
                 else:
                     body.pop("_revision", None)
                 data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)
