@@ -109,6 +109,8 @@ class OpcuaSecurity(_Model):
     certificate: Path | None = None
     private_key: Path | None = None
     server_certificate: Path | None = None
+    application_uri: str = "urn:centinela:adapter"
+    """Must match the URI in the client certificate's subjectAltName."""
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcuaSecurity:
