@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from adapter_support import WatchedTwins
 from asyncua import ua
 
 from centinela.adapters.buffer import CommandQueue
@@ -21,39 +20,6 @@ from centinela.adapters.sim_opcua import OpcuaWellPadSimulator, wellpad_opcua_ma
 from centinela.adapters.wellpad import RIG
 
 pytestmark = pytest.mark.integration
-
-
-class RecordingTwins:
-    """A twin store that applies merges at `/features` and lets a test await a condition."""
-
-    def __init__(self) -> None:
-        self.features: dict[str, dict[str, Any]] = {}
-        self.merges: list[tuple[str, Any, dict[str, str]]] = []
-        self.changed = asyncio.Condition()
-
-    async def merge(self, thing_id: str, path: str, value: Any, *, headers: Any = None) -> int:
-        features = self.features.setdefault(thing_id, {})
-        for feature, body in value.items():
-            features.setdefault(feature, {"properties": {}})["properties"].update(body["properties"])
-        self.merges.append((thing_id, value, dict(headers or {})))
-        async with self.changed:
-            self.changed.notify_all()
-        return len(self.merges)
-
-    def prop(self, thing: str, feature: str, prop: str) -> Any:
-        return self.features.get(thing, {}).get(feature, {}).get("properties", {}).get(prop)
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(predicate), timeout)
-
-    def metadata(self, pointer: str) -> list[dict[str, Any]]:
-        out = []
-        for _, _, headers in self.merges:
-            for entry in json.loads(headers.get("put-metadata", "[]")):
-                if entry["key"] == pointer:
-                    out.append(entry["value"])
-        return out
 
 
 def _config(sim: OpcuaWellPadSimulator, **endpoint: Any) -> GatewayConfig:
@@ -80,8 +46,10 @@ def _dv(value: float, when: datetime, status: int = ua.StatusCodes.Good) -> ua.D
 
 
 async def test_subscription_carries_source_timestamps_and_quality(sim: OpcuaWellPadSimulator) -> None:
-    twins = RecordingTwins()
-    async with Gateway(_config(sim), TwinSink(twins), queue=CommandQueue(":memory:", 1000)) as gateway:
+    async with (
+        WatchedTwins([RIG]) as twins,
+        Gateway(_config(sim), TwinSink(twins.store), queue=CommandQueue(":memory:", 1000)) as gateway,
+    ):
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "wob") is not None)
         assert twins.prop(RIG, "connectivity", "status") == "online"
         when = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
@@ -93,20 +61,22 @@ async def test_subscription_carries_source_timestamps_and_quality(sim: OpcuaWell
         await sim.write(RIG, "drilling", "rpm", _dv(99.0, when, ua.StatusCodes.UncertainLastUsableValue))
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "rpm") == 99.0)
         assert twins.metadata("/drilling/properties/rpm")[-1]["quality"] == "uncertain"
-        merges = len(twins.merges)
+        merges = len(twins.events)
         await sim.write(RIG, "drilling", "rpm", _dv(55.0, when, ua.StatusCodes.BadSensorFailure))
         await sim.write(RIG, "drilling", "wob", _dv(32.0, when))
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "wob") == 32.0)
         assert twins.prop(RIG, "drilling", "rpm") == 99.0
-        assert len(twins.merges) == merges + 1
+        assert len(twins.events) == merges + 1
         sub = gateway.opcua[0]
         assert sub.quality()["rig-01.drilling.rpm"].value == "bad"
 
 
 async def test_server_restart_resubscribes_and_resumes(sim: OpcuaWellPadSimulator) -> None:
-    twins = RecordingTwins()
     status: Callable[[], Any] = lambda: twins.prop(RIG, "connectivity", "status")  # noqa: E731
-    async with Gateway(_config(sim), TwinSink(twins), queue=CommandQueue(":memory:", 1000)) as gateway:
+    async with (
+        WatchedTwins([RIG]) as twins,
+        Gateway(_config(sim), TwinSink(twins.store), queue=CommandQueue(":memory:", 1000)) as gateway,
+    ):
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "wob") is not None and status() == "online")
         await sim.stop()
         await twins.wait_for(lambda: status() == "offline")
@@ -127,8 +97,10 @@ async def test_basic256sha256_with_certificates_from_config(tmp_path: Path, mode
     simulator = OpcuaWellPadSimulator(update_interval=0.2, certificate=server_cert, private_key=server_key)
     security = {"policy": "Basic256Sha256", "mode": mode, "certificate": str(client_cert),
                 "private_key": str(client_key), "server_certificate": str(server_cert)}  # fmt: skip
-    twins = RecordingTwins()
     async with simulator:
         config = _config(simulator, security=security)
-        async with Gateway(config, TwinSink(twins), queue=CommandQueue(":memory:", 1000)):
+        async with (
+            WatchedTwins([RIG]) as twins,
+            Gateway(config, TwinSink(twins.store), queue=CommandQueue(":memory:", 1000)),
+        ):
             await twins.wait_for(lambda: twins.prop(RIG, "drilling", "torque") is not None)
