@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from centinela.adapters.buffer import CommandQueue, StoreAndForward
 from centinela.adapters.config import GatewayConfig, ModbusDevice, OpcuaEndpoint
@@ -17,6 +17,9 @@ from centinela.adapters.output import Command, Sink, batch_commands, connectivit
 from centinela.adapters.readings import Reading
 from centinela.clock import SystemClock
 from centinela.ports import Clock
+
+if TYPE_CHECKING:
+    from centinela.adapters.opcua import OpcuaSubscriber
 
 __all__ = ["Gateway"]
 
@@ -48,7 +51,14 @@ class Gateway:
         self.modbus = [
             ModbusPoller(d, self._readings, self._modbus_status, clock=self.clock) for d in config.modbus
         ]
-        self.opcua: list[Any] = []
+        self.opcua: list[OpcuaSubscriber] = []
+        if config.opcua:
+            # Imported only when used: asyncua is heavy and a Modbus-only gateway does not need it.
+            from centinela.adapters.opcua import OpcuaSubscriber as Subscriber
+
+            self.opcua = [
+                Subscriber(e, self._readings, self._opcua_status, clock=self.clock) for e in config.opcua
+            ]
         self._pending: list[Reading | Command] = []
         self._arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

@@ -1,0 +1,56 @@
+"""Where the test servers are: `CENTINELA_*` variables, else `.services/env` written by `make services`."""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlsplit
+
+from conftest import ROOT, service_unavailable
+
+__all__ = ["DEFAULTS", "require", "service_url"]
+
+DEFAULTS = {
+    "kafka": "kafka://127.0.0.1:59092",
+    "postgres": "postgresql://centinela@127.0.0.1:55432/centinela",
+    "redis": "redis://127.0.0.1:56379/0",
+}
+_SCHEMES = {"kafka": ("kafka",), "postgres": ("postgresql", "postgres"), "redis": ("redis",)}
+
+
+def _env_file() -> dict[str, str]:
+    path = ROOT / ".services" / "env"
+    if not path.is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+def service_url(name: str) -> str:
+    """The URL of service `name` (kafka, postgres, redis) for tests; `memory://` values are ignored."""
+    var = f"CENTINELA_{name.upper()}"
+    for candidate in (os.environ.get(var), _env_file().get(var)):
+        if candidate and urlsplit(candidate).scheme in _SCHEMES[name]:
+            return candidate
+    return DEFAULTS[name]
+
+
+def _reachable(url: str) -> str | None:
+    parts = urlsplit(url)
+    for hostport in parts.netloc.rsplit("@", 1)[-1].split(","):
+        host, _, port = hostport.rpartition(":")
+        try:
+            with socket.create_connection((host or "127.0.0.1", int(port)), timeout=1.0):
+                return None
+        except OSError as exc:
+            return f"{hostport} refused a connection ({exc})"
+    return None
+
+
+def require(name: str) -> str:
+    """The URL of a reachable service `name`, or skip (fail under CI) naming why."""
+    url = service_url(name)
+    problem = _reachable(url)
+    if problem is not None:
+        service_unavailable(name, f"{url}: {problem}")
+    return url
