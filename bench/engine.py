@@ -172,7 +172,7 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
                 if start is not None:
                     latencies.append(now - start)
 
-        runtime = Runtime(program, store, clock, [TwinSink(store)], on_output=seen)
+        runtime = Runtime(program, store, clock, [TwinSink(store, coalesce=True)], on_output=seen)
         task = asyncio.create_task(runtime.run())
         await runtime.ready.wait()
 
