@@ -97,6 +97,7 @@ class Engine:
             NodeKind.SERIES: _LET,
         }
         self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
+        self._triggers = {c.name: dict(c.triggers) for c in program.classes.values()}  # plain dicts: fast
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
@@ -354,7 +355,7 @@ class Engine:
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
-            self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
+            self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
         due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
         for name in due:  # delays and shelves of alarms the time trigger did not evaluate
             node = self._alarm_nodes[cls.name][name]
@@ -365,7 +366,7 @@ class Engine:
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
         cls = ctx.twin_class
-        trigger = cls.triggers.get(key)
+        trigger = self._triggers[cls.name].get(key)
         if trigger is None:
             return
         nodes = cls.nodes
