@@ -47,17 +47,20 @@ class _Window:
         self.lows: deque[tuple[float, float]] = deque()
         self.highs: deque[tuple[float, float]] = deque()
 
-    def add(self, t: float, x: float) -> None:
-        self.points.append((t, x))
+    def add(self, point: tuple[float, Any], x: float) -> None:
+        """Add a reading; `point` is the series' own (time, value) tuple, shared when it is a float."""
+        if point[1] is not x:
+            point = (point[0], x)
+        self.points.append(point)
         self.total += x
         self.squares += x * x
         lows, highs = self.lows, self.highs
         while lows and lows[-1][1] >= x:
             lows.pop()
-        lows.append((t, x))
+        lows.append(point)
         while highs and highs[-1][1] <= x:
             highs.pop()
-        highs.append((t, x))
+        highs.append(point)
 
     def evict(self, now: float) -> None:
         self.now = now
@@ -131,7 +134,8 @@ class PointSeries:
             self.prev_value, self.has_prev = self.last_value, True
         self.last_time, self.last_value = t, value
         points = self.points
-        points.append((t, value))
+        point = (t, value)
+        points.append(point)
         edge = t - self.horizon
         while len(points) > 2 and points[1][0] <= edge:
             points.popleft()  # one point before the edge stays: it holds its value into the window
@@ -140,7 +144,7 @@ class PointSeries:
                 if window.now > t:  # it was queried ahead of this reading: rebuild on demand
                     del self.windows[seconds]
                     continue
-                window.add(t, x)
+                window.add(point, x)
                 window.evict(t)
         return True
 
@@ -172,10 +176,10 @@ class PointSeries:
             # A query behind the newest data (a timer before a delayed reading) gets a window of
             # its own; only windows that move forward with the data are kept and updated.
             window = _Window(seconds)
-            for t, value in self.points:
-                x = _num(value)
-                if x is not None and t <= now:
-                    window.add(t, x)
+            for point in self.points:
+                x = _num(point[1])
+                if x is not None and point[0] <= now:
+                    window.add(point, x)
             if last is None or now >= last:
                 self.windows[seconds] = window
         window.evict(now)
