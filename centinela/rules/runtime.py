@@ -164,6 +164,20 @@ class Runtime:
         await self._emit(out)
         return list(out.alarms)
 
+    def stats(self) -> dict[str, int]:
+        """Counters for health reports: events seen and skipped, readings out of order, late, repeated."""
+        engine = self.engine
+        contexts = [c for cs in engine.contexts.values() for c in cs]
+        return {
+            "events": self.events,
+            "ownEventsIgnored": self.ignored_own,
+            "things": len(engine.contexts),
+            "outOfOrder": engine.out_of_order,
+            "late": engine.late,
+            "duplicates": sum(c.duplicates for c in contexts),
+            "failingRules": sum(len(c.health) for c in contexts),
+        }
+
     async def checkpoint(self) -> None:
         for sink in self.sinks:
             await sink.flush()
