@@ -150,7 +150,7 @@ async def search_all(
     cursor: str | None = None
     while True:
         items, cursor = search_page(
-            store, filter=filter, namespaces=namespaces, fields=fields, size=MAX_SIZE, cursor=cursor
+            store, filter=filter, namespaces=namespaces, fields=fields, size=store.page_size, cursor=cursor
         )
         for item in items:
             yield item

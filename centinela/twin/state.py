@@ -37,10 +37,13 @@ class TwinState:
         *,
         clock: Clock | None = None,
         queue_size: int = 1000,
+        page_size: int = 200,
         default_namespace: str = "centinela",
     ) -> None:
         self.persistence = persistence if persistence is not None else MemoryPersistence()
         self.clock = clock or SystemClock()
+        self.page_size = page_size
+        """How many things the port's `search` reads per page while it pages through results."""
         self.default_namespace = default_namespace
         self._hub = EventHub(queue_size)
         self._records: dict[str, ThingRecord] = {}

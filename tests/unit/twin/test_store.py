@@ -301,6 +301,8 @@ async def test_search_filter_sort_and_paging(store: EmbeddedTwinStore) -> None:
     assert await store.count(filter="ge(attributes/n,3)", namespaces=["acme"]) == 4
     found = [t async for t in store.search(filter="lt(attributes/n,2)", fields="thingId")]
     assert found == [{"thingId": "acme:w0"}, {"thingId": "acme:w1"}]
+    store.page_size = 2  # the port's search pages through every result
+    assert len([t async for t in store.search(namespaces=["acme"])]) == 7
     error = await _error(store.search_page(filter="eq(attributes/n,1)", option="size(2),cursor(bogus)"))
     assert error.status == 400
 
