@@ -15,6 +15,7 @@ __all__ = [
     "MethodNotAllowed",
     "error_response",
     "media_type_unsupported",
+    "nested_too_deeply",
     "method_not_allowed",
     "payload_too_large",
     "resource_not_found",
@@ -94,6 +95,19 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
+def nested_too_deeply() -> TwinError:
+    return TwinError(
+        400,
+        "gateway:request.invalid",
+        "The request nests expressions or values too deeply to be handled.",
+        "Simplify the RQL filter, condition or field selector.",
+    )
+
+
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    return error_response(nested_too_deeply())
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     _log.exception("The twin service failed on %s %s.", request.method, request.url.path)
     error = TwinError(
@@ -104,4 +118,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
-EXCEPTION_HANDLERS = {TwinError: _twin_error, HTTPException: _http_error, Exception: _unexpected}
+EXCEPTION_HANDLERS = {
+    TwinError: _twin_error,
+    HTTPException: _http_error,
+    RecursionError: _too_deep,
+    Exception: _unexpected,
+}

@@ -128,7 +128,7 @@ async def thing_resource(request: Request) -> Response:
         "if_none_match": param(request.headers, "if-none-match"),
         "condition": headers.get("condition"),
     }
-    if method == "GET":
+    if method in ("GET", "HEAD"):
         fields = param(request.query_params, "fields")
         try:
             read = await store.get(thing_id, path, fields=fields, namespaces=scope, **conditions)
