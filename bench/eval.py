@@ -19,6 +19,7 @@ from centinela.dsl.program import ALL, NodeKind
 THINGS = 1_000
 READINGS = 1_000_000
 SEED = 20261129
+ROUNDS = 3
 P = [f"/features/x/properties/p{i}" for i in range(10)]
 LIMITS = [50.0 + i for i in range(10)]
 BAR_PER_PSI = 0.0689475729316836
@@ -192,14 +193,19 @@ def main() -> None:
     rng = random.Random(SEED)
     start = [{k: rng.uniform(0, 100) for k in P} for _ in range(THINGS)]
     readings = [(rng.randrange(THINGS), rng.randrange(10), rng.uniform(0, 100)) for _ in range(READINGS)]
-    base_s, base_true, base_sum = run_baseline(readings, start)
-    ours_s, ours_true, ours_sum = run_compiled(readings, start)
+    # interleaved rounds, best of each: the machine's load changes between runs
+    base_s = ours_s = float("inf")
+    for _ in range(ROUNDS):
+        seconds, base_true, base_sum = run_baseline(readings, start)
+        base_s = min(base_s, seconds)
+        seconds, ours_true, ours_sum = run_compiled(readings, start)
+        ours_s = min(ours_s, seconds)
     assert ours_true == base_true, (ours_true, base_true)
     assert abs(ours_sum - base_sum) <= 1e-9 * max(1.0, abs(base_sum)), (ours_sum, base_sum)
     ours, base = READINGS / ours_s, READINGS / base_s
     check_s, load_s, eager_s = compile_many()
-    print(f"hand-written: {base:,.0f} readings/s ({base_s:.2f} s)")
-    print(f"compiled    : {ours:,.0f} readings/s ({ours_s:.2f} s), ratio {ours / base:.2f}")
+    print(f"hand-written: {base:,.0f} readings/s ({base_s:.2f} s, best of {ROUNDS})")
+    print(f"compiled    : {ours:,.0f} readings/s ({ours_s:.2f} s, best of {ROUNDS}), ratio {ours / base:.2f}")
     print(f"agree       : {ours_true} conditions true, checksum {ours_sum:.6g}")
     print(f"10,000 rules: check {check_s:.2f} s, load {load_s:.2f} s, compile every function {eager_s:.2f} s")
     figures = {

@@ -273,10 +273,11 @@ class ClassChecker:
                 decl.name_span,
                 "add `when <condition>` (optionally `for <duration>`)",
             )
-            return
         order = self._next()
-        when = self.x.check(when_c.expr)
-        self._condition(when, when_c.expr.span, f"The condition of alarm {decl.name}")
+        when = None
+        if when_c is not None and when_c.expr is not None:
+            when = self.x.check(when_c.expr)
+            self._condition(when, when_c.expr.span, f"The condition of alarm {decl.name}")
         severity = Severity.MEDIUM
         if (sev_c := seen.get("severity")) is not None:
             sev = SEVERITIES.get(sev_c.text or "")
@@ -312,7 +313,7 @@ class ClassChecker:
             suppress = self.x.check(sup_c.expr)
             self._condition(suppress, sup_c.expr.span, f"The suppress condition of alarm {decl.name}")
         deadband = None
-        if (dead_c := seen.get("deadband")) is not None and dead_c.expr is not None:
+        if (dead_c := seen.get("deadband")) is not None and dead_c.expr is not None and when is not None:
             deadband, clear = self._deadband(decl, dead_c, when, clear)
         chatter = None
         if (chat_c := seen.get("chatter")) is not None:
@@ -334,6 +335,8 @@ class ClassChecker:
         message = None
         if (msg_c := seen.get("message")) is not None and msg_c.text is not None:
             message = self._template(decl, msg_c)
+        if when is None or when_c is None:
+            return  # reported above (E050); the other clauses were checked all the same
         alarm = CheckedAlarm(
             severity,
             when_c.seconds or 0.0,
@@ -364,7 +367,8 @@ class ClassChecker:
     def _deadband(
         self, decl: ast.AlarmDecl, c: ast.Clause, when: TExpr, clear: TExpr | None
     ) -> tuple[float | None, TExpr | None]:
-        assert c.expr is not None  # noqa: S101 - guarded by the caller
+        if c.expr is None:  # the grammar always gives a deadband its expression
+            return None, clear
         band = self.x.check(c.expr)
         if clear is not None:
             self.diag(

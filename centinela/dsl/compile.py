@@ -45,13 +45,12 @@ class _Lazy:
     __slots__ = ("_fn", "_make")
 
     def __init__(self, make: Callable[[], Fn]) -> None:
-        self._make: Callable[[], Fn] | None = make
+        self._make = make
         self._fn: Fn | None = None
 
     def build(self) -> Fn:
         if self._fn is None:
-            assert self._make is not None  # noqa: S101 - set until built
-            self._fn, self._make = self._make(), None
+            self._fn = self._make()
         return self._fn
 
     def __call__(self, ctx: Any) -> Any:

@@ -11,15 +11,13 @@ from typing import Any
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
     LarkError,
-    UnexpectedCharacters,
-    UnexpectedEOF,
     UnexpectedInput,
-    UnexpectedToken,
     VisitError,
 )
 
 from centinela.dsl import ast
 from centinela.dsl.diagnostics import Diagnostic, Span
+from centinela.dsl.syntax_errors import syntax_diagnostic
 
 __all__ = ["DURATION_UNITS", "ParseResult", "parse"]
 
@@ -30,11 +28,6 @@ DURATION_UNITS: dict[str, float] = {
     "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
 }  # fmt: skip
 _DECL_START = re.compile(r"^(namespace|twins|units|let|compute|alarm|test)\b", re.MULTILINE)
-_TOKEN_NAMES = {
-    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "DURATION": "a duration",
-    "UNIT": "a unit", "POINTER": "a quoted JSON pointer", "PCT": "a percentage",
-    "$END": "the end of the file",
-}  # fmt: skip
 
 
 class ParseResult:
@@ -91,7 +84,7 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
-        diagnostics.append(_syntax_diagnostic(exc, text, filename))
+        diagnostics.append(syntax_diagnostic(exc, text, filename, _lark()))
         raise _ChunkFailed from None
     except (LarkError, RecursionError) as exc:  # pragma: no cover - defensive: nesting too deep
         diagnostics.append(
@@ -107,58 +100,6 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
         )
         raise _ChunkFailed from None
     return list(module)
-
-
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
-    line = max(1, getattr(exc, "line", 1) or 1)
-    column = max(1, getattr(exc, "column", 1) or 1)
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
-        lines = text.splitlines() or [""]
-        line, column = len(lines), len(lines[-1]) + 1
-        expected = _expected(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set())
-        return Diagnostic(
-            "E003",
-            "The declaration ends before it is complete.",
-            Span(filename, line, column, line, column + 1),
-            f"expected {expected}" if expected else None,
-        )
-    if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream or 0
-        char = text[pos] if pos < len(text) else "?"
-        hint = _expected(exc.allowed or set())
-        if char == '"':
-            msg = "The string starting here is not closed on the same line."
-        else:
-            msg = f"The character {char!r} is not expected here."
-        return Diagnostic(
-            "E002", msg, Span(filename, line, column, line, column + 1), f"expected {hint}" if hint else None
-        )
-    assert isinstance(exc, UnexpectedToken)  # noqa: S101 - the three UnexpectedInput kinds are exhaustive
-    tok = exc.token
-    width = max(1, len(str(tok)))
-    hint = _expected(exc.accepts or exc.expected or set())
-    return Diagnostic(
-        "E001",
-        f"The token {str(tok)!r} is not expected here.",
-        Span(filename, line, column, line, column + width),
-        f"expected {hint}" if hint else None,
-    )
-
-
-def _expected(names: set[str] | frozenset[str]) -> str:
-    shown: set[str] = set()
-    for name in names:
-        if name in _TOKEN_NAMES:
-            shown.add(_TOKEN_NAMES[name])
-        elif name.isupper() and not name.startswith("__"):
-            literal = _lark().get_terminal(name).pattern.value if name in _terminal_names() else name.lower()
-            shown.add(repr(literal) if isinstance(literal, str) else name.lower())
-    return ", ".join(sorted(shown)[:12])
-
-
-@lru_cache(maxsize=1)
-def _terminal_names() -> frozenset[str]:
-    return frozenset(t.name for t in _lark().terminals)
 
 
 def _span_of(filename: str, item: Any) -> Span:

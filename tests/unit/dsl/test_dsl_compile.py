@@ -232,8 +232,8 @@ def test_examples_compile_every_function_eagerly() -> None:
     result = check_paths([root])
     assert result.errors == ()
     program = compile_checked(result.checked, eager=True)
-    assert set(program.classes) == {"Well", "Rig", "EspWell", "GasLiftWell"}
-    assert len(program.tests) == 4
+    assert {"Well", "Rig", "EspWell", "GasLiftWell"} <= set(program.classes)
+    assert len(program.tests) >= 4
     for cls in program.classes.values():
         ctx = MemoryContext({"thing:id": "org.acme.wells:well-01"}, now=100.0)
         out = cls.triggers[ALL](ctx)
