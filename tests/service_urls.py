@@ -54,3 +54,37 @@ def require(name: str) -> str:
     if problem is not None:
         service_unavailable(name, f"{url}: {problem}")
     return url
+
+
+_SCHEMAS: list[str] = []
+
+
+def _drop_schemas() -> None:
+    import psycopg
+
+    if not _SCHEMAS:
+        return
+    try:
+        with psycopg.connect(service_url("postgres"), autocommit=True, connect_timeout=3) as conn:
+            for schema in _SCHEMAS:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'.encode())
+    except psycopg.Error:
+        pass
+
+
+def postgres_schema_url() -> str:
+    """A reachable PostgreSQL URL whose `search_path` is a fresh schema (dropped when the run ends)."""
+    import atexit
+    import uuid
+
+    import psycopg
+
+    url = require("postgres")
+    schema = f"ctest_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(url, autocommit=True, connect_timeout=3) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"'.encode())
+    if not _SCHEMAS:
+        atexit.register(_drop_schemas)
+    _SCHEMAS.append(schema)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"

@@ -1,0 +1,227 @@
+"""In-process event subscriptions: bounded queues, writers wait for room, nothing dropped or reordered.
+
+Backpressure policy
+-------------------
+Every subscription has a bounded queue (`queue_size` events). Before a write is applied, the
+writer *reserves* one slot in the queue of every open subscription, waiting while a queue is
+full; it does so before it takes the thing's lock, so a waiting writer blocks nobody else's
+changes to that thing. The change is then applied and its event is put into the reserved slots
+synchronously, in the same step as the commit, so each subscriber receives the events of a
+thing in revision order and no event is ever dropped.
+
+Two exceptions keep the bound from turning into a deadlock: a write made by the task that
+consumes a subscription never waits on that subscription's own queue (it would wait for
+itself), and a subscription opened while a write was in flight receives that write's event
+without a reservation. Both may overfill a queue by the number of such writes in flight.
+A consumer that hands events to *another* task which writes back and waits for it must size
+its queue accordingly; a slow consumer slows the writers, which is the point.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any, Self
+
+from centinela.ports import ThingEvent
+
+__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation"]
+
+View = Callable[[], "dict[str, Any] | None"]
+Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
+"""Decides whether a subscription wants an event (given a lazy view of the thing after the change)
+and returns the event to deliver (enriched with `extra`), or `None` to skip it."""
+
+
+class EventSubscription:
+    """One subscriber's bounded queue of `ThingEvent`s; iterate it, close it to stop."""
+
+    def __init__(self, hub: EventHub, accept: Accept | None, queue_size: int) -> None:
+        if queue_size < 1:
+            msg = f"A subscription queue must hold at least 1 event, not {queue_size}."
+            raise ValueError(msg)
+        self._hub = hub
+        self._accept = accept
+        self._max = queue_size
+        self._items: deque[ThingEvent] = deque()
+        self._reserved = 0
+        self._closed = False
+        self._getter: asyncio.Future[None] | None = None
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self.consumer: asyncio.Task[Any] | None = None
+
+    # ------------------------------------------------------------------ consumer side
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ThingEvent:
+        self.consumer = asyncio.current_task()
+        while not self._items:
+            if self._closed:
+                raise StopAsyncIteration
+            self._getter = asyncio.get_running_loop().create_future()
+            try:
+                await self._getter
+            finally:
+                self._getter = None
+        event = self._items.popleft()
+        self._wake_writer()
+        return event
+
+    def get_nowait(self) -> ThingEvent | None:
+        """The next queued event, or `None` when the queue is empty."""
+        if not self._items:
+            return None
+        event = self._items.popleft()
+        self._wake_writer()
+        return event
+
+    @property
+    def pending(self) -> int:
+        """Events queued and not yet taken."""
+        return len(self._items)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Stop receiving: queued events are discarded and waiting writers released."""
+        if self._closed:
+            return
+        self._closed = True
+        self._hub._remove(self)
+        self._items.clear()
+        if self._getter is not None and not self._getter.done():
+            self._getter.set_result(None)
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ writer side
+
+    def _wake_writer(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    async def _reserve(self) -> bool:
+        """Wait for a free slot and hold it; `False` when the subscription closed meanwhile."""
+        while len(self._items) + self._reserved >= self._max:
+            if self._closed:
+                return False
+            waiter = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                # Pass the wake-up on, or a slot would stay free with a writer waiting.
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_writer()
+                raise
+        if self._closed:
+            return False
+        self._reserved += 1
+        return True
+
+    def _release(self) -> None:
+        self._reserved -= 1
+        if len(self._items) + self._reserved < self._max:
+            self._wake_writer()
+
+    def _put(self, event: ThingEvent) -> None:
+        if self._closed:
+            return
+        self._items.append(event)
+        if self._getter is not None and not self._getter.done():
+            self._getter.set_result(None)
+
+    def _offer(self, event: ThingEvent, view: View) -> None:
+        chosen = event if self._accept is None else self._accept(event, view)
+        if chosen is not None:
+            self._put(chosen)
+
+
+class Reservation:
+    """Queue slots held by one write, one per subscription open when the write began."""
+
+    __slots__ = ("_done", "_subs")
+
+    def __init__(self, subs: list[EventSubscription]) -> None:
+        self._subs = subs
+        self._done = False
+
+
+class EventHub:
+    """Fans the store's events out to subscriptions (see the module docstring for the policy)."""
+
+    def __init__(self, queue_size: int = 1000) -> None:
+        self.queue_size = queue_size
+        self._subs: list[EventSubscription] = []
+
+    def subscribe(self, accept: Accept | None = None, *, queue_size: int | None = None) -> EventSubscription:
+        sub = EventSubscription(self, accept, queue_size or self.queue_size)
+        self._subs.append(sub)
+        return sub
+
+    def _remove(self, sub: EventSubscription) -> None:
+        if sub in self._subs:
+            self._subs.remove(sub)
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self._subs)
+
+    async def reserve(self) -> Reservation:
+        """Hold a slot in every open subscription's queue (except the current task's own)."""
+        me = asyncio.current_task()
+        held: list[EventSubscription] = []
+        try:
+            for sub in list(self._subs):
+                if sub.consumer is not None and sub.consumer is me:
+                    continue
+                if await sub._reserve():
+                    held.append(sub)
+        except BaseException:
+            for sub in held:
+                sub._release()
+            raise
+        return Reservation(held)
+
+    def deliver(self, reservation: Reservation, event: ThingEvent, view: View) -> None:
+        """Put `event` into every open subscription that accepts it, using the reserved slots."""
+        for sub in reservation._subs:
+            sub._reserved -= 1
+        reservation._done = True
+        for sub in list(self._subs):
+            sub._offer(event, view)
+        for sub in reservation._subs:
+            if sub.closed:
+                continue
+            if len(sub._items) + sub._reserved < sub._max:
+                sub._wake_writer()
+
+    def release(self, reservation: Reservation) -> None:
+        """Give the slots back when the write failed (or after `deliver`, a no-op)."""
+        if reservation._done:
+            return
+        reservation._done = True
+        for sub in reservation._subs:
+            sub._release()

@@ -1,0 +1,136 @@
+"""JSON pointers (RFC 6901) with Ditto's rules, and copy-on-write access to JSON values by pointer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from centinela.twin.errors import invalid_pointer
+
+__all__ = [
+    "MISSING",
+    "Pointer",
+    "copy_json",
+    "delete_at",
+    "format_pointer",
+    "get_at",
+    "nest",
+    "parse_pointer",
+    "set_at",
+]
+
+JSON = Any
+Pointer = tuple[str, ...]
+"""A parsed pointer: its unescaped keys, `()` for the root."""
+
+
+class _Missing:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+"""Returned by `get_at` when nothing is at the pointer."""
+
+_CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
+
+
+def parse_pointer(text: str) -> Pointer:
+    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys.
+
+    As in Ditto the leading slash is optional, a single trailing slash is ignored, `/` is the
+    root, and empty keys (`//`) or control characters are rejected with `TwinError` 400.
+    """
+    if not isinstance(text, str):
+        raise invalid_pointer(str(text), "it is not a string")
+    if "//" in text:
+        raise invalid_pointer(text, "consecutive slashes are not supported")
+    body = text[1:] if text.startswith("/") else text
+    if body.endswith("/"):
+        body = body[:-1]
+    if not body:
+        return ()
+    if any(ch in _CONTROL for ch in body):
+        raise invalid_pointer(text, "it contains a control character")
+    parts = body.split("/")
+    out = []
+    for part in parts:
+        if not part:
+            raise invalid_pointer(text, "consecutive slashes are not supported")
+        if "~" in part:
+            if any(part[i] == "~" and part[i + 1 : i + 2] not in ("0", "1") for i in range(len(part))):
+                raise invalid_pointer(text, "'~' must be followed by '0' or '1'")
+            part = part.replace("~1", "/").replace("~0", "~")
+        out.append(part)
+    return tuple(out)
+
+
+def format_pointer(parts: Pointer) -> str:
+    """The pointer text for `parts` (`/` for the root), escaping `~` and `/`."""
+    if not parts:
+        return "/"
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+def copy_json(value: JSON) -> JSON:
+    """A deep copy of a JSON value (dicts and lists copied, scalars shared)."""
+    if isinstance(value, dict):
+        return {k: copy_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [copy_json(v) for v in value]
+    return value
+
+
+def get_at(doc: JSON, parts: Pointer) -> JSON:
+    """The value at `parts` inside `doc`, or `MISSING`. Only objects are traversed (as in Ditto)."""
+    node = doc
+    for key in parts:
+        if not isinstance(node, dict) or key not in node:
+            return MISSING
+        node = node[key]
+    return node
+
+
+def set_at(doc: dict[str, JSON], parts: Pointer, value: JSON) -> dict[str, JSON]:
+    """A new `doc` with `value` at `parts`, creating missing objects; `doc` itself is not changed.
+
+    Objects along the path are copied (shallowly), everything else is shared. A non-object met on
+    the way is replaced by an object, as Ditto does when a value is set below a scalar.
+    """
+    if not parts:
+        if not isinstance(value, dict):
+            msg = "Only an object can be set at the root."
+            raise TypeError(msg)
+        return value
+    out = dict(doc)
+    node = out
+    for key in parts[:-1]:
+        child = node.get(key)
+        child = dict(child) if isinstance(child, dict) else {}
+        node[key] = child
+        node = child
+    node[parts[-1]] = value
+    return out
+
+
+def delete_at(doc: dict[str, JSON], parts: Pointer) -> dict[str, JSON]:
+    """A new `doc` without the value at `parts` (which must exist); `doc` itself is not changed."""
+    if not parts:
+        msg = "The root cannot be deleted from a document."
+        raise KeyError(msg)
+    out = dict(doc)
+    node = out
+    for key in parts[:-1]:
+        child = dict(node[key])
+        node[key] = child
+        node = child
+    del node[parts[-1]]
+    return out
+
+
+def nest(parts: Pointer, value: JSON) -> JSON:
+    """`value` wrapped in objects so that it sits at `parts`: `nest(("a", "b"), 1) == {"a": {"b": 1}}`."""
+    for key in reversed(parts):
+        value = {key: value}
+    return value
