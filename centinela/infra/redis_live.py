@@ -1,0 +1,199 @@
+"""Live state in Redis: current values, active alarms, alarm state and locks (pipelined writes).
+
+Keys (architecture.md):
+
+- `telemetry:{thingId}:current` hash: path → JSON value, plus `path@t` → epoch seconds;
+- `alarms:active:{tenant}` sorted set: alarm id scored by severity (critical 4 … low 1);
+- `alarm:{alarmId}:state` hash: the alarm's fields (state, severity, thing, rule, time, ...);
+- `lock:{resource}` string with a TTL, holding the owner's token.
+
+Writes of many values go through one pipeline (one round trip); an older reading never overwrites
+a newer one because the write is a small server-side script comparing times.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from centinela.errors import StateError
+
+__all__ = ["SEVERITY_SCORE", "AlarmState", "CurrentValue", "RedisLive", "RedisLock"]
+
+SEVERITY_SCORE: dict[str, int] = {"critical": 4, "high": 3, "medium": 2, "warning": 2, "low": 1}
+
+# KEYS[1] = hash; ARGV = path, json value, time. Writes only when newer than the stored time.
+_SET_IF_NEWER = """
+local t = redis.call('HGET', KEYS[1], ARGV[1] .. '@t')
+if t and tonumber(t) > tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '@t', ARGV[3])
+return 1
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+_EXTEND = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentValue:
+    """One current value of a thing: `path` (JSON pointer), JSON `value`, `time` (epoch seconds)."""
+
+    thing_id: str
+    path: str
+    value: Any
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmState:
+    """An alarm as the console shows it; `active` ones are in `alarms:active:{tenant}`."""
+
+    alarm_id: str
+    tenant: str
+    thing_id: str
+    rule: str
+    state: str
+    severity: str
+    time: float
+    active: bool
+    message: str = ""
+
+
+def _text(value: bytes | str) -> str:
+    return value if isinstance(value, str) else value.decode()
+
+
+class RedisLock:
+    """A `lock:{resource}` held by one owner until released or its TTL passes."""
+
+    def __init__(self, live: RedisLive, resource: str, ttl: float) -> None:
+        self._live = live
+        self.key = f"lock:{resource}"
+        self.ttl = ttl
+        self.token = uuid.uuid4().hex
+
+    async def acquire(self) -> bool:
+        """Take the lock if nobody holds it; return whether we hold it now."""
+        r = self._live.redis
+        return bool(await r.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)))
+
+    async def extend(self) -> bool:
+        """Restart the TTL; `False` when the lock expired and is no longer ours."""
+        return bool(await self._live.redis.eval(_EXTEND, 1, self.key, self.token, int(self.ttl * 1000)))
+
+    async def release(self) -> bool:
+        """Release the lock if it is still ours."""
+        return bool(await self._live.redis.eval(_RELEASE, 1, self.key, self.token))
+
+
+class RedisLive:
+    """Current values, active alarms, alarm state and locks. `await RedisLive.from_url(url)`."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self.redis = client
+        self._set_if_newer = client.register_script(_SET_IF_NEWER)
+
+    @classmethod
+    async def from_url(cls, url: str) -> RedisLive:
+        client = aioredis.Redis.from_url(url, decode_responses=False)
+        try:
+            await client.ping()
+        except RedisError as exc:
+            await client.aclose()
+            msg = f"Redis at {url} does not answer: {exc!r}."
+            raise StateError(msg) from exc
+        return cls(client)
+
+    # ------------------------------------------------------------------ current values
+
+    async def write_current(self, values: Sequence[CurrentValue]) -> int:
+        """Store many current values in one round trip; return how many were newer than stored."""
+        if not values:
+            return 0
+        pipe = self.redis.pipeline(transaction=False)
+        for v in values:
+            await self._set_if_newer(
+                keys=[f"telemetry:{v.thing_id}:current"],
+                args=[v.path, json.dumps(v.value, separators=(",", ":")), repr(float(v.time))],
+                client=pipe,
+            )
+        results = await self._run(pipe, f"{len(values)} current values")
+        return sum(int(r) for r in results)
+
+    async def current(self, thing_id: str) -> dict[str, CurrentValue]:
+        """Every current value of a thing, by path."""
+        raw = await self.redis.hgetall(f"telemetry:{thing_id}:current")
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        return {
+            path: CurrentValue(thing_id, path, json.loads(text), float(fields.get(path + "@t", "nan")))
+            for path, text in fields.items()
+            if not path.endswith("@t")
+        }
+
+    # ------------------------------------------------------------------ alarms
+
+    async def write_alarms(self, alarms: Sequence[AlarmState]) -> None:
+        """Store alarm states in one round trip; active ones join their tenant's sorted set."""
+        if not alarms:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for a in alarms:
+            pipe.hset(
+                f"alarm:{a.alarm_id}:state",
+                mapping={
+                    "tenant": a.tenant, "thing_id": a.thing_id, "rule": a.rule, "state": a.state,
+                    "severity": a.severity, "time": repr(float(a.time)), "active": "1" if a.active else "0",
+                    "message": a.message,
+                },
+            )
+            if a.active:
+                pipe.zadd(f"alarms:active:{a.tenant}", {a.alarm_id: SEVERITY_SCORE.get(a.severity, 0)})
+            else:
+                pipe.zrem(f"alarms:active:{a.tenant}", a.alarm_id)
+        await self._run(pipe, f"{len(alarms)} alarm states")
+
+    async def active_alarms(self, tenant: str, *, min_severity: str | None = None) -> list[tuple[str, str]]:
+        """`(alarm id, severity)` of a tenant's active alarms, most severe first."""
+        low = SEVERITY_SCORE.get(min_severity, 0) if min_severity else 0
+        names = {score: name for name, score in SEVERITY_SCORE.items() if name != "warning"}
+        rows: list[Any] = await self.redis.zrevrangebyscore(
+            f"alarms:active:{tenant}", "+inf", low, withscores=True
+        )
+        return [(_text(row[0]), names.get(int(row[1]), "unknown")) for row in rows]
+
+    async def alarm_state(self, alarm_id: str) -> AlarmState | None:
+        raw = await self.redis.hgetall(f"alarm:{alarm_id}:state")
+        if not raw:
+            return None
+        f: Mapping[str, str] = {_text(k): _text(v) for k, v in raw.items()}
+        return AlarmState(
+            alarm_id, f["tenant"], f["thing_id"], f["rule"], f["state"], f["severity"], float(f["time"]),
+            f["active"] == "1", f.get("message", ""),
+        )
+
+    # ------------------------------------------------------------------ locks
+
+    def lock(self, resource: str, *, ttl: float = 10.0) -> RedisLock:
+        """A lock on `resource` for single-writer tasks (acquire, extend, release)."""
+        return RedisLock(self, resource, ttl)
+
+    async def _run(self, pipe: Any, what: str) -> list[Any]:
+        try:
+            return list(await pipe.execute())
+        except RedisError as exc:
+            msg = f"Redis did not store {what}: {exc!r}."
+            raise StateError(msg) from exc
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()
