@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from centinela.errors import StateError
+from centinela.infra.redis_client import connect, with_retry
 
 __all__ = ["SEVERITY_SCORE", "AlarmState", "CurrentValue", "RedisLive", "RedisLock"]
 
@@ -86,15 +85,20 @@ class RedisLock:
     async def acquire(self) -> bool:
         """Take the lock if nobody holds it; return whether we hold it now."""
         r = self._live.redis
-        return bool(await r.set(self.key, self.token, nx=True, px=int(self.ttl * 1000)))
+        ms = int(self.ttl * 1000)
+        return bool(await with_retry(lambda: r.set(self.key, self.token, nx=True, px=ms), f"take {self.key}"))
 
     async def extend(self) -> bool:
         """Restart the TTL; `False` when the lock expired and is no longer ours."""
-        return bool(await self._live.redis.eval(_EXTEND, 1, self.key, self.token, int(self.ttl * 1000)))
+        r, ms = self._live.redis, int(self.ttl * 1000)
+        done = await with_retry(lambda: r.eval(_EXTEND, 1, self.key, self.token, ms), f"extend {self.key}")
+        return bool(done)
 
     async def release(self) -> bool:
         """Release the lock if it is still ours."""
-        return bool(await self._live.redis.eval(_RELEASE, 1, self.key, self.token))
+        r = self._live.redis
+        done = await with_retry(lambda: r.eval(_RELEASE, 1, self.key, self.token), f"release {self.key}")
+        return bool(done)
 
 
 class RedisLive:
@@ -106,14 +110,7 @@ class RedisLive:
 
     @classmethod
     async def from_url(cls, url: str) -> RedisLive:
-        client = aioredis.Redis.from_url(url, decode_responses=False)
-        try:
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            msg = f"Redis at {url} does not answer: {exc!r}."
-            raise StateError(msg) from exc
-        return cls(client)
+        return cls(await connect(url))
 
     # ------------------------------------------------------------------ current values
 
@@ -121,19 +118,25 @@ class RedisLive:
         """Store many current values in one round trip; return how many were newer than stored."""
         if not values:
             return 0
-        pipe = self.redis.pipeline(transaction=False)
-        for v in values:
-            await self._set_if_newer(
-                keys=[f"telemetry:{v.thing_id}:current"],
-                args=[v.path, json.dumps(v.value, separators=(",", ":")), repr(float(v.time))],
-                client=pipe,
-            )
-        results = await self._run(pipe, f"{len(values)} current values")
+        args = [
+            (f"telemetry:{v.thing_id}:current", v.path, json.dumps(v.value, separators=(",", ":")),
+             repr(float(v.time)))
+            for v in values
+        ]
+
+        async def pipeline() -> list[Any]:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for key, path, value, time in args:
+                    await self._set_if_newer(keys=[key], args=[path, value, time], client=pipe)
+                return list(await pipe.execute())
+
+        results = await with_retry(pipeline, f"store {len(values)} current values")
         return sum(int(r) for r in results)
 
     async def current(self, thing_id: str) -> dict[str, CurrentValue]:
         """Every current value of a thing, by path."""
-        raw = await self.redis.hgetall(f"telemetry:{thing_id}:current")
+        key = f"telemetry:{thing_id}:current"
+        raw = await with_retry(lambda: self.redis.hgetall(key), f"return the current values of {thing_id}")
         fields = {_text(k): _text(v) for k, v in raw.items()}
         return {
             path: CurrentValue(thing_id, path, json.loads(text), float(fields.get(path + "@t", "nan")))
@@ -147,33 +150,29 @@ class RedisLive:
         """Store alarm states in one round trip; active ones join their tenant's sorted set."""
         if not alarms:
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for a in alarms:
-            pipe.hset(
-                f"alarm:{a.alarm_id}:state",
-                mapping={
-                    "tenant": a.tenant, "thing_id": a.thing_id, "rule": a.rule, "state": a.state,
-                    "severity": a.severity, "time": repr(float(a.time)), "active": "1" if a.active else "0",
-                    "message": a.message,
-                },
-            )
-            if a.active:
-                pipe.zadd(f"alarms:active:{a.tenant}", {a.alarm_id: SEVERITY_SCORE.get(a.severity, 0)})
-            else:
-                pipe.zrem(f"alarms:active:{a.tenant}", a.alarm_id)
-        await self._run(pipe, f"{len(alarms)} alarm states")
+
+        async def pipeline() -> None:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for a in alarms:
+                    _queue_alarm(pipe, a)
+                await pipe.execute()
+
+        await with_retry(pipeline, f"store {len(alarms)} alarm states")
 
     async def active_alarms(self, tenant: str, *, min_severity: str | None = None) -> list[tuple[str, str]]:
         """`(alarm id, severity)` of a tenant's active alarms, most severe first."""
         low = SEVERITY_SCORE.get(min_severity, 0) if min_severity else 0
         names = {score: name for name, score in SEVERITY_SCORE.items() if name != "warning"}
-        rows: list[Any] = await self.redis.zrevrangebyscore(
-            f"alarms:active:{tenant}", "+inf", low, withscores=True
+        key = f"alarms:active:{tenant}"
+        rows: list[Any] = await with_retry(
+            lambda: self.redis.zrevrangebyscore(key, "+inf", low, withscores=True),
+            f"return the active alarms of tenant {tenant!r}",
         )
         return [(_text(row[0]), names.get(int(row[1]), "unknown")) for row in rows]
 
     async def alarm_state(self, alarm_id: str) -> AlarmState | None:
-        raw = await self.redis.hgetall(f"alarm:{alarm_id}:state")
+        key = f"alarm:{alarm_id}:state"
+        raw = await with_retry(lambda: self.redis.hgetall(key), f"return the state of alarm {alarm_id!r}")
         if not raw:
             return None
         f: Mapping[str, str] = {_text(k): _text(v) for k, v in raw.items()}
@@ -188,12 +187,20 @@ class RedisLive:
         """A lock on `resource` for single-writer tasks (acquire, extend, release)."""
         return RedisLock(self, resource, ttl)
 
-    async def _run(self, pipe: Any, what: str) -> list[Any]:
-        try:
-            return list(await pipe.execute())
-        except RedisError as exc:
-            msg = f"Redis did not store {what}: {exc!r}."
-            raise StateError(msg) from exc
-
     async def aclose(self) -> None:
         await self.redis.aclose()
+
+
+def _queue_alarm(pipe: Any, a: AlarmState) -> None:
+    pipe.hset(
+        f"alarm:{a.alarm_id}:state",
+        mapping={
+            "tenant": a.tenant, "thing_id": a.thing_id, "rule": a.rule, "state": a.state,
+            "severity": a.severity, "time": repr(float(a.time)), "active": "1" if a.active else "0",
+            "message": a.message,
+        },
+    )
+    if a.active:
+        pipe.zadd(f"alarms:active:{a.tenant}", {a.alarm_id: SEVERITY_SCORE.get(a.severity, 0)})
+    else:
+        pipe.zrem(f"alarms:active:{a.tenant}", a.alarm_id)

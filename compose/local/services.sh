@@ -155,8 +155,11 @@ stop_redis() {
 
 # ------------------------------------------------------------------------------------------ kafka
 
+KAFKA_JVM_OPTS=${CENTINELA_KAFKA_JVM_OPTS:--Xms256m -Xmx768m -XX:+UseG1GC}
+
 kafka_java() { # java -cp <jars> CLASS ARGS...
-  exec_java java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+  # shellcheck disable=SC2086 # the options are a list of words
+  exec_java java $KAFKA_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$HERE/kafka-log4j2.properties" -Dkafka.logs.dir="$SERVICES/kafka" \
     -cp "$KAFKA_LIBS/*" "$@"
 }
@@ -188,6 +191,8 @@ kafka_pid() { # the pid of our running broker, if any
 
 kafka_started() { grep -q 'Kafka Server started' "$SERVICES/kafka/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; }
 
+kafka_settled() { kafka_started || ! kafka_pid >/dev/null; } # started, or the JVM has exited
+
 start_kafka() {
   kafka_fetch || return 1
   if kafka_pid >/dev/null && port_open "$KAFKA_PORT"; then
@@ -204,8 +209,10 @@ start_kafka() {
     "$HERE/kafka-server.properties.in" >"$dir/server.properties"
   if [ ! -f "$dir/data/meta.properties" ]; then
     local cluster
-    cluster=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1) || return 1
-    kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+    # A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
+    cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    KAFKA_JVM_OPTS="-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
+      kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
       >"$dir/format.log" 2>&1 || {
       cat "$dir/format.log" >&2
       return 1
@@ -215,7 +222,8 @@ start_kafka() {
   # setsid: the broker outlives this script and the terminal or make that ran it.
   KAFKA_DETACH=1 kafka_java kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/kafka.pid"
-  wait_until 90 kafka_started || {
+  wait_until 120 kafka_settled
+  kafka_started || {
     tail -n 30 "$dir/server.log" "$dir/stdout.log" >&2
     return 1
   }

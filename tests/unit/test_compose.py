@@ -120,7 +120,8 @@ def test_policy_is_valid_and_grants_the_connection_subjects(shared_ditto: Path) 
 
 
 def test_scripts_parse_and_pom_names_a_kafka_4_broker() -> None:
-    for shell, script in (("sh", COMPOSE / "ditto" / "bootstrap.sh"), ("bash", COMPOSE / "local" / "services.sh")):
+    scripts = (("sh", COMPOSE / "ditto" / "bootstrap.sh"), ("bash", COMPOSE / "local" / "services.sh"))
+    for shell, script in scripts:
         result = subprocess.run([shell, "-n", str(script)], capture_output=True, text=True, check=False)
         assert result.returncode == 0, result.stderr
     ns = {"m": "http://maven.apache.org/POM/4.0.0"}
