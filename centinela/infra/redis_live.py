@@ -7,8 +7,8 @@ Keys (architecture.md):
 - `alarm:{alarmId}:state` hash: the alarm's fields (state, severity, thing, rule, time, ...);
 - `lock:{resource}` string with a TTL, holding the owner's token.
 
-Writes of many values go through one pipeline (one round trip); an older reading never overwrites
-a newer one because the write is a small server-side script comparing times.
+A batch of current values is one call of a small server-side script (one round trip) that compares
+times, so an older reading never overwrites a newer one; alarm writes go through one pipeline.
 """
 
 from __future__ import annotations
@@ -27,12 +27,19 @@ __all__ = ["SEVERITY_SCORE", "AlarmState", "CurrentValue", "RedisLive", "RedisLo
 
 SEVERITY_SCORE: dict[str, int] = {"critical": 4, "high": 3, "medium": 2, "warning": 2, "low": 1}
 
-# KEYS[1] = hash; ARGV = path, json value, time. Writes only when newer than the stored time.
+# KEYS[i] = hash of value i; ARGV[3i-2..3i] = its path, JSON value, time. A value is written only
+# when newer than the stored one; returns how many were. One call stores a whole batch.
 _SET_IF_NEWER = """
-local t = redis.call('HGET', KEYS[1], ARGV[1] .. '@t')
-if t and tonumber(t) > tonumber(ARGV[3]) then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2], ARGV[1] .. '@t', ARGV[3])
-return 1
+local written = 0
+for i, key in ipairs(KEYS) do
+  local path, t = ARGV[3 * i - 2], ARGV[3 * i]
+  local old = redis.call('HGET', key, path .. '@t')
+  if not old or tonumber(old) <= tonumber(t) then
+    redis.call('HSET', key, path, ARGV[3 * i - 1], path .. '@t', t)
+    written = written + 1
+  end
+end
+return written
 """
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -115,23 +122,20 @@ class RedisLive:
     # ------------------------------------------------------------------ current values
 
     async def write_current(self, values: Sequence[CurrentValue]) -> int:
-        """Store many current values in one round trip; return how many were newer than stored."""
+        """Store many current values in one round trip; return how many were newer than stored.
+
+        Within one call, later items win over earlier ones with the same time.
+        """
         if not values:
             return 0
-        args = [
-            (f"telemetry:{v.thing_id}:current", v.path, json.dumps(v.value, separators=(",", ":")),
-             repr(float(v.time)))
-            for v in values
-        ]
-
-        async def pipeline() -> list[Any]:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for key, path, value, time in args:
-                    await self._set_if_newer(keys=[key], args=[path, value, time], client=pipe)
-                return list(await pipe.execute())
-
-        results = await with_retry(pipeline, f"store {len(values)} current values")
-        return sum(int(r) for r in results)
+        keys = [f"telemetry:{v.thing_id}:current" for v in values]
+        args: list[str] = []
+        for v in values:
+            args += (v.path, json.dumps(v.value, separators=(",", ":")), repr(float(v.time)))
+        written = await with_retry(
+            lambda: self._set_if_newer(keys=keys, args=args), f"store {len(values)} current values"
+        )
+        return int(written)
 
     async def current(self, thing_id: str) -> dict[str, CurrentValue]:
         """Every current value of a thing, by path."""
