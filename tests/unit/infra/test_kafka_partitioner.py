@@ -1,4 +1,4 @@
-"""KafkaBus partitions keys exactly as Kafka's default partitioner (murmur2), so a thing keeps its partition."""
+"""KafkaBus partitions keys as Kafka's default partitioner does (murmur2): a thing keeps its partition."""
 
 from __future__ import annotations
 
