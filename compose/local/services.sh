@@ -76,8 +76,9 @@ pg_data() { # the data directory; when the postgres user cannot reach $SERVICES,
 
 pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 
+install_postgres() { [ -n "$(pg_bin)" ] || apt_install postgresql; }
+
 start_postgres() {
-  if [ -z "$(pg_bin)" ]; then apt_install postgresql || return 1; fi
   local bin data
   bin=$(pg_bin)
   data=$(pg_data)
@@ -128,8 +129,9 @@ stop_postgres() {
 
 redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
+install_redis() { command -v redis-server >/dev/null || apt_install redis-server; }
+
 start_redis() {
-  if ! command -v redis-server >/dev/null; then apt_install redis-server || return 1; fi
   if redis_ready; then
     log "redis: reusing the server on 127.0.0.1:$REDIS_PORT"
     return 0
@@ -164,9 +166,14 @@ kafka_java() { # java -cp <jars> CLASS ARGS...
     -cp "$KAFKA_LIBS/*" "$@"
 }
 
+install_kafka() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 kafka_fetch() {
-  if ! command -v java >/dev/null; then apt_install openjdk-17-jre-headless || return 1; fi
-  if ! command -v mvn >/dev/null; then apt_install maven || return 1; fi
   [ -f "$KAFKA_LIBS/.complete" ] && return 0
   log "kafka: fetching the broker's jars from Maven Central into $KAFKA_LIBS"
   rm -rf "$KAFKA_LIBS"
@@ -274,9 +281,21 @@ main() {
   started=$(now)
   case $action in
   start)
+    # Install one after the other (apt holds a lock), then start all at once and wait for each.
+    local ok=() pids=()
     for name in "${names[@]}"; do
-      if ! "start_$name"; then
-        log "$name: could not start"
+      if "install_$name"; then ok+=("$name"); else
+        log "$name: could not be installed"
+        failed=1
+      fi
+    done
+    for name in "${ok[@]}"; do
+      "start_$name" &
+      pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+      if ! wait "${pids[$i]}"; then
+        log "${ok[$i]}: could not start"
         failed=1
       fi
     done
