@@ -13,14 +13,16 @@ from centinela.dsl.pipeline import check_paths, rule_files
 __all__ = ["register"]
 
 
-class OutputFormat(str, enum.Enum):
+class OutputFormat(enum.StrEnum):
     TEXT = "text"
     JSON = "json"
 
 
 def check(
     paths: list[Path] = typer.Argument(..., help="Rule files, or folders searched for *.rules."),  # noqa: B008
-    output: OutputFormat = typer.Option(OutputFormat.TEXT, "--format", help="text, or json (one object a line)."),
+    output: OutputFormat = typer.Option(  # noqa: B008
+        OutputFormat.TEXT, "--format", help="text, or json (one object a line)."
+    ),
 ) -> None:
     """Check rule files: every error with file:line:col, the source line, a caret and a hint."""
     try:
@@ -40,8 +42,8 @@ def check(
         classes = len(result.checked.classes)
         rules = sum(len(c.nodes) for c in result.checked.classes.values())
         summary = (
-            f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {classes} twin classes, {rules} rules, "
-            f"{len(result.checked.tests)} tests; {errors} errors, {warnings} warnings"
+            f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {classes} twin classes, "
+            f"{rules} rules, {len(result.checked.tests)} tests; {errors} errors, {warnings} warnings"
         )
         typer.echo(summary, err=errors > 0)
     if errors:

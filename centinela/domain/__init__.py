@@ -1,4 +1,4 @@
-"""Domain functions of the rules language (wells, drilling, artificial lift): the registry the compiler uses.
+"""Domain functions of the rules language (wells, drilling, well control, lift): the compiler's registry.
 
 Each `DomainFunction` receives plain floats in the units its `params` declare (the compiler folds
 the conversion factors) and returns a float in `result_unit`; `vector` is the numpy form for
@@ -10,11 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from centinela.domain import artificial_lift, drilling, wells
+from centinela.domain import artificial_lift, drilling, well_control, wells
 from centinela.domain.base import DomainFunction, DomainInputError
 
 __all__ = ["FUNCTIONS", "DomainFunction", "DomainInputError"]
 
 FUNCTIONS: Mapping[str, DomainFunction] = MappingProxyType(
-    {f.name: f for f in (*wells.FUNCTIONS, *drilling.FUNCTIONS, *artificial_lift.FUNCTIONS)}
+    {
+        f.name: f
+        for f in (*wells.FUNCTIONS, *drilling.FUNCTIONS, *well_control.FUNCTIONS, *artificial_lift.FUNCTIONS)
+    }
 )

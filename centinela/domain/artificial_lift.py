@@ -20,6 +20,7 @@ __all__ = [
     "gas_gradient",
     "hydraulic_power",
     "nitrogen_ct",
+    "pump_head",
     "three_phase_power",
 ]
 
@@ -30,6 +31,9 @@ _HP_KW = 0.745699872
 # M_air / (R · 144 in²/ft²) with M_air = 28.9625 lb/lbmol and R = 10.7316 psia·ft³/(lbmol·°R).
 _GAS_COLUMN = 28.9625 / (10.7316 * 144.0)
 _RANKINE = 459.67
+
+# Feet of water (60 °F, 62.366 lb/ft³) per psi: 144 / 62.366 = 2.309, the field rule's "2.31".
+_FT_PER_PSI_WATER = 144.0 / 62.366
 
 _Q = Param("q", "bbl/d", "liquid rate through the pump", Limit.NON_NEGATIVE)
 _DP = Param("dp", "psi", "pressure rise across the pump (discharge − intake)", Limit.NON_NEGATIVE)
@@ -81,9 +85,9 @@ def _ct(temperature: Any) -> Any:
     return 1.0 / (1.0 + 0.00215 * (temperature - 60.0))
 
 
-def _ct_relation(temperature: Any) -> None:
-    ordered("nitrogen_ct", 0.0, temperature, ("0 degF", "temperature"), "degF")
-    ordered("nitrogen_ct", temperature, 400.0, ("temperature", "400 degF"), "degF")
+def _ct_range(fname: str, temperature: Any) -> None:
+    ordered(fname, 0.0, temperature, ("0 degF", "temperature"), "degF")
+    ordered(fname, temperature, 400.0, ("temperature", "400 degF"), "degF")
 
 
 nitrogen_ct = define(
@@ -95,7 +99,7 @@ nitrogen_ct = define(
     "temperature T to the 60 °F test-rack value: Ct = 1 / [1 + 0.00215·(T − 60)] (°F, fit valid 0–400 °F). "
     "Source: H.W. Winkler, in Petroleum Engineering Handbook vol. IV (SPE 2007), ch. 'Gas Lift'; "
     "API RP 11V5 / 11V6 tabulate the same factor.",
-    _ct_relation,
+    lambda temperature: _ct_range("nitrogen_ct", temperature),
 )
 
 dome_pressure_at_60f = define(
@@ -105,7 +109,7 @@ dome_pressure_at_60f = define(
     "psi",
     "Test-rack (60 °F) dome pressure of a nitrogen-charged valve: P_b@60°F = Ct · P_bv@T, "
     "Ct as in nitrogen_ct. Source: Winkler (SPE Petroleum Engineering Handbook, 'Gas Lift').",
-    lambda dome_pressure, temperature: _ct_relation(temperature),
+    lambda dome_pressure, temperature: _ct_range("dome_pressure_at_60f", temperature),
 )
 
 _GG = Param("gas_gravity", None, "gas specific gravity (air = 1)", Limit.POSITIVE)
@@ -113,17 +117,23 @@ _Z = Param("z", None, "average gas deviation factor", Limit.POSITIVE)
 _TAVG = Param("temperature", "degF", "average gas temperature", Limit.ANY)
 
 
-def _above_absolute_zero(*args: Any) -> None:
-    ordered("gas column", -_RANKINE, args[-2], ("-459.67 degF", "temperature"), "degF", strict=True)
+def _above_absolute_zero(fname: str) -> Any:
+    def relation(*args: Any) -> None:
+        ordered(fname, -_RANKINE, args[-2], ("-459.67 degF", "temperature"), "degF", strict=True)
+
+    return relation
 
 
-def _column(surface_pressure: Any, gas_gravity: Any, depth: Any, temperature: Any, z: Any) -> Any:
-    return surface_pressure * np.exp(_GAS_COLUMN * gas_gravity * depth / (z * (temperature + _RANKINE)))
+def _column(lib: Any) -> Any:
+    def kernel(surface_pressure: Any, gas_gravity: Any, depth: Any, temperature: Any, z: Any) -> Any:
+        return surface_pressure * lib.exp(_GAS_COLUMN * gas_gravity * depth / (z * (temperature + _RANKINE)))
+
+    return kernel
 
 
 gas_column_pressure = define(
     "gas_column_pressure",
-    _column,
+    _column(math),
     (
         Param("surface_pressure", "psi", "absolute surface injection pressure", Limit.POSITIVE),
         _GG,
@@ -135,7 +145,8 @@ gas_column_pressure = define(
     "Static gas column (injection gas pressure at depth): P(D) = P_s · exp[0.01875 · γg · D / (z̄ · T̄)], "
     "T̄ in °R, absolute pressures; 0.01875 = M_air / (R · 144). Source: Katz et al., Handbook of Natural "
     "Gas Engineering (1959); Economides et al., Petroleum Production Systems, ch. on gas lift.",
-    _above_absolute_zero,
+    _above_absolute_zero("gas_column_pressure"),
+    _column(np),
 )
 
 gas_gradient = define(
@@ -147,11 +158,22 @@ gas_gradient = define(
     "psi/ft",
     "Gradient of a static gas column: dP/dD = 0.01875 · γg · P / (z · T), T in °R (the real-gas density "
     "ρ = 28.9625·γg·P/(z·R·T) divided by 144). Source: as for gas_column_pressure.",
-    _above_absolute_zero,
+    _above_absolute_zero("gas_gradient"),
+)
+
+pump_head = define(
+    "pump_head",
+    lambda dp, sg: dp * _FT_PER_PSI_WATER / sg,
+    (_DP, Param("sg", None, "specific gravity of the pumped liquid (water = 1)", Limit.POSITIVE)),
+    "ft",
+    "Head developed by a pump: H[ft] = Δp[psi] · 2.309 / SG (144 in²/ft² over 62.366 lb/ft³ of water at "
+    "60 °F; field rule TDH = psi × 2.31 / SG). Source: Hydraulic Institute / pump handbooks; API RP 11S4 "
+    "(ESP sizing) uses the same conversion.",
 )
 
 FUNCTIONS: tuple[DomainFunction, ...] = (
     hydraulic_power,
+    pump_head,
     esp_efficiency,
     three_phase_power,
     nitrogen_ct,

@@ -10,6 +10,7 @@ parameter and the value; a domain function never returns NaN.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -62,31 +63,35 @@ class DomainFunction:
         return self.fn(*args)
 
 
-def _fails(limit: Limit, value: float) -> bool:
-    if not math.isfinite(value):
-        return True
-    if limit is Limit.POSITIVE:
-        return value <= 0.0
-    if limit is Limit.NON_NEGATIVE:
-        return value < 0.0
-    if limit is Limit.FRACTION:
-        return not 0.0 <= value <= 1.0
-    if limit is Limit.INCLINATION:
-        return not 0.0 <= value <= 180.0
-    return False
+_MAX = sys.float_info.max
+# Closed intervals; the smallest positive float makes "greater than zero" a closed bound, and the
+# finite ends exclude inf. NaN fails every comparison, so `lo <= v <= hi` is the whole check.
+_BOUNDS: dict[Limit, tuple[float, float]] = {
+    Limit.ANY: (-_MAX, _MAX),
+    Limit.POSITIVE: (math.ulp(0.0), _MAX),
+    Limit.NON_NEGATIVE: (0.0, _MAX),
+    Limit.FRACTION: (0.0, 1.0),
+    Limit.INCLINATION: (0.0, 180.0),
+}
 
 
-def _array_fails(limit: Limit, values: NDArray[np.float64]) -> NDArray[np.bool_]:
-    bad = ~np.isfinite(values)
-    if limit is Limit.POSITIVE:
-        bad |= values <= 0.0
-    elif limit is Limit.NON_NEGATIVE:
-        bad |= values < 0.0
-    elif limit is Limit.FRACTION:
-        bad |= (values < 0.0) | (values > 1.0)
-    elif limit is Limit.INCLINATION:
-        bad |= (values < 0.0) | (values > 180.0)
-    return bad
+def _all_within(bounds: tuple[tuple[float, float], ...]) -> Callable[..., bool]:
+    """A predicate `ok(*args)` for the bounds; unrolled for up to five parameters (the hot path)."""
+    (l0, h0), (l1, h1), (l2, h2), (l3, h3), (l4, h4) = (*bounds, *[(0.0, 0.0)] * 5)[:5]
+    n = len(bounds)
+    if n == 1:
+        return lambda a: l0 <= a <= h0
+    if n == 2:
+        return lambda a, b: l0 <= a <= h0 and l1 <= b <= h1
+    if n == 3:
+        return lambda a, b, c: l0 <= a <= h0 and l1 <= b <= h1 and l2 <= c <= h2
+    if n == 4:
+        return lambda a, b, c, d: l0 <= a <= h0 and l1 <= b <= h1 and l2 <= c <= h2 and l3 <= d <= h3
+    if n == 5:
+        return lambda a, b, c, d, e: (
+            l0 <= a <= h0 and l1 <= b <= h1 and l2 <= c <= h2 and l3 <= d <= h3 and l4 <= e <= h4
+        )
+    return lambda *args: all(lo <= v <= hi for (lo, hi), v in zip(bounds, args, strict=True))
 
 
 def _refuse(fname: str, param: Param, value: float) -> DomainInputError:
@@ -107,9 +112,14 @@ def ordered(
     strict: bool = False,
 ) -> None:
     """Require `small <= large` (or `<` when `strict`) for floats or arrays; name the first offender."""
-    bad = np.asarray(small >= large) if strict else np.asarray(small > large)
-    if not bad.any():
-        return
+    if isinstance(small, float | int) and isinstance(large, float | int):
+        if small < large or (not strict and small == large):
+            return
+        bad = np.asarray(True)
+    else:
+        bad = np.asarray(small >= large) if strict else np.asarray(small > large)
+        if not bad.any():
+            return
     s, lg = np.broadcast_arrays(np.asarray(small, dtype=np.float64), np.asarray(large, dtype=np.float64))
     a, b = float(s[bad].flat[0]), float(lg[bad].flat[0])
     word = "below" if strict else "at most"
@@ -128,42 +138,49 @@ def define(
     result_unit: str | None,
     doc: str,
     relation: Callable[..., None] | None = None,
+    array_kernel: Callable[..., Any] | None = None,
 ) -> DomainFunction:
     """Wrap `kernel` with input checks into a scalar `fn` and a numpy `vector` form.
 
     `relation(*args)` checks conditions between parameters (it receives floats, or the whole arrays
     for the vector form, after the per-parameter checks passed) and raises through `ordered`.
+    `array_kernel` replaces `kernel` for arrays when the scalar one uses `math` (faster on floats).
     """
     spec = tuple(params)
+    checks = tuple((*_BOUNDS[p.limit], p) for p in spec)
+    within = _all_within(tuple(_BOUNDS[p.limit] for p in spec))
+    arity = len(spec)
+    on_arrays = array_kernel or kernel
 
     def fn(*args: float) -> float:
-        if len(args) != len(spec):
-            msg = f"{name} takes {len(spec)} arguments ({', '.join(p.name for p in spec)}), got {len(args)}."
+        if len(args) != arity:
+            msg = f"{name} takes {arity} arguments ({', '.join(p.name for p in spec)}), got {len(args)}."
             raise DomainInputError(msg)
-        values = tuple(float(a) for a in args)
-        for param, value in zip(spec, values, strict=True):
-            if _fails(param.limit, value):
-                raise _refuse(name, param, value)
+        if not within(*args):
+            for lo, hi, param in checks:
+                value = args[spec.index(param)]
+                if not lo <= value <= hi:
+                    raise _refuse(name, param, float(value))
         if relation is not None:
-            relation(*values)
-        result = float(kernel(*values))
-        if not math.isfinite(result):
-            msg = f"{name}: the inputs {values} give no finite result."
+            relation(*args)
+        result = kernel(*args)
+        if not -_MAX <= result <= _MAX:
+            msg = f"{name}: the inputs {args} give no finite result."
             raise DomainInputError(msg)
-        return result
+        return float(result)
 
     def vector(*args: Any) -> NDArray[np.float64]:
         arrays = np.broadcast_arrays(*(np.asarray(a, dtype=np.float64) for a in args))
-        if len(arrays) != len(spec):
-            msg = f"{name} takes {len(spec)} arguments, got {len(arrays)}."
+        if len(arrays) != arity:
+            msg = f"{name} takes {arity} arguments, got {len(arrays)}."
             raise DomainInputError(msg)
-        for param, values in zip(spec, arrays, strict=True):
-            bad = _array_fails(param.limit, values)
+        for (lo, hi, param), values in zip(checks, arrays, strict=True):
+            bad = ~((values >= lo) & (values <= hi))
             if bad.any():
                 raise _refuse(name, param, float(values[bad].flat[0]))
         if relation is not None:
             relation(*arrays)
-        result = np.asarray(kernel(*arrays), dtype=np.float64)
+        result = np.asarray(on_arrays(*arrays), dtype=np.float64)
         if not np.isfinite(result).all():
             msg = f"{name}: some inputs give no finite result."
             raise DomainInputError(msg)

@@ -15,6 +15,8 @@ from centinela.domain.base import DomainFunction, Limit, Param, define, ordered
 
 __all__ = [
     "FUNCTIONS",
+    "annular_pressure_loss",
+    "annular_velocity",
     "buoyancy_factor",
     "drag_hoisting",
     "drag_lowering",
@@ -115,53 +117,100 @@ hydraulic_horsepower = define(
     "ch. 1 'Hydraulic Horsepower'; IADC Drilling Lexicon 'Hydraulic horsepower'.",
 )
 
-_W = Param("unit_weight", "lbf/ft", "buoyed weight per foot of pipe", Limit.NON_NEGATIVE)
+_HOLE = Param("hole_diameter", "in", "hole or casing inside diameter", Limit.POSITIVE)
+_PIPE = Param("pipe_od", "in", "pipe outside diameter", Limit.NON_NEGATIVE)
+
+
+def _annulus(fname: str) -> Any:
+    def relation(*args: Any) -> None:
+        ordered(fname, args[-1], args[-2], ("pipe_od", "hole_diameter"), "in", strict=True)
+
+    return relation
+
+
+annular_velocity = define(
+    "annular_velocity",
+    lambda flow, hole_diameter, pipe_od: 24.5 * flow / (hole_diameter**2 - pipe_od**2),
+    (Param("flow", "gpm", "circulation rate", Limit.NON_NEGATIVE), _HOLE, _PIPE),
+    "ft/min",
+    "Annular velocity AV = 24.5 · Q[gpm] / (Dh² − Dp²)[in²] in ft/min (24.5 ≈ 231 in³/gal · 4 / (12π)). "
+    "Source: Lapeyrouse, Formulas and Calculations, ch. 1 'Annular Velocity'.",
+    _annulus("annular_velocity"),
+)
+
+annular_pressure_loss = define(
+    "annular_pressure_loss",
+    lambda density, length, velocity, hole_diameter, pipe_od: (
+        1.4327e-7 * density * length * velocity**2 / (hole_diameter - pipe_od)
+    ),
+    (
+        _MW,
+        Param("length", "ft", "length of the annular section", Limit.NON_NEGATIVE),
+        Param("velocity", "ft/min", "annular velocity", Limit.NON_NEGATIVE),
+        _HOLE,
+        _PIPE,
+    ),
+    "psi",
+    "Rule-of-thumb annular pressure loss P = 1.4327·10⁻⁷ · ρ[ppg] · L[ft] · V²[ft/min] / (Dh − Dp)[in], "
+    "an estimate only. Source: Lapeyrouse, Formulas and Calculations, 'Annular Pressure Loss'; "
+    "drillingformulas.com worked example.",
+    _annulus("annular_pressure_loss"),
+)
+
+# Pipe weight is quoted in lb/ft (mass per length); under standard gravity 1 lb weighs 1 lbf.
+_W = Param("unit_weight", "lb/ft", "buoyed weight per foot of pipe", Limit.NON_NEGATIVE)
 _L = Param("length", "ft", "length of the straight section", Limit.NON_NEGATIVE)
 _INC = Param("inclination", "deg", "inclination from vertical", Limit.INCLINATION)
 _MU = Param("friction", None, "friction coefficient", Limit.FRACTION)
 
 
-def _axial(sign: float) -> Any:
+def _axial(sign: float, lib: Any) -> Any:
     def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any) -> Any:
-        angle = np.radians(inclination)
-        return unit_weight * length * (np.cos(angle) + sign * friction * np.sin(angle))
+        angle = lib.radians(inclination)
+        return unit_weight * length * (lib.cos(angle) + sign * friction * lib.sin(angle))
 
     return kernel
 
 
 drag_hoisting = define(
     "drag_hoisting",
-    _axial(1.0),
+    _axial(1.0, math),
     (_W, _L, _INC, _MU),
     "lbf",
     "Soft-string tension increase over a straight inclined section while pulling out: "
     "ΔF = w·L·(cos α + μ·sin α). Source: Johancsik, Friesen & Dawson, 'Torque and Drag in Directional "
     "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg.",
+    array_kernel=_axial(1.0, np),
 )
 
 drag_lowering = define(
     "drag_lowering",
-    _axial(-1.0),
+    _axial(-1.0, math),
     (_W, _L, _INC, _MU),
     "lbf",
     "Soft-string tension increase over a straight inclined section while running in: "
     "ΔF = w·L·(cos α − μ·sin α) (negative when friction exceeds the weight component). "
     "Source: Johancsik et al. (1984), as for drag_hoisting.",
+    array_kernel=_axial(-1.0, np),
 )
 
 
-def _torque(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
-    normal = unit_weight * length * np.sin(np.radians(inclination))
-    return friction * normal * pipe_od / 24.0
+def _torque(lib: Any) -> Any:
+    def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
+        normal = unit_weight * length * lib.sin(lib.radians(inclination))
+        return friction * normal * pipe_od / 24.0
+
+    return kernel
 
 
 soft_string_torque = define(
     "soft_string_torque",
-    _torque,
+    _torque(math),
     (_W, _L, _INC, _MU, Param("pipe_od", "in", "outside diameter in contact", Limit.POSITIVE)),
     "ft*lbf",
     "Soft-string torque increment of a rotating straight inclined section: ΔM = μ·w·L·sin α·r, "
     "r = OD/2 (in → ft: OD/24). Source: Johancsik et al. (1984), with zero dogleg.",
+    array_kernel=_torque(np),
 )
 
 FUNCTIONS: tuple[DomainFunction, ...] = (
@@ -171,6 +220,8 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     buoyancy_factor,
     mse,
     hydraulic_horsepower,
+    annular_velocity,
+    annular_pressure_loss,
     drag_hoisting,
     drag_lowering,
     soft_string_torque,

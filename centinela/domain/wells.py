@@ -7,6 +7,7 @@ one call use the same reference (Vogel's paper uses psig).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,10 +16,12 @@ from centinela.domain.base import DomainFunction, Limit, Param, define, ordered
 
 __all__ = [
     "FUNCTIONS",
+    "api_to_sg",
     "composite_ipr",
     "gas_backpressure_rate",
     "productivity_index",
     "pi_rate",
+    "sg_to_api",
     "vogel_ipr",
     "vogel_pwf",
     "vogel_qmax",
@@ -73,13 +76,14 @@ def _pwf_relation(q: Any, pr: Any, qmax: Any) -> None:
 
 vogel_pwf = define(
     "vogel_pwf",
-    lambda q, pr, qmax: 0.125 * pr * (np.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
+    lambda q, pr, qmax: 0.125 * pr * (math.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
     (_Q, _PR, _QMAX),
     "psi",
     "Flowing bottomhole pressure that yields rate q on Vogel's curve (the quadratic solved for pwf): "
     "pwf = 0.125·pr·[√(81 − 80·q/qmax) − 1]. Source: Vogel (1968); the inverse form is given e.g. in "
     "Guo, Lyons & Ghalambor, Petroleum Production Engineering (2007), section 3.2.",
     _pwf_relation,
+    lambda q, pr, qmax: 0.125 * pr * (np.sqrt(81.0 - 80.0 * q / qmax) - 1.0),
 )
 
 
@@ -114,6 +118,12 @@ pi_rate = define(
 
 
 def _composite(pwf: Any, pr: Any, pb: Any, j: Any) -> Any:
+    if pwf >= pb:
+        return j * (pr - pwf)
+    return j * (pr - pb) + j * pb / 1.8 * _vogel_ratio(pwf, pb)
+
+
+def _composite_arrays(pwf: Any, pr: Any, pb: Any, j: Any) -> Any:
     above = j * (pr - pwf)
     below = j * (pr - pb) + j * pb / 1.8 * _vogel_ratio(pwf, pb)
     return np.where(pwf >= pb, above, below)
@@ -133,6 +143,7 @@ composite_ipr = define(
     "else q = J·(pr − pb) + (J·pb/1.8)·[1 − 0.2·(pwf/pb) − 0.8·(pwf/pb)²]. Source: Guo, Lyons & "
     "Ghalambor, Petroleum Production Engineering (2007), eq. 3.63 (after Vogel 1968).",
     _composite_relation,
+    _composite_arrays,
 )
 
 
@@ -158,6 +169,25 @@ gas_backpressure_rate = define(
     _backpressure_relation,
 )
 
+api_to_sg = define(
+    "api_to_sg",
+    lambda api: 141.5 / (131.5 + api),
+    (Param("api", None, "API gravity in degrees API", Limit.NON_NEGATIVE),),
+    None,
+    "Specific gravity (60/60 °F) of a liquid of given API gravity: SG = 141.5 / (131.5 + °API), the "
+    "definition of API gravity (API MPMS ch. 11.1; water is 10 °API). Returns a plain ratio; multiply by "
+    "`1 sg` to treat it as a density.",
+)
+
+sg_to_api = define(
+    "sg_to_api",
+    lambda sg: 141.5 / sg - 131.5,
+    (Param("sg", None, "specific gravity relative to water (60/60 °F)", Limit.POSITIVE),),
+    None,
+    "API gravity of a liquid of given specific gravity: °API = 141.5 / SG − 131.5 (definition, API MPMS "
+    "ch. 11.1).",
+)
+
 FUNCTIONS: tuple[DomainFunction, ...] = (
     vogel_ipr,
     vogel_qmax,
@@ -166,4 +196,6 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     pi_rate,
     composite_ipr,
     gas_backpressure_rate,
+    api_to_sg,
+    sg_to_api,
 )

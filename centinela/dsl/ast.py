@@ -72,7 +72,7 @@ class Missing:
 
 @dataclass(frozen=True, slots=True)
 class Path:
-    """`feature.property[.sub]`, `attributes.a.b`, `desired.f.p`, `thing.id`, a let name, or a quoted pointer."""
+    """`feature.property[.sub]`, `attributes.a.b`, `desired.f.p`, `thing.id`, a let name, or a pointer."""
 
     segments: tuple[str, ...]
     pointer: str | None
@@ -177,8 +177,10 @@ class ComputeDecl:
 
 @dataclass(frozen=True, slots=True)
 class Clause:
-    """One alarm clause: `kind` is severity | when | clear | deadband | latch | suppress | on_missing |
-    message | chatter; `text` holds the severity, policy or template, `seconds` a `for`/`in` duration.
+    """One alarm clause as written.
+
+    `kind` is severity, when, clear, deadband, latch, suppress, on_missing, message or chatter; `text`
+    holds the severity, policy or template, `seconds` a `for`/`in` duration.
     """
 
     kind: str

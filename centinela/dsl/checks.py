@@ -21,23 +21,24 @@ def check_modules(modules: list[ast.Module], diagnostics: list[Diagnostic]) -> C
     def diag(code: str, message: str, span: Span, hint: str | None = None) -> None:
         out.append(Diagnostic(code, message, span, hint))
 
-    namespace: tuple[str, Span] | None = None
+    namespaces: dict[str, tuple[str, Span]] = {}  # file -> namespace (default for its thing ids)
     classes: dict[str, ClassDecls] = {}
     rules: list[ast.Decl] = []
     tests: list[ast.TestDecl] = []
     for module in modules:
         for decl in module.decls:
             if isinstance(decl, ast.NamespaceDecl):
-                if namespace is not None and namespace[0] != decl.name:
+                first = namespaces.get(module.file)
+                if first is not None:
                     diag(
                         "E017",
-                        f"The namespace '{decl.name}' conflicts with '{namespace[0]}' declared at "
-                        f"{namespace[1]}.",
+                        f"The file declares a second namespace '{decl.name}'; '{first[0]}' is declared at "
+                        f"{first[1]}.",
                         decl.span,
-                        "declare one namespace for a set of rule files",
+                        "declare one namespace per file, before its rules",
                     )
-                elif namespace is None:
-                    namespace = (decl.name, decl.span)
+                else:
+                    namespaces[module.file] = (decl.name, decl.span)
             elif isinstance(decl, ast.TwinsDecl):
                 if decl.name in classes:
                     diag(
@@ -70,12 +71,13 @@ def check_modules(modules: list[ast.Module], diagnostics: list[Diagnostic]) -> C
         if t.twin_class not in classes:
             _unknown_class(t.twin_class, t.class_span, classes, diag)
             continue
-        spec = check_test(
-            t, checked[t.twin_class], classes[t.twin_class], namespace[0] if namespace else None, out
-        )
+        ns = namespaces.get(t.span.file)
+        spec = check_test(t, checked[t.twin_class], classes[t.twin_class], ns[0] if ns else None, out)
         if spec is not None:
             specs.append(spec)
-    return CheckedProgram(namespace[0] if namespace else None, checked, specs, tuple(m.file for m in modules))
+    distinct = {ns for ns, _ in namespaces.values()}
+    namespace = distinct.pop() if len(distinct) == 1 else None
+    return CheckedProgram(namespace, checked, specs, tuple(m.file for m in modules))
 
 
 def _unknown_class(name: str, span: Span, classes: dict[str, ClassDecls], diag: object) -> None:

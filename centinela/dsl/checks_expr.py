@@ -228,6 +228,15 @@ class ExprChecker:
         return TExpr("arith", (a, b), op, ty, unit, a.may_miss or b.may_miss, text)
 
     def _arith_unit(self, op: str, a: TExpr, b: TExpr, e: ast.Binary, text: str) -> Any:
+        if op in ("+", "-") and a.unit is not None and b.unit is not None:
+            # absolute temperatures: degF - degF is a difference (delta_degF); degF ± delta_degF is a degF
+            if U.is_offset(a.unit) and not U.is_offset(b.unit):
+                da = U.delta(a.unit)
+                if U.compatible(b.unit, da):
+                    return a, self.scale(b, b.unit, da), a.unit
+            if op == "-" and U.is_offset(a.unit) and U.is_offset(b.unit) and U.compatible(a.unit, b.unit):
+                a2, b2, unit = self.unify(a, b, e.span, f"'{text}'")
+                return a2, b2, U.delta(unit) if unit is not None else None
         if op in ("+", "-", "%"):
             return self.unify(a, b, e.span, f"'{text}'")
         ua, ub = a.unit, b.unit

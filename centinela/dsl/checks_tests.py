@@ -26,8 +26,9 @@ ALARM_STATES = (
     "out_of_service",
 )
 _KINDS = {
-    "set": TestStepKind.SET, "expect_value": TestStepKind.EXPECT_VALUE, "expect_alarm": TestStepKind.EXPECT_ALARM,
-    "ack": TestStepKind.ACK, "shelve": TestStepKind.SHELVE, "unshelve": TestStepKind.UNSHELVE,
+    "set": TestStepKind.SET, "expect_value": TestStepKind.EXPECT_VALUE,
+    "expect_alarm": TestStepKind.EXPECT_ALARM, "ack": TestStepKind.ACK, "shelve": TestStepKind.SHELVE,
+    "unshelve": TestStepKind.UNSHELVE,
 }  # fmt: skip
 
 

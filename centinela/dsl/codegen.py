@@ -21,7 +21,8 @@ class Emitter:
     """Turns typed expressions into Python expression source for one generated module.
 
     Every identifier in the output is generated here (`_l3`, `_S0`, `_t12`, `_c4`...); every user string
-    is emitted with `repr`; values that have no literal form are bound as constants (`_c<n>`)."""
+    is emitted with `repr`; values that have no literal form are bound as constants (`_c<n>`).
+    """
 
     def __init__(self) -> None:
         self.consts: dict[str, Any] = {"M": MISSING}
@@ -145,7 +146,8 @@ class Emitter:
         """Three-valued `and`/`or`: False and MISSING is False, True or MISSING is True, else MISSING.
 
         Each operand appears once in the output (no growth with nesting); `b` runs only when `a`
-        does not decide alone."""
+        does not decide alone.
+        """
         from centinela.dsl.ir import Ty  # noqa: PLC0415 - avoid a cycle at import time
 
         codes = []

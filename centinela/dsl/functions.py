@@ -13,9 +13,11 @@ __all__ = ["BUILTINS", "MATH", "SERIES", "SeriesFn", "clamp", "domain_functions"
 
 @dataclass(frozen=True, slots=True)
 class SeriesFn:
-    """A function over a series: `shape` lists the arguments after the series (`w` window, `p` percentile,
-    `w?` optional window); `result` is same | none | rate | integral | seconds | bool; `cond` wants a
-    boolean series; `timed` means its value changes with time alone.
+    """A function over a series.
+
+    `shape` lists the arguments after the series (`w` window, `p` percentile, `w?` optional window);
+    `result` is same, none, rate, integral, seconds or bool; `cond` wants a boolean series; `timed`
+    means its value changes with time alone.
     """
 
     shape: tuple[str, ...]

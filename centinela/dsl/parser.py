@@ -376,6 +376,9 @@ class _Builder(Transformer[Token, Any]):
     def lit_quantity(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
         return (self._number(c[0]), str(c[1]))
 
+    def lit_percent(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
+        return (self._number(Token("NUMBER", str(c[0])[:-1])), "%")
+
     def lit_neg_number(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
         return (-self._number(c[1]), None)
 
@@ -467,6 +470,9 @@ class _Builder(Transformer[Token, Any]):
 
     def quantity(self, meta: Any, c: list[Token]) -> ast.Num:
         return ast.Num(self._number(c[0]), str(c[1]), self._span(meta))
+
+    def percent(self, meta: Any, c: list[Token]) -> ast.Num:
+        return ast.Num(float(str(c[0])[:-1]), "%", self._span(meta))
 
     def duration_expr(self, meta: Any, c: list[Token]) -> ast.Duration:
         return self.dur_literal(meta, c)

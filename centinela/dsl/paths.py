@@ -1,4 +1,4 @@
-"""Path resolution: `feature.property`, `attributes.a.b`, `desired.f.p`, `thing.id`, quoted pointers → keys."""
+"""Path resolution: `feature.property`, `attributes.a.b`, `desired.f.p`, `thing.id`, pointers → keys."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ THING_FIELDS = ("id", "namespace", "name")
 
 @dataclass(frozen=True, slots=True)
 class Resolved:
-    """Where a path's value lives: `key` in ctx.values; `kind` is input | attribute | desired | thing | let."""
+    """Where a path's value lives: `key` in ctx.values; `kind`: input, attribute, desired, thing or let."""
 
     key: str
     kind: str
@@ -24,7 +24,7 @@ class Resolved:
 class PathError(ValueError):
     """A path that cannot name a value; `code` is the diagnostic code, `hint` an optional hint."""
 
-    def __init__(self, code: str, message: str, hint: str | None = None) -> None:
+    def __init__(self, message: str, code: str, hint: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.hint = hint
@@ -54,34 +54,28 @@ def resolve_path(path: ast.Path, lets: set[str] | frozenset[str]) -> Resolved:
     segs = path.segments
     for s in segs:
         if not is_safe_name(s):
-            raise PathError(
-                "E018",
-                f"The name '{s}' in '{path.text}' is not allowed: names starting with '__' are reserved.",
-                "rename the property, or quote the Ditto JSON pointer in backquotes",
-            )
+            msg = f"The name '{s}' in '{path.text}' is not allowed: names starting with '__' are reserved."
+            raise PathError(msg, "E018", "rename the property, or quote the Ditto JSON pointer in backquotes")
     head = segs[0]
     if len(segs) == 1:
         if head in lets:
             return Resolved(f"let:{head}", "let")
-        raise PathError("E013", f"The name '{head}' is not a let of this twin class nor a path.")
+        msg = f"The name '{head}' is not a let of this twin class nor a path."
+        raise PathError(msg, "E013")
     if head == "attributes":
         return Resolved(pointer_of("attribute", segs[1:]), "attribute")
     if head == "thing":
         if len(segs) != 2 or segs[1] not in THING_FIELDS:
-            raise PathError(
-                "E016",
+            msg = (
                 f"The path '{path.text}' does not exist: a thing has only thing.id, thing.namespace "
-                "and thing.name.",
-                "use thing.id, thing.namespace or thing.name",
+                "and thing.name."
             )
+            raise PathError(msg, "E016", "use thing.id, thing.namespace or thing.name")
         return Resolved(f"thing:{segs[1]}", "thing")
     if head == "desired":
         if len(segs) < 3:
-            raise PathError(
-                "E016",
-                f"The path '{path.text}' needs a feature and a property after 'desired'.",
-                "write desired.feature.property",
-            )
+            msg = f"The path '{path.text}' needs a feature and a property after 'desired'."
+            raise PathError(msg, "E016", "write desired.feature.property")
         return Resolved(pointer_of("desired", segs[1:]), "desired")
     return Resolved(pointer_of("input", segs), "input")
 
@@ -93,8 +87,5 @@ def _resolve_pointer(pointer: str) -> Resolved:
         return Resolved(pointer, "attribute")
     if ok and parts[0] == "features" and len(parts) >= 4 and parts[2] in ("properties", "desiredProperties"):
         return Resolved(pointer, "input" if parts[2] == "properties" else "desired")
-    raise PathError(
-        "E016",
-        f"The JSON pointer '{pointer}' does not name an attribute or a feature property.",
-        "write `/attributes/a/b` or `/features/f/properties/p`",
-    )
+    msg = f"The JSON pointer '{pointer}' does not name an attribute or a feature property."
+    raise PathError(msg, "E016", "write `/attributes/a/b` or `/features/f/properties/p`")

@@ -49,8 +49,10 @@ def _unsafe_attributes(tree: nodes.Node) -> Iterable[tuple[str, int]]:
 def check_template(
     text: str, known: Iterable[str]
 ) -> tuple[Callable[[Mapping[str, Any]], str] | None, list[TemplateProblem]]:
-    """Compile `text` in the sandbox; report syntax errors (E060), unknown names (E061), private
-    attribute access (E062). Returns the render function when there is no problem."""
+    """Compile `text` in the sandbox and return its render function, or the problems found.
+
+    Problems: syntax errors and unknown filters (E060), unknown names (E061), private attributes (E062).
+    """
     env = _env()
     try:
         tree = env.parse(text)

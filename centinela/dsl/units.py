@@ -17,15 +17,23 @@ Policies (also in docs/domain-functions.md):
   an honest error).
 - `%` is dimensionless × 0.01: a dimensionless ratio stored into a `%` output is multiplied by 100
   (`waterCut : % = water / liquid`), and `50 %` equals `0.5`.
-- `rpm` is one revolution per minute and revolutions count as cycles: 1 rpm = 1/60 Hz
-  (so 60 Hz ≙ 3600 rpm). Angles in radians are not revolutions (pint's `rpm` is 2π/60 rad/s).
+- `rpm` is one revolution per minute and revolutions, cycles and strokes are counts: 1 rpm = 1/60 Hz
+  (so 60 Hz ≙ 3600 rpm) and `rev/min` = `rpm`. Angular speeds in `rad/s` are therefore not revolution
+  rates (pint's own `rpm` is 2π/60 rad/s, which would make 1 rpm = 0.105 Hz); write `rpm` or `Hz`.
+- Oilfield thousands: `Mbbl`/`Mstb` = 10³ bbl, `MMbbl` = 10⁶ bbl, `Bcf` = 10⁹ scf, `Tcf` = 10¹² scf
+  (pint would read `Mbbl` as a mega-barrel). Rate aliases: `bpd`, `bopd`, `bwpd`, `blpd`, `bfpd` = bbl/d;
+  `Mscfd`/`Mcfd` = Mscf/d; `MMscfd`/`MMcfd` = MMscf/d. `ppf` = lb/ft, `lbm` = lb, `stk` = one stroke.
+- `m3`, `ft3`, `m2`, … are read as `m^3`, `ft^3`, `m^2`; `Sm3` (standard cubic metre) is `m^3`.
+- SPE field spellings: `D` is the day (`STB/D`), `md`/`mD` the millidarcy, `cp` the centipoise (pint
+  would read debye, milliday and cup). `100ft` and `30m` are course lengths (`deg/100ft`, `psi/100ft`).
+  `API` is rejected: API gravity is not proportional to density (use `api_to_sg`).
 - `sg` is specific gravity relative to water at 60 °F, a *density*: 1 sg = 999.016 kg/m³ ≈ 8.337 ppg,
   so mud weights convert between `sg`, `ppg` and `kg/m^3`. Gas gravity (relative to air) is written
   without a unit. `ppg` is lb/US gal (1 ppg = 119.826 kg/m³).
 - `bpm` is barrels per minute (pump rate), `gpm` US gallons per minute, `spm` strokes per minute.
 - Temperatures `degF`, `degC`, `K`, `degR` convert with an offset. Inside a product, quotient or
   power a temperature means a temperature *difference* (`degF/ft` is a gradient, `delta_degF`).
-- `ft·lbf` and `ft*lbf` are the same unit (torque); `·` and `⋅` are read as `*`.
+- `ft·lbf` and `ft*lbf` are the same unit (torque); `·` and `⋅` are read as `*`; `°F`, `°C` as `degF`, `degC`.
 - In units `m` is the metre and `min` the minute (durations such as `5m` belong to the language).
 """
 
@@ -63,20 +71,51 @@ class UnitError(ValueError):
     """A unit that cannot be parsed or converted; the message is a sentence naming the unit text."""
 
 
-# Definitions loaded once into the module registry. Redefinitions of pint's `bbl` and `rpm` are on
-# purpose (see the module docstring), hence `on_redefinition="ignore"`.
+# Definitions loaded once into the module registry. Redefinitions of pint's `bbl`, `rpm`, `revolution`,
+# `cycle`, `D` (debye), `cp` (cup) and `md` (milliday) are on purpose (see the module docstring), hence
+# `on_redefinition="ignore"`.
 _DEFINITIONS = (
     "bbl = 42 * gallon = _ = stb = STB = oil_bbl",
+    # Oilfield M is a thousand: without these pint would read Mbbl as a mega-barrel.
+    "Mbbl = 1000 * bbl = _ = Mstb",
+    "MMbbl = 1000000 * bbl = _ = MMstb",
+    "bpd = bbl / day = _ = bopd = bwpd = blpd = bfpd = BOPD = BWPD = BLPD = BFPD",
     "scf = foot ** 3",
     "Mscf = 1000 * scf = _ = Mcf",
     "MMscf = 1000000 * scf = _ = MMcf",
+    "Bscf = 1000000000 * scf = _ = Bcf",
+    "Tscf = 1000000000000 * scf = _ = Tcf",
+    "Mscfd = Mscf / day = _ = Mcfd",
+    "MMscfd = MMscf / day = _ = MMcfd",
+    # SPE field usage: D is the day in rates (STB/D, Mscf/D); md and mD are millidarcies; cp is cP.
+    "D = day",
+    "md = 0.001 * darcy = _ = mD",
+    "cp = centipoise",
+    "hundred_feet = 100 * foot",
+    "thirty_metres = 30 * meter",
     "ppg = pound / gallon",
+    "ppf = pound / foot",
+    "lbm = pound",
     "sg = 999.016 * kilogram / meter ** 3",
-    "rpm = 1 / minute",
-    "spm = 1 / minute",
+    # Revolutions, cycles and strokes are counts (see the module docstring).
+    "revolution = 1 = rev",
+    "cycle = 1",
+    "stk = 1 = _ = stroke",
+    "rpm = revolution / minute",
+    "spm = stroke / minute",
     "bpm = bbl / minute",
     "gpm = gallon / minute",
 )
+# Tokens rewritten before parsing: exponents written as digits, and standard cubic metres (Sm3), which
+# are volumes like `scf` (standard conditions are not modelled). Applied per whole name only.
+_TOKEN_ALIASES = {
+    "m2": "m^2", "m3": "m^3", "cm3": "cm^3", "ft2": "ft^2", "ft3": "ft^3", "in2": "in^2", "in3": "in^3",
+    "Sm3": "m^3", "sm3": "m^3",
+}
+# Course lengths of gradients and dogleg severity (`deg/100ft`, `degF/100ft`, `deg/30m`): kept as written
+# in `Unit.text`, parsed through named units.
+_COURSE_LENGTHS = {"100ft": "hundred_feet", "30m": "thirty_metres"}
+_COURSE_RE = re.compile(r"(?<![\w.])(100ft|30m)(?![\w.])")
 
 _REGISTRY: Any = pint.UnitRegistry(cache_folder=None, on_redefinition="ignore")
 for _definition in _DEFINITIONS:
@@ -92,6 +131,8 @@ _SYMBOLS = {
     "delta_degree_Rankine": "delta_degR",
     "percent": "%",
     "revolutions_per_minute": "rpm",
+    "hundred_feet": "100ft",
+    "thirty_metres": "30m",
 }
 _OWN_NAMES = frozenset(d.split("=", 1)[0].strip() for d in _DEFINITIONS)
 
@@ -111,6 +152,8 @@ KNOWN_UNITS: tuple[str, ...] = (
     "cP", "Pa*s",
     "hp", "W", "kW", "A", "V",
     "lb", "kg", "s", "min", "h", "d",
+    # Later additions go last: the first names are quoted in diagnostics' hints.
+    "bpd", "Mbbl", "MMbbl", "Mscfd", "MMscfd", "Bcf", "lb/ft", "bbl/stk", "STB/D", "mD", "deg/100ft",
 )
 
 
@@ -133,18 +176,23 @@ SECOND = Unit("s")
 
 def _normalise(text: str) -> str:
     text = text.replace("·", "*").replace("⋅", "*").replace("×", "*")
+    for glyph, name in (("°F", "degF"), ("°C", "degC"), ("°R", "degR"), ("℉", "degF"), ("℃", "degC")):
+        text = text.replace(glyph, name)
     text = re.sub(r"\s*([*/^()])\s*", r"\1", text.strip())
+    text = re.sub(r"[A-Za-z_][A-Za-z_0-9]*", lambda m: _TOKEN_ALIASES.get(m.group(0), m.group(0)), text)
     return re.sub(r"\s+", " ", text)
 
 
 def _nearest(name: str) -> str | None:
     known = list(KNOWN_UNITS) + sorted(_OWN_NAMES)
+    lowered = {n.lower(): n for n in known}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
     for pool in (known, _all_names()):
         close = difflib.get_close_matches(name, pool, n=1, cutoff=0.6)
         if close:
             return close[0]
-    lowered = {n.lower(): n for n in known}
-    return lowered.get(name.lower())
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -154,7 +202,18 @@ def _all_names() -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _pint(text: str) -> Any:
-    """The pint unit for `text`, or `UnitError` with a whole-sentence message and a hint."""
+    """The pint unit for `text` (normalised first), temperatures in compounds read as differences."""
+    normal = _COURSE_RE.sub(lambda m: _COURSE_LENGTHS[m.group(1)], _normalise(text))
+    unit = _parse(normal)
+    items = list(unit._units.items())
+    compound = len(items) > 1 or any(exp != 1 for _, exp in items)
+    if compound and any(not _REGISTRY._units[name].is_multiplicative for name, _ in items):
+        return _parse(_from_container(_deltas(unit._units)).text)
+    return unit
+
+
+def _parse(text: str) -> Any:
+    """Parse normalised text with pint, or raise `UnitError` with a whole-sentence message and a hint."""
     bare = re.sub(r"(\^|\*\*)\(?-?\d+(\.\d+)?\)?", "", text)
     if not text or not _ALLOWED.match(text) or "//" in text or "." in bare:
         msg = f"The unit '{text}' is not a valid unit expression; write names joined by '*', '/' and '^'."
@@ -166,6 +225,12 @@ def _pint(text: str) -> Any:
     except pint.UndefinedUnitError as exc:
         names = exc.unit_names if isinstance(exc.unit_names, tuple) else (exc.unit_names,)
         name = str(names[0]) if names else text
+        if name.lower() in {"api", "degapi"}:
+            msg = (
+                f"Unknown unit '{name}': API gravity is not proportional to density, so it is not a unit; "
+                "write it as a plain number and convert it with api_to_sg(...)."
+            )
+            raise UnitError(msg) from None
         if name in _GAUGE_OR_ABSOLUTE:
             base = name[:-1]
             msg = (
@@ -183,6 +248,7 @@ def _pint(text: str) -> Any:
         raise UnitError(msg) from None
 
 
+@lru_cache(maxsize=4096)
 def parse_unit(text: str) -> Unit:
     """Parse unit text as written in a `.rules` file; `UnitError` names the unit and the nearest name."""
     normalised = _normalise(text)

@@ -129,6 +129,8 @@ class WsSubscription:
         self._closed = False
         self.connections = 0
         """How many times a connection was established (1 + reconnects)."""
+        self.acks = 0
+        """How many times Ditto acknowledged START-SEND-EVENTS (once per connection)."""
 
     def _start(self) -> None:
         if self._task is None:
@@ -173,6 +175,7 @@ class WsSubscription:
                     message = message.decode("utf-8", errors="replace")
                 if message.startswith("START-SEND-EVENTS:ACK"):
                     self._backoff.reset()
+                    self.acks += 1
                     self._acked.set()
                     continue
                 if not message.startswith("{"):

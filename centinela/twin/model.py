@@ -16,7 +16,7 @@ from centinela.twin.errors import (
     thing_id_not_settable,
 )
 from centinela.twin.ids import THING_ID_PATTERN
-from centinela.twin.pointer import MISSING, Pointer, format_pointer, get_at, parse_pointer, set_at
+from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_pointer, set_at
 
 __all__ = [
     "SPECIAL_FIELDS",
@@ -266,14 +266,14 @@ def parse_fields(text: str) -> tuple[Pointer, ...]:
 
 
 def select_fields(value: JSON, selectors: tuple[Pointer, ...]) -> JSON:
-    """The part of `value` named by `selectors` (what a `fields` parameter returns)."""
+    """The part of `value` named by `selectors` (what a `fields` parameter returns); `*` matches any key."""
     if not isinstance(value, dict):
         return value
     out: dict[str, JSON] = {}
-    for parts in selectors:
-        found = get_at(value, parts)
-        if found is not MISSING and parts:
-            out = set_at(out, parts, found)
+    for selector in selectors:
+        for parts, found in find_all(value, selector):
+            if parts:
+                out = set_at(out, parts, found)
     return out
 
 

@@ -11,6 +11,7 @@ __all__ = [
     "Pointer",
     "copy_json",
     "delete_at",
+    "find_all",
     "format_pointer",
     "get_at",
     "nest",
@@ -90,6 +91,29 @@ def get_at(doc: JSON, parts: Pointer) -> JSON:
             return MISSING
         node = node[key]
     return node
+
+
+def find_all(doc: JSON, parts: Pointer) -> list[tuple[Pointer, JSON]]:
+    """Every `(pointer, value)` matching `parts`, where a `*` key matches each key of an object.
+
+    Ditto uses the wildcard for feature ids (`features/*/properties/on`); without a `*` this is
+    `get_at` returning zero or one match.
+    """
+    if "*" not in parts:
+        found = get_at(doc, parts)
+        return [] if found is MISSING else [(parts, found)]
+    matches: list[tuple[Pointer, JSON]] = [((), doc)]
+    for key in parts:
+        following: list[tuple[Pointer, JSON]] = []
+        for at, node in matches:
+            if not isinstance(node, dict):
+                continue
+            if key == "*":
+                following.extend(((*at, k), v) for k, v in node.items())
+            elif key in node:
+                following.append(((*at, key), node[key]))
+        matches = following
+    return matches
 
 
 def set_at(doc: dict[str, JSON], parts: Pointer, value: JSON) -> dict[str, JSON]:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from centinela.twin.errors import condition_failed, invalid_rql, invalid_search_option
-from centinela.twin.pointer import MISSING, Pointer, get_at, parse_pointer
+from centinela.twin.pointer import MISSING, Pointer, find_all, get_at, parse_pointer
 
 __all__ = [
     "And",
@@ -82,6 +82,7 @@ class SearchOptions:
 
 # --------------------------------------------------------------------------- parsing
 
+_TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
@@ -170,6 +171,9 @@ class _Parser:
         if _NUMBER.fullmatch(lexeme):
             number = float(lexeme)
             return int(lexeme) if number.is_integer() and re.fullmatch(r"-?\d+", lexeme) else number
+        if _TIMESTAMP.fullmatch(lexeme):
+            # Ditto's documentation writes timestamps unquoted: gt(_modified,2021-08-10T15:10:02.592Z).
+            return lexeme
         if not lexeme:
             msg = "a value expected"
             raise self.fail(msg)
@@ -268,7 +272,9 @@ def _like(pattern: str, flags: int) -> Callable[[JSON], bool]:
 
 def _scalar_test(op: str, value: JSON) -> Callable[[JSON], bool]:
     if op == "eq":
-        return lambda v: v == value and type(v) is not bool or v is value
+        if isinstance(value, bool):
+            return lambda v: v is value
+        return lambda v: not isinstance(v, bool) and v == value
     if op == "in":
         tests = [_scalar_test("eq", v) for v in value]
         return lambda v: any(t(v) for t in tests)
@@ -298,19 +304,23 @@ def _compile(node: Node) -> Predicate:
         return lambda t: not inner(t)
     path = node.path
     if isinstance(node, Exists):
-        return lambda t: get_at(t, path) is not MISSING
+        return lambda t: bool(find_all(t, path))
     if node.op == "ne":
         equal = _compile(Compare("eq", path, node.value))
         return lambda t: not equal(t)
     test = _scalar_test(node.op, node.value)
 
-    def predicate(thing: dict[str, JSON]) -> bool:
-        found = get_at(thing, path)
-        if found is MISSING:
-            return False
+    def matches(found: JSON) -> bool:
         if isinstance(found, list) and not isinstance(node.value, list):
             return any(test(item) for item in found)
         return test(found)
+
+    if "*" in path:
+        return lambda t: any(matches(found) for _, found in find_all(t, path))
+
+    def predicate(thing: dict[str, JSON]) -> bool:
+        found = get_at(thing, path)
+        return found is not MISSING and matches(found)
 
     return predicate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Collection
 from typing import TYPE_CHECKING, Any
 
 from centinela.twin.errors import invalid_search_option
@@ -131,7 +131,7 @@ async def search_all(
     store: EmbeddedTwinStore,
     *,
     filter: str | None = None,  # noqa: A002 - Ditto's parameter name
-    namespaces: Sequence[str] | None = None,
+    namespaces: Collection[str] | None = None,
     fields: str | None = None,
 ) -> AsyncIterator[JSON]:
     """Every matching thing, page by page."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
@@ -22,25 +20,20 @@ from centinela.twin.commands import (
     apply_modify,
     read,
 )
-from centinela.twin.errors import (
-    not_modified,
-    policy_not_found,
-    precondition_failed,
-    thing_not_creatable,
-    thing_not_found,
-)
+from centinela.twin.conditions import check_preconditions, etag_of
+from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
 from centinela.twin.events import EventHub, EventSubscription
 from centinela.twin.ids import namespace_of, validate_thing_id
 from centinela.twin.model import parse_fields, select_fields, to_iso
 from centinela.twin.persistence import MemoryPersistence, PolicyRecord, TwinPersistence, open_persistence
 from centinela.twin.pointer import MISSING, Pointer, copy_json, format_pointer, get_at, parse_pointer
+from centinela.twin.policies import DEFAULT_SUBJECT, default_policy, parse_policy_pointer, validate_policy
+from centinela.twin.protocol import Envelope
 
-__all__ = ["DEFAULT_SUBJECT", "EmbeddedTwinStore", "ReadResult", "WriteResult", "default_policy", "etag_of"]
+__all__ = ["EmbeddedTwinStore", "ReadResult", "WriteResult"]
 
 JSON = Any
 Headers = Mapping[str, str]
-DEFAULT_SUBJECT = "nginx:ditto"
-"""The subject a default policy grants to when the command names none (Ditto's local default user)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,36 +58,6 @@ class ReadResult:
     value: JSON
     revision: int
     etag: str
-
-
-def etag_of(parts: Pointer, revision: int, value: JSON) -> str:
-    """Ditto's entity tag: `"rev:N"` for a thing, `"hash:<hex>"` of the value for a sub-resource."""
-    if not parts:
-        return f'"rev:{revision}"'
-    text = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return f'"hash:{hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:8]}"'
-
-
-def default_policy(policy_id: str, subject: str = DEFAULT_SUBJECT) -> dict[str, JSON]:
-    """The policy Ditto creates with a thing when none is given: one entry granting all to the creator."""
-    grant = {"grant": ["READ", "WRITE"], "revoke": []}
-    return {
-        "policyId": policy_id,
-        "entries": {
-            "DEFAULT": {
-                "subjects": {subject: {"type": "generated"}},
-                "resources": {"thing:/": grant, "policy:/": grant, "message:/": grant},
-                "importable": "implicit",
-            }
-        },
-    }
-
-
-def _etag_matches(header: str, etag: str | None) -> bool:
-    if etag is None:
-        return False
-    wanted = [tag.strip() for tag in header.split(",")]
-    return "*" in wanted or etag in wanted or etag.strip('"') in wanted
 
 
 class EmbeddedTwinStore:
@@ -196,26 +159,15 @@ class EmbeddedTwinStore:
         condition: str | None,
         reading: bool,
     ) -> None:
-        if if_match is None and if_none_match is None and condition is None:
-            return
-        current: str | None = None
-        if record is not None and record.thing is not None:
-            value = get_at(record.thing, parts)
-            if value is not MISSING:
-                current = etag_of(parts, record.revision, value)
-        if if_match is not None and not _etag_matches(if_match, current):
-            msg = "if-match"
-            raise precondition_failed(msg, if_match)
-        if if_none_match is not None and _etag_matches(if_none_match, current):
-            if reading:
-                msg = "if-none-match"
-                raise not_modified(msg, if_none_match)
-            msg = "if-none-match"
-            raise precondition_failed(msg, if_none_match)
-        if condition is not None and record is not None and record.thing is not None:
-            from centinela.twin.rql import check_condition
-
-            check_condition(condition, self._view(record), record.thing_id)
+        check_preconditions(
+            record,
+            parts,
+            if_match=if_match,
+            if_none_match=if_none_match,
+            condition=condition,
+            reading=reading,
+            view=self._view,
+        )
 
     # ------------------------------------------------------------------ writes
 
@@ -230,8 +182,12 @@ class EmbeddedTwinStore:
         if_match: str | None = None,
         if_none_match: str | None = None,
         condition: str | None = None,
+        source: JSON = None,
     ) -> WriteResult:
         validate_thing_id(thing_id)
+        if headers is None or "correlation-id" not in headers:
+            # Ditto gives every command a correlation id; its event carries it.
+            headers = {**(headers or {}), "correlation-id": str(uuid.uuid4())}
         reservation = await self._hub.reserve()
         try:
             async with self._lock(thing_id):
@@ -253,7 +209,7 @@ class EmbeddedTwinStore:
                 now = self.clock.now()
                 change = op(record, now)
                 new = change.record
-                policies = self._new_policies(record, new, headers)
+                policies = self._new_policies(record, new, headers, source)
                 await self.persistence.save([new], policies)
                 self._records[thing_id] = new
                 for policy in policies:
@@ -288,15 +244,78 @@ class EmbeddedTwinStore:
         return WriteResult(new.revision, change.created, copy_json(value), etag, event)
 
     def _new_policies(
-        self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None
+        self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None, source: JSON
     ) -> list[PolicyRecord]:
+        """The policy a newly created thing brings: inline `_policy`, `_copyPolicyFrom` or the default."""
         if after.thing is None or (before is not None and before.thing is not None):
             return []
         policy_id = str(after.thing.get("policyId", after.thing_id))
+        source = source if isinstance(source, dict) else {}
+        if isinstance(source.get("_policy"), dict):
+            return [PolicyRecord(policy_id, validate_policy(policy_id, source["_policy"]))]
+        copy_from = source.get("_copyPolicyFrom")
+        if isinstance(copy_from, str):
+            template = self._policies.get(self._resolve_policy_ref(copy_from))
+            if template is None:
+                raise policy_not_found(copy_from)
+            return [PolicyRecord(policy_id, {**copy_json(template), "policyId": policy_id})]
         if policy_id in self._policies:
             return []
         subject = (headers or {}).get("ditto-originator") or DEFAULT_SUBJECT
         return [PolicyRecord(policy_id, default_policy(policy_id, subject))]
+
+    def _resolve_policy_ref(self, ref: str) -> str:
+        """`{{ ref:things/<thingId>/policyId }}` names the policy of another thing; else a policy id."""
+        text = ref.strip()
+        if text.startswith("{{") and text.endswith("}}"):
+            inner = text[2:-2].strip()
+            if inner.startswith("ref:things/") and inner.endswith("/policyId"):
+                record = self._records.get(inner[len("ref:things/") : -len("/policyId")])
+                if record is not None and record.thing is not None:
+                    return str(record.thing.get("policyId", record.thing_id))
+        return text
+
+    async def put_policy(
+        self, policy_id: str, path: str, value: JSON, *, namespaces: Collection[str] | None = None
+    ) -> bool:
+        """Create or replace a policy (or a part of it, by pointer); `True` when it was created."""
+        from centinela.twin.pointer import set_at
+
+        validate_thing_id(policy_id)
+        if not self._scoped(policy_id, namespaces):
+            raise policy_not_found(policy_id)
+        parts = parse_policy_pointer(path)
+        current = self._policies.get(policy_id)
+        if parts:
+            if current is None:
+                raise policy_not_found(policy_id)
+            created = get_at(current, parts) is MISSING
+            policy = validate_policy(policy_id, set_at(current, parts, copy_json(value)))
+        else:
+            created = current is None
+            policy = validate_policy(policy_id, copy_json(value))
+        await self.persistence.save([], [PolicyRecord(policy_id, policy)])
+        self._policies[policy_id] = policy
+        return created
+
+    async def remove_policy(
+        self, policy_id: str, path: str = "/", *, namespaces: Collection[str] | None = None
+    ) -> None:
+        """Delete a policy (or a part of it); things keep their `policyId`."""
+        from centinela.twin.pointer import delete_at
+
+        current = self._policies.get(policy_id)
+        if current is None or not self._scoped(policy_id, namespaces):
+            raise policy_not_found(policy_id)
+        parts = parse_policy_pointer(path)
+        if parts and get_at(current, parts) is MISSING:
+            raise policy_not_found(policy_id)
+        policy = delete_at(current, parts) if parts else None
+        await self.persistence.save([], [PolicyRecord(policy_id, policy)])
+        if policy is None:
+            del self._policies[policy_id]
+        else:
+            self._policies[policy_id] = policy
 
     async def put(
         self,
@@ -322,6 +341,7 @@ class EmbeddedTwinStore:
             if_match=if_match,
             if_none_match=if_none_match,
             condition=condition,
+            source=value if not parts else None,
         )
 
     async def create(
@@ -350,6 +370,7 @@ class EmbeddedTwinStore:
             lambda record, now: apply_create(record, tid, value, now),
             headers=headers,
             namespaces=namespaces,
+            source=value,
         )
 
     async def patch(
@@ -515,7 +536,7 @@ class EmbeddedTwinStore:
         self,
         *,
         filter: str | None = None,  # noqa: A002 - the port's name
-        namespaces: Sequence[str] | None = None,
+        namespaces: Collection[str] | None = None,
         fields: str | None = None,
     ) -> AsyncIterator[JSON]:
         from centinela.twin.search import search_all
@@ -526,7 +547,7 @@ class EmbeddedTwinStore:
     def subscribe(
         self,
         *,
-        namespaces: Sequence[str] | None = None,
+        namespaces: Collection[str] | None = None,
         filter: str | None = None,  # noqa: A002 - the port's name
         extra_fields: str | None = None,
         queue_size: int | None = None,
@@ -536,7 +557,8 @@ class EmbeddedTwinStore:
         The filter applies to the thing after the change (before it, for a deleted thing);
         `extra_fields` selects parts of that thing into `ThingEvent.extra`.
         """
-        spaces = frozenset(namespaces) if namespaces is not None else None
+        # Kept as given: a caller's collection may match namespaces by pattern in `__contains__`.
+        spaces = namespaces
         predicate = None
         if filter is not None:
             from centinela.twin.rql import compile_filter
@@ -558,6 +580,12 @@ class EmbeddedTwinStore:
             return event
 
         return self._hub.subscribe(accept, queue_size=queue_size)
+
+    async def apply(self, command: Envelope, *, namespaces: Collection[str] | None = None) -> Envelope:
+        """Apply a Ditto Protocol command; the response envelope, or an error envelope on failure."""
+        from centinela.twin.dispatch import apply_command
+
+        return await apply_command(self, command, namespaces=namespaces)
 
     @property
     def hub(self) -> EventHub:

@@ -116,6 +116,11 @@ class TwinServer:
         sockets: list[Any] = [s for srv in server.servers for s in srv.sockets]
         self.port = int(sockets[0].getsockname()[1])
 
+    async def wait(self) -> None:
+        """Return when the server stops (a signal, or `stop()` from another task)."""
+        if self._task is not None:
+            await self._task
+
     async def stop(self) -> None:
         if self._server is None or self._task is None:
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from starlette.requests import Request
@@ -51,9 +51,20 @@ def event_as_thing(event: ThingEvent) -> dict[str, JSON]:
     body["thingId"] = event.thing_id
     body["_revision"] = event.revision
     if event.extra:
-        for key, value in event.extra.items():
-            body.setdefault(key, value)
+        _fill(body, event.extra)
     return body
+
+
+def _fill(target: dict[str, JSON], extra: Mapping[str, JSON]) -> None:
+    """Add `extra`'s members missing from `target`, recursively; the event's own values win."""
+    for key, value in extra.items():
+        mine = target.get(key)
+        if key not in target:
+            target[key] = value
+        elif isinstance(mine, dict) and isinstance(value, Mapping):
+            mine = dict(mine)
+            _fill(mine, value)
+            target[key] = mine
 
 
 async def thing_events_stream(request: Request) -> Response:
@@ -91,8 +102,8 @@ async def thing_events_stream(request: Request) -> Response:
                 body: JSON = event_as_thing(event)
                 if selectors is not None:
                     body = select_fields(body, selectors)
-                    if not body:
-                        continue
+                    if not any(key != "thingId" and not key.startswith("_") for key in body):
+                        continue  # nothing selected changed
                 else:
                     body.pop("_revision", None)
                 data = json.dumps(body, separators=(",", ":"), ensure_ascii=False)

@@ -14,6 +14,7 @@ from centinela.domain.artificial_lift import (
     gas_gradient,
     hydraulic_power,
     nitrogen_ct,
+    pump_head,
     three_phase_power,
 )
 from centinela.dsl.units import conversion, parse_unit
@@ -37,6 +38,16 @@ def test_hydraulic_power_in_bbl_per_day_matches_published_gpm_example() -> None:
 def test_hydraulic_power_first_principles() -> None:
     """Power = Q·Δp exactly: (bbl/d)·psi → hp through the unit system."""
     assert hydraulic_power(1.0, 1.0) == pytest.approx(factor("bbl/d*psi", "hp"), rel=1e-9)
+
+
+def test_pump_head_field_rule_and_physics() -> None:
+    """Field rule TDH = psi × 2.31 / SG (pump handbooks); exactly, Δp / (ρ_water·SG·g) at 60 °F."""
+    assert pump_head(1000.0, 1.0) == pytest.approx(2310.0, rel=REL)
+    assert pump_head(1000.0, 1.08) == pytest.approx(1000.0 * 2.31 / 1.08, rel=REL)
+    # Same thing through the unit system: psi over the weight density of 1 sg of liquid, in ft.
+    rho_si = factor("sg", "kg/m^3")
+    expected_m = 1000.0 * factor("psi", "Pa") / (rho_si * 9.80665)
+    assert pump_head(1000.0, 1.0) == pytest.approx(expected_m * factor("m", "ft"), rel=1e-4)
 
 
 def test_esp_efficiency_is_hydraulic_over_electrical() -> None:
@@ -91,5 +102,7 @@ def test_gas_column_integrates_the_gradient() -> None:
 def test_gas_column_checks() -> None:
     with pytest.raises(DomainInputError, match="absolute surface injection pressure `surface_pressure`"):
         gas_column_pressure(0.0, 0.65, 1000.0, 100.0, 0.9)
-    with pytest.raises(DomainInputError, match="temperature"):
+    with pytest.raises(DomainInputError, match="^gas_gradient: .*temperature = -500 degF"):
         gas_gradient(1000.0, 0.65, -500.0, 0.9)
+    with pytest.raises(DomainInputError, match="^dome_pressure_at_60f: .*400 degF"):
+        dome_pressure_at_60f(900.0, 450.0)

@@ -8,6 +8,8 @@ import pytest
 
 from centinela.domain import DomainInputError
 from centinela.domain.drilling import (
+    annular_pressure_loss,
+    annular_velocity,
     buoyancy_factor,
     drag_hoisting,
     drag_lowering,
@@ -79,6 +81,24 @@ def test_hydraulic_horsepower_constant_from_first_principles() -> None:
     assert factor("psi*gpm", "hp") == pytest.approx(1 / 1714.0, rel=2e-4)
 
 
+def test_annular_velocity_and_pressure_loss_example() -> None:
+    """drillingformulas.com 'Annular pressure loss' (formula after Lapeyrouse): 13.0 ppg, 8000 ft,
+    320 gpm, 6.5 in hole, 4.0 in pipe → AV = 299 ft/min and P = 531.65 psi.
+    """
+    av = annular_velocity(320.0, 6.5, 4.0)
+    assert av == pytest.approx(299.0, rel=REL)
+    assert annular_pressure_loss(13.0, 8000.0, av, 6.5, 4.0) == pytest.approx(531.65, rel=REL)
+
+
+def test_annular_velocity_is_flow_over_area() -> None:
+    """The 24.5 constant is gpm over an annulus in in² expressed in ft/min (checked with the unit system)."""
+    area_in2 = math.pi * (6.5**2 - 4.0**2) / 4.0
+    expected = 320.0 * factor("gpm", "in^3/min") / area_in2 * factor("in", "ft")
+    assert annular_velocity(320.0, 6.5, 4.0) == pytest.approx(expected, rel=1e-3)
+    with pytest.raises(DomainInputError, match="^annular_velocity: `pipe_od` must be below `hole_diameter`"):
+        annular_velocity(320.0, 4.0, 4.0)
+
+
 def test_mse_matches_si_first_principles() -> None:
     """Teale (1965): MSE = F/A + 2πNT/(A·ROP) in consistent units. Recompute in SI and convert to psi.
 
@@ -92,6 +112,16 @@ def test_mse_matches_si_first_principles() -> None:
     area = math.pi * (d * factor("in", "m")) ** 2 / 4.0
     si_pa = f_n / area + 2.0 * math.pi * n_hz * t_nm / (area * v_ms)
     assert mse(wob, torque, rpm, rop, d) == pytest.approx(si_pa * factor("Pa", "psi"), rel=1e-9)
+
+
+def test_mse_matches_dupriest_koederitz_form() -> None:
+    """The field form published by Dupriest & Koederitz (SPE-92194, 2005):
+    MSE = 480·T·RPM/(D²·ROP) + 4·WOB/(π·D²), with T ft·lbf, D in, ROP ft/h, WOB lbf.
+    """
+    cases = [(35_000.0, 4_500.0, 120.0, 50.0, 8.5), (15_000.0, 12_000.0, 80.0, 20.0, 12.25)]
+    for wob, torque, rpm, rop, d in cases:
+        published = 480.0 * torque * rpm / (d * d * rop) + 4.0 * wob / (math.pi * d * d)
+        assert mse(wob, torque, rpm, rop, d) == pytest.approx(published, rel=1e-12)
 
 
 def test_mse_without_rotation_is_axial_stress() -> None:

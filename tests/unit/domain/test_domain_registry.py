@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -27,12 +29,22 @@ VALID: dict[str, tuple[float, ...]] = {
     "drag_lowering": (25.0, 1000.0, 45.0, 0.3),
     "soft_string_torque": (25.0, 1000.0, 45.0, 0.3, 6.5),
     "hydraulic_power": (2000.0, 1500.0),
+    "pump_head": (1500.0, 1.05),
     "esp_efficiency": (2000.0, 1500.0, 100.0),
     "three_phase_power": (2300.0, 40.0, 0.85),
     "nitrogen_ct": (180.0,),
     "dome_pressure_at_60f": (900.0, 180.0),
     "gas_column_pressure": (1200.0, 0.7, 7000.0, 140.0, 0.88),
     "gas_gradient": (1200.0, 0.7, 140.0, 0.88),
+    "api_to_sg": (32.0,),
+    "sg_to_api": (0.85,),
+    "annular_velocity": (320.0, 6.5, 4.0),
+    "annular_pressure_loss": (13.0, 8000.0, 300.0, 6.5, 4.0),
+    "equivalent_mud_weight": (2600.0, 5000.0),
+    "kill_mud_weight": (200.0, 10_000.0, 9.6),
+    "formation_pressure": (200.0, 10_000.0, 9.6),
+    "max_allowable_mud_weight": (1000.0, 5495.0, 10.5),
+    "maasp": (13.5, 12.0, 4500.0),
 }
 
 
@@ -78,3 +90,9 @@ def test_non_finite_input_is_refused(name: str) -> None:
 def test_wrong_arity_is_refused() -> None:
     with pytest.raises(DomainInputError, match="takes 2 arguments"):
         FUNCTIONS["hydrostatic"].fn(10.0)
+
+
+def test_reference_documents_every_function() -> None:
+    text = (Path(__file__).resolve().parents[3] / "docs" / "domain-functions.md").read_text(encoding="utf-8")
+    for name in FUNCTIONS:
+        assert f"### `{name}(" in text, f"docs/domain-functions.md lacks {name}"

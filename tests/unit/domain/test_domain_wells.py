@@ -7,10 +7,12 @@ import pytest
 
 from centinela.domain import DomainInputError
 from centinela.domain.wells import (
+    api_to_sg,
     composite_ipr,
     gas_backpressure_rate,
     pi_rate,
     productivity_index,
+    sg_to_api,
     vogel_ipr,
     vogel_pwf,
     vogel_qmax,
@@ -111,3 +113,11 @@ def test_vector_form_matches_scalar_and_checks_every_row() -> None:
     assert vogel_ipr.vector(pwf, 2500.0, 1000.0) == pytest.approx(expected)
     with pytest.raises(DomainInputError, match="pwf = 2600"):
         vogel_ipr.vector(np.array([100.0, 2600.0]), 2500.0, 1000.0)
+
+
+def test_api_gravity_definition() -> None:
+    """API MPMS 11.1: °API = 141.5/SG − 131.5, so water (SG 1) is 10 °API; the two forms invert each other."""
+    assert api_to_sg(10.0) == pytest.approx(1.0)
+    assert sg_to_api(1.0) == pytest.approx(10.0)
+    for api in (15.0, 32.0, 45.0):
+        assert sg_to_api(api_to_sg(api)) == pytest.approx(api)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centinela.dsl.units import (
     DIMENSIONLESS,
@@ -130,7 +132,17 @@ def test_incompatible_units_raise_naming_both() -> None:
 
 @pytest.mark.parametrize(
     ("text", "hint"),
-    [("psia", "psi"), ("psig", "psi"), ("fet", "ft"), ("bbl/dy", "d"), ("Psi", "psi"), ("Mscfd", "Mscf/d")],
+    [
+        ("psia", "psi"),
+        ("psig", "psi"),
+        ("fet", "ft"),
+        ("bbl/dy", "d"),
+        ("Psi", "psi"),
+        ("Mscdf", "Mscf"),
+        ("bbld", "bbl/d"),
+        ("degf", "degF"),
+        ("rmp", "rpm"),
+    ],
 )
 def test_unknown_unit_hints_nearest_name(text: str, hint: str) -> None:
     with pytest.raises(UnitError, match=f"did you mean '{hint}'") as info:
@@ -161,11 +173,47 @@ def test_text_is_normalised() -> None:
     assert parse_unit(" bbl / d ").text == "bbl/d"
     assert parse_unit("ft·lbf").text == "ft*lbf"
     assert parse_unit("ft ⋅ lbf") == parse_unit("ft*lbf")
+    assert parse_unit("°F") == parse_unit("degF")
+    assert parse_unit("°C/100ft").text == "degC/100ft"
 
 
-def test_mscf_is_thousand_not_mega() -> None:
+def test_oilfield_m_is_thousand_not_mega() -> None:
     assert scale("Mscf", "scf") == pytest.approx(1e3)
     assert scale("MMscf", "scf") == pytest.approx(1e6)
+    assert scale("Mbbl", "bbl") == pytest.approx(1e3)
+    assert scale("Mstb", "stb") == pytest.approx(1e3)
+    assert scale("MMbbl", "bbl") == pytest.approx(1e6)
+    assert scale("Bcf", "MMscf") == pytest.approx(1e3)
+    assert scale("Tcf", "Bcf") == pytest.approx(1e3)
+    # SI prefixes still mean what they mean elsewhere.
+    assert scale("MPa", "kPa") == pytest.approx(1e3)
+    assert scale("kbbl", "bbl") == pytest.approx(1e3)
+
+
+@pytest.mark.parametrize("alias", ["bpd", "bopd", "bwpd", "blpd", "bfpd", "BOPD", "stb/d"])
+def test_daily_barrel_aliases(alias: str) -> None:
+    assert scale(alias, "bbl/d") == pytest.approx(1.0)
+
+
+def test_gas_rate_aliases() -> None:
+    assert scale("Mscfd", "Mscf/d") == pytest.approx(1.0)
+    assert scale("MMcfd", "Mscf/d") == pytest.approx(1000.0)
+
+
+def test_counts_per_minute() -> None:
+    """Revolutions and strokes are counts: rev/min is rpm, pump output × stroke rate is a flow."""
+    assert scale("rev/min", "rpm") == pytest.approx(1.0)
+    assert scale("rpm", "Hz") == pytest.approx(1 / 60)
+    assert scale("bbl/stk*spm", "bbl/min") == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "normal"), [("m3/d", "m^3/d"), ("ft3", "ft^3"), ("Sm3/d", "m^3/d"), ("in2", "in^2")]
+)
+def test_digit_exponents_are_read_as_powers(text: str, normal: str) -> None:
+    assert parse_unit(text).text == normal
+    # Names that merely contain digits elsewhere are left alone.
+    assert parse_unit("mm").text == "mm"
 
 
 def test_algebra() -> None:
@@ -215,3 +263,63 @@ def test_dimensionless() -> None:
     assert U("scf/bbl").is_dimensionless()
     assert not U("psi").is_dimensionless()
     assert not U("rpm").is_dimensionless()
+
+
+def test_units_built_directly_are_normalised() -> None:
+    assert conversion(Unit("ft·lbf"), Unit("N*m")) == pytest.approx((1.3558179483314, 0.0))
+
+
+def test_temperature_inside_a_compound_is_a_difference() -> None:
+    assert not is_offset(U("degF*ft"))
+    assert scale("degF*ft", "K*m") == pytest.approx(5 / 9 * 0.3048)
+
+
+MULTIPLICATIVE = [u for u in KNOWN_UNITS if not is_offset(U(u))]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(MULTIPLICATIVE), st.sampled_from(MULTIPLICATIVE))
+def test_conversion_round_trip_and_algebra(a: str, b: str) -> None:
+    ua, ub = U(a), U(b)
+    if compatible(ua, ub):
+        forth, back = scale(a, b), scale(b, a)
+        assert forth * back == pytest.approx(1.0, rel=1e-12)
+    else:
+        with pytest.raises(UnitError, match="cannot be converted"):
+            conversion(ua, ub)
+    # (a·b)/b is a again, by a factor of exactly one.
+    product = multiply(ua, ub)
+    assert scale(divide(product, ub).text, a) == pytest.approx(1.0, rel=1e-12)
+    assert parse_unit(product.text) == product
+    # a/a is dimensionless and converts to % by 100.
+    assert conversion(divide(ua, ua), U("%"))[0] == pytest.approx(100.0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(["degF", "degC", "K", "degR"]), st.sampled_from(["degF", "degC", "K", "degR"]),
+       st.floats(min_value=-400.0, max_value=2000.0))
+def test_temperature_round_trip(a: str, b: str, value: float) -> None:
+    f1, o1 = conversion(U(a), U(b))
+    f2, o2 = conversion(U(b), U(a))
+    assert (value * f1 + o1) * f2 + o2 == pytest.approx(value, abs=1e-9)
+
+
+def test_spe_field_spellings() -> None:
+    """SPE field usage: D is the day (STB/D, Mscf/D), md/mD the millidarcy, cp the centipoise."""
+    assert scale("STB/D", "bbl/d") == pytest.approx(1.0)
+    assert scale("Mscf/D", "scf/d") == pytest.approx(1000.0)
+    assert scale("mD", "darcy") == pytest.approx(1e-3)
+    assert scale("md", "mD") == pytest.approx(1.0)
+    assert scale("cp", "cP") == pytest.approx(1.0)
+
+
+def test_course_lengths_for_gradients_and_dogleg_severity() -> None:
+    assert parse_unit("deg/100ft").text == "deg/100ft"
+    assert scale("deg/100ft", "deg/30m") == pytest.approx(30.0 / 30.48)
+    assert scale("degF/100ft", "degF/ft") == pytest.approx(0.01)
+    assert scale("psi/100ft", "psi/ft") == pytest.approx(0.01)
+
+
+def test_api_gravity_is_explained_not_guessed() -> None:
+    with pytest.raises(UnitError, match="api_to_sg"):
+        parse_unit("API")

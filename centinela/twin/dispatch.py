@@ -1,0 +1,169 @@
+"""Ditto Protocol commands applied to the embedded store: a command envelope in, its response out."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Any
+
+from centinela.errors import TwinError
+from centinela.twin.messages import error_envelope, response_envelope, string_headers
+from centinela.twin.model import parse_fields, select_fields
+from centinela.twin.pointer import MISSING, get_at, parse_pointer
+from centinela.twin.policies import parse_policy_pointer
+from centinela.twin.protocol import ABSENT, Channel, Criterion, Envelope, Group, invalid_envelope
+
+if TYPE_CHECKING:
+    from centinela.twin.store import EmbeddedTwinStore
+
+__all__ = ["apply_command"]
+
+JSON = Any
+
+
+def _live_unsupported(topic: object) -> TwinError:
+    return TwinError(
+        400,
+        "things:live.unsupported",
+        f"The live command '{topic}' cannot be answered: the embedded twin service has no live channel "
+        "to devices.",
+        "Send the command on the twin channel, or connect the device to a real Eclipse Ditto.",
+    )
+
+
+def _needs_value(command: Envelope) -> JSON:
+    if command.value is ABSENT:
+        msg = f"the command '{command.topic}' needs a 'value'"
+        raise invalid_envelope(msg)
+    return command.value
+
+
+async def apply_command(
+    store: EmbeddedTwinStore, command: Envelope, *, namespaces: Collection[str] | None = None
+) -> Envelope:
+    """Apply a Ditto Protocol thing or policy command; errors come back as error envelopes."""
+    try:
+        return await _apply(store, command, namespaces)
+    except TwinError as error:
+        return error_envelope(error, topic=command.topic, headers=command.headers)
+
+
+async def _apply(store: EmbeddedTwinStore, command: Envelope, namespaces: Collection[str] | None) -> Envelope:
+    topic = command.topic
+    if topic is None:
+        msg = "a command needs a 'topic'"
+        raise invalid_envelope(msg)
+    if topic.criterion is not Criterion.COMMANDS or command.status is not None:
+        msg = f"'{topic}' is not a command (a {command.kind.value} cannot be applied to the twin store)"
+        raise invalid_envelope(msg)
+    if topic.group is Group.POLICIES:
+        return await _policy(store, command, namespaces)
+    if topic.group is not Group.THINGS:
+        msg = f"'{topic}' is not a thing or policy command"
+        raise invalid_envelope(msg)
+    if topic.channel is Channel.LIVE:
+        raise _live_unsupported(topic)
+    headers = string_headers(command.headers)
+    conditions = {
+        "if_match": headers.get("if-match"),
+        "if_none_match": headers.get("if-none-match"),
+        "condition": headers.get("condition"),
+    }
+    thing_id = topic.entity_id
+    action = topic.action
+    if thing_id is None:
+        if action == "retrieve":
+            return await _retrieve_many(store, command, namespaces)
+        msg = f"the command '{topic}' needs a thing id in its topic"
+        raise invalid_envelope(msg)
+    path = command.path
+    if action == "create":
+        if parse_pointer(path):
+            msg = f"a create command applies to the path '/', not '{path}'"
+            raise invalid_envelope(msg)
+        result = await store.create(thing_id, _needs_value(command), headers=headers, namespaces=namespaces)
+        return response_envelope(command, 201, result.value, headers=_etag(result.etag))
+    if action == "modify":
+        result = await store.put(
+            thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
+        )
+        value = result.value if result.created else ABSENT
+        return response_envelope(command, result.status, value, headers=_etag(result.etag))
+    if action == "merge":
+        result = await store.patch(
+            thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
+        )
+        return response_envelope(command, 204, headers=_etag(result.etag))
+    if action == "delete":
+        await store.remove(thing_id, path, headers=headers, namespaces=namespaces, **conditions)
+        return response_envelope(command, 204)
+    read = await store.get(thing_id, path, fields=command.fields, namespaces=namespaces, **conditions)
+    return response_envelope(command, 200, read.value, headers=_etag(read.etag))
+
+
+def _etag(etag: str | None) -> dict[str, str]:
+    return {"etag": etag} if etag is not None else {}
+
+
+async def _retrieve_many(
+    store: EmbeddedTwinStore, command: Envelope, namespaces: Collection[str] | None
+) -> Envelope:
+    value = command.value
+    ids = value.get("thingIds") if isinstance(value, dict) else None
+    if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+        msg = "a retrieve command for '_/_' needs a value {'thingIds': [...]}"
+        raise invalid_envelope(msg)
+    things = []
+    for thing_id in ids:
+        try:
+            things.append((await store.get(thing_id, fields=command.fields, namespaces=namespaces)).value)
+        except TwinError as error:
+            if error.status != 404:
+                raise
+    return response_envelope(command, 200, things)
+
+
+async def _policy(
+    store: EmbeddedTwinStore, command: Envelope, namespaces: Collection[str] | None
+) -> Envelope:
+    topic = command.topic
+    assert topic is not None  # noqa: S101 - checked by the caller
+    policy_id = topic.entity_id
+    if policy_id is None:
+        msg = f"the policy command '{topic}' needs a policy id in its topic"
+        raise invalid_envelope(msg)
+    action = topic.action
+    if action == "retrieve":
+        policy = store.get_policy(policy_id)
+        if namespaces is not None and policy_id.partition(":")[0] not in namespaces:
+            from centinela.twin.errors import policy_not_found
+
+            raise policy_not_found(policy_id)
+        found = get_at(policy, parse_policy_pointer(command.path))
+        if found is MISSING:
+            from centinela.twin.errors import policy_not_found
+
+            raise policy_not_found(policy_id)
+        if command.fields:
+            found = select_fields(found, parse_fields(command.fields))
+        return response_envelope(command, 200, found)
+    if action in ("create", "modify"):
+        if action == "create" and parse_pointer(command.path):
+            msg = "a policy create command applies to the path '/'"
+            raise invalid_envelope(msg)
+        value = _needs_value(command)
+        if action == "create":
+            try:
+                store.get_policy(policy_id)
+            except TwinError:
+                pass
+            else:
+                raise TwinError(
+                    409, "policies:policy.conflict", f"The Policy with ID '{policy_id}' already exists."
+                )
+        created = await store.put_policy(policy_id, command.path, value, namespaces=namespaces)
+        return response_envelope(command, 201 if created else 204, value if created else ABSENT)
+    if action == "delete":
+        await store.remove_policy(policy_id, command.path, namespaces=namespaces)
+        return response_envelope(command, 204)
+    msg = f"the policy command action '{action}' is not supported"
+    raise invalid_envelope(msg)
