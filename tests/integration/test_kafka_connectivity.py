@@ -39,7 +39,8 @@ async def test_adapter_to_engine_and_back_through_kafka(kafka_url: str) -> None:
     try:
         async with KafkaConnectivity(connection, bus, store, group=f"ditto-{run}"):
             for thing in things:
-                create = command_envelope(thing, "create", "/", {"features": {"pressure": {"properties": {}}}})
+                empty = {"features": {"pressure": {"properties": {}}}}
+                create = command_envelope(thing, "create", "/", empty)
                 await bus.publish(f"{run}.telemetry.raw", thing, encode(create).encode())
             for n in range(10):
                 for thing in things:

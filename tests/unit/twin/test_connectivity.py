@@ -1,4 +1,4 @@
-"""The Kafka connectivity stand-in over the in-process bus: commands in, events out, bad records to the DLQ."""
+"""The Kafka connectivity stand-in on the in-process bus: commands in, events out, bad records to the DLQ."""
 
 from __future__ import annotations
 
