@@ -65,7 +65,7 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
         self._revoked = on_revoked
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        if self._revoked is not None:
+        if self._revoked is not None and revoked:  # aiokafka also calls it, empty, before the first join
             await self._revoked(sorted((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:

@@ -42,11 +42,17 @@ async def test_second_member_takes_half_the_partitions_with_callbacks(kafka_url:
         second = await bus.consumer([topic], group=group, on_assigned=recorder("b", "assigned"),
                                     on_revoked=recorder("b", "revoked"))
         try:
-            await _until(lambda: len(first.assignment) == 2 and len(second.assignment) == 2, [first, second])
+            def settled() -> bool:
+                assigned = [m for m, kind, _ in events if kind == "assigned"]
+                return assigned.count("a") == 2 and assigned.count("b") == 1
+
+            await _until(settled, [first, second])
+            assert len(first.assignment) == len(second.assignment) == 2
             assert sorted(first.assignment + second.assignment) == [(topic, p) for p in range(4)]
             # The first member was told what it lost before it got its new share.
-            kinds_a = [kind for member, kind, _ in events if member == "a"]
-            assert kinds_a[-2:] == ["revoked", "assigned"]
+            assert [(m, k) for m, k, _ in events if m == "a"] == [("a", "assigned"), ("a", "revoked"),
+                                                                 ("a", "assigned")]
+            assert [p for m, k, p in events if m == "a"][-1] == first.assignment
         finally:
             await second.aclose()
     finally:
