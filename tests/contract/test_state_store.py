@@ -9,6 +9,7 @@ import pytest
 from service_urls import require
 
 from centinela.infra.memory_state import MemoryStateStore
+from centinela.infra.sqlite_state import SqliteStateStore
 from centinela.ports import StateStore
 
 Factory = Callable[[], Awaitable[StateStore]]
@@ -18,6 +19,10 @@ async def _memory() -> StateStore:
     return MemoryStateStore()
 
 
+async def _sqlite() -> StateStore:
+    return SqliteStateStore("sqlite:///:memory:")
+
+
 async def _redis() -> StateStore:
     from centinela.infra.redis_state import RedisStateStore
 
@@ -25,7 +30,7 @@ async def _redis() -> StateStore:
     return await RedisStateStore.from_url(require("redis"), namespace=f"test:{uuid.uuid4().hex}")
 
 
-FACTORIES: dict[str, Factory] = {"memory": _memory, "redis": _redis}
+FACTORIES: dict[str, Factory] = {"memory": _memory, "sqlite": _sqlite, "redis": _redis}
 INTEGRATION = {"redis"}
 
 

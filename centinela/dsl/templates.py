@@ -1,0 +1,114 @@
+"""Alarm message templates: Jinja2 in a SandboxedEnvironment, compiled and checked at check time."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, nodes
+from jinja2.meta import find_undeclared_variables
+from jinja2.sandbox import SandboxedEnvironment
+
+__all__ = ["TEMPLATE_NAMES", "TemplateProblem", "check_template"]
+
+# Names every message template may use besides the twin class's lets.
+TEMPLATE_NAMES = ("value", "thing", "alarm", "severity", "explanation", "operands", "now", "state")
+
+
+class TemplateProblem:
+    """One problem in a template: `code`, message, `line` inside the template (1-based), optional hint."""
+
+    __slots__ = ("code", "hint", "line", "message")
+
+    def __init__(self, code: str, message: str, line: int, hint: str | None = None) -> None:
+        self.code, self.message, self.line, self.hint = code, message, line, hint
+
+
+@lru_cache(maxsize=1)
+def _env() -> SandboxedEnvironment:
+    return SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+def _unsafe_attributes(tree: nodes.Node) -> Iterable[tuple[str, int]]:
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Getattr):
+            name = node.attr
+        elif (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            name = node.arg.value
+        else:
+            continue
+        if name.startswith("_"):
+            yield name, node.lineno
+
+
+def check_template(
+    text: str, known: Iterable[str]
+) -> tuple[Callable[[Mapping[str, Any]], str] | None, list[TemplateProblem]]:
+    """Compile `text` in the sandbox and return its render function, or the problems found.
+
+    Problems: syntax errors and unknown filters (E060), unknown names (E061), private attributes (E062).
+    """
+    env = _env()
+    try:
+        tree = env.parse(text)
+    except TemplateSyntaxError as exc:
+        return None, [
+            TemplateProblem(
+                "E060", f"The message template has a syntax error: {exc.message}.", exc.lineno or 1
+            )
+        ]
+    problems: list[TemplateProblem] = []
+    for name, line in _unsafe_attributes(tree):
+        problems.append(
+            TemplateProblem(
+                "E062",
+                f"The message template reads the private attribute '{name}', which the sandbox forbids.",
+                line,
+                "use only the values in scope: " + ", ".join(TEMPLATE_NAMES),
+            )
+        )
+    allowed = set(known) | set(TEMPLATE_NAMES)
+    try:
+        undeclared = find_undeclared_variables(tree)
+    except TemplateSyntaxError as exc:  # unknown filter or test
+        return None, [
+            TemplateProblem(
+                "E060",
+                f"The message template cannot be compiled: {exc.message}",
+                exc.lineno or 1,
+                "filters: " + ", ".join(sorted(env.filters)[:30]),
+            )
+        ]
+    for name in sorted(undeclared - allowed):
+        import difflib  # noqa: PLC0415 - only on the error path
+
+        near = difflib.get_close_matches(name, sorted(allowed), n=1)
+        line = next((n.lineno for n in tree.find_all(nodes.Name) if n.name == name), 1)
+        problems.append(
+            TemplateProblem(
+                "E061",
+                f"The message template uses '{name}', which is not defined.",
+                line,
+                (f"did you mean '{near[0]}'? " if near else "") + "in scope: " + ", ".join(sorted(allowed)),
+            )
+        )
+    if problems:
+        return None, problems
+    try:
+        template = env.from_string(tree)
+    except TemplateSyntaxError as exc:  # unknown filter or test
+        return None, [
+            TemplateProblem(
+                "E060", f"The message template cannot be compiled: {exc.message}.", exc.lineno or 1
+            )
+        ]
+
+    def render(values: Mapping[str, Any]) -> str:
+        return template.render(values)
+
+    return render, []

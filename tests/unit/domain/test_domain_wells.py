@@ -1,0 +1,123 @@
+"""Well inflow functions against published worked examples, inverses and input checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from centinela.domain import DomainInputError
+from centinela.domain.wells import (
+    api_to_sg,
+    composite_ipr,
+    gas_backpressure_rate,
+    pi_rate,
+    productivity_index,
+    sg_to_api,
+    vogel_ipr,
+    vogel_pwf,
+    vogel_qmax,
+)
+
+REL = 0.005  # the 0.5 % the published examples must be met within
+
+
+def test_vogel_ahmed_saturated_example_2500_psig() -> None:
+    """T. Ahmed, Reservoir Engineering Handbook (Gulf), ch. 'Oil Well Performance', Vogel's method example.
+
+    Saturated reservoir, p̄r = 2500 psig; stabilised test 350 STB/d at pwf = 2000 psig.
+    Published: (Qo)max = 1067.1 STB/d and Qo = 441.7 STB/d at pwf = 1850 psig.
+    """
+    qmax = vogel_qmax(350.0, 2000.0, 2500.0)
+    assert qmax == pytest.approx(1067.1, rel=REL)
+    assert vogel_ipr(1850.0, 2500.0, qmax) == pytest.approx(441.7, rel=REL)
+
+
+def test_vogel_ahmed_saturated_example_3000_psig() -> None:
+    """T. Ahmed, Reservoir Engineering Handbook, ch. 'Oil Well Performance', Vogel example (second).
+
+    p̄r = 3000 psig; test 400 STB/d at pwf = 2580 psig. Published: (Qo)max = 1692 STB/d and
+    Qo = 900 STB/d at pwf = 1950 psig.
+    """
+    qmax = vogel_qmax(400.0, 2580.0, 3000.0)
+    assert qmax == pytest.approx(1692.0, rel=REL)
+    assert vogel_ipr(1950.0, 3000.0, qmax) == pytest.approx(900.0, rel=REL)
+
+
+def test_vogel_end_points_and_inverse() -> None:
+    assert vogel_ipr(0.0, 2000.0, 800.0) == pytest.approx(800.0)
+    assert vogel_ipr(2000.0, 2000.0, 800.0) == pytest.approx(0.0, abs=1e-9)
+    for pwf in (0.0, 250.0, 1000.0, 1999.0):
+        q = vogel_ipr(pwf, 2000.0, 800.0)
+        assert vogel_pwf(q, 2000.0, 800.0) == pytest.approx(pwf, abs=1e-6)
+        assert vogel_qmax(q, pwf, 2000.0) == pytest.approx(800.0)
+
+
+def test_productivity_index_fekete_example() -> None:
+    """Fekete (IHS) well-test theory, 'Productivity Index': 1000 STB/d at 1500 psi, p̄ = 2000 psi → PI = 2."""
+    assert productivity_index(1000.0, 2000.0, 1500.0) == pytest.approx(2.0, rel=REL)
+
+
+def test_pi_rate_esp_sizing_example() -> None:
+    """'Nodal Analysis Applied to ESPs' pump-sizing exercise (slides 5-8): pr 3550 psi, 3570 bpd at 2235 psi.
+
+    Published: PI = 2.715, Qmax = 9638 bpd, pwf = 419 psi at 8500 bpd.
+    """
+    j = productivity_index(3570.0, 3550.0, 2235.0)
+    assert j == pytest.approx(2.715, rel=REL)
+    assert pi_rate(j, 3550.0, 0.0) == pytest.approx(9638.0, rel=REL)
+    assert pi_rate(j, 3550.0, 419.0) == pytest.approx(8500.0, rel=REL)
+
+
+def test_composite_ipr_is_linear_above_and_continuous_at_bubble_point() -> None:
+    j, pr, pb = 1.2, 4000.0, 2500.0
+    assert composite_ipr(3000.0, pr, pb, j) == pytest.approx(j * 1000.0)
+    at_pb = composite_ipr(pb, pr, pb, j)
+    assert composite_ipr(pb - 1e-6, pr, pb, j) == pytest.approx(at_pb)
+    # At pwf = 0 the rate is J(pr − pb) + J·pb/1.8 (Guo et al. eq. 3.63).
+    assert composite_ipr(0.0, pr, pb, j) == pytest.approx(j * (pr - pb) + j * pb / 1.8)
+    # With pr = pb it is Vogel's curve with qmax = J·pb/1.8.
+    assert composite_ipr(1000.0, pb, pb, j) == pytest.approx(vogel_ipr(1000.0, pb, j * pb / 1.8))
+
+
+def test_gas_backpressure() -> None:
+    assert gas_backpressure_rate(2000.0, 1000.0, 0.001, 1.0) == pytest.approx(0.001 * 3_000_000.0)
+    assert gas_backpressure_rate(2000.0, 1000.0, 0.01, 0.5) == pytest.approx(0.01 * 3_000_000.0**0.5)
+    with pytest.raises(DomainInputError, match="n"):
+        gas_backpressure_rate(2000.0, 1000.0, 0.01, 1.5)
+
+
+@pytest.mark.parametrize(
+    ("call", "words"),
+    [
+        (lambda: vogel_ipr(2600.0, 2500.0, 1000.0), "pwf = 2600 psi and pr = 2500 psi"),
+        (lambda: vogel_ipr(-1.0, 2500.0, 1000.0), "`pwf` must be zero or more, but it is -1 psi"),
+        (lambda: vogel_ipr(100.0, 0.0, 1000.0), "`pr` must be greater than zero"),
+        (lambda: vogel_ipr(100.0, float("nan"), 1000.0), "`pr` must be greater than zero, but it is nan"),
+        (lambda: vogel_qmax(350.0, 2500.0, 2500.0), "`pwf` must be below `pr`"),
+        (lambda: vogel_pwf(1200.0, 2500.0, 1000.0), "`q` must be at most `qmax`"),
+        (lambda: productivity_index(100.0, 2000.0, 2000.0), "`pwf` must be below `pr`"),
+        (lambda: composite_ipr(100.0, 2000.0, 2500.0, 1.0), "`pb` must be at most `pr`"),
+    ],
+)
+def test_bad_input_raises_a_sentence(call: object, words: str) -> None:
+    with pytest.raises(DomainInputError) as info:
+        call()  # type: ignore[operator]
+    text = str(info.value)
+    assert words in text
+    assert text.endswith(".")
+
+
+def test_vector_form_matches_scalar_and_checks_every_row() -> None:
+    pwf = np.linspace(0.0, 2500.0, 11)
+    expected = [vogel_ipr(p, 2500.0, 1000.0) for p in pwf]
+    assert vogel_ipr.vector(pwf, 2500.0, 1000.0) == pytest.approx(expected)
+    with pytest.raises(DomainInputError, match="pwf = 2600"):
+        vogel_ipr.vector(np.array([100.0, 2600.0]), 2500.0, 1000.0)
+
+
+def test_api_gravity_definition() -> None:
+    """API MPMS 11.1: °API = 141.5/SG − 131.5, so water (SG 1) is 10 °API; the two forms invert each other."""
+    assert api_to_sg(10.0) == pytest.approx(1.0)
+    assert sg_to_api(1.0) == pytest.approx(10.0)
+    for api in (15.0, 32.0, 45.0):
+        assert sg_to_api(api_to_sg(api)) == pytest.approx(api)
