@@ -4,7 +4,7 @@
 |---|---|---|
 | `CENTINELA_KAFKA` (bus) | `memory://` (default) | `MemoryBus` |
 | | `kafka://host:port[,host:port]?partitions=6&client_id=x` | `KafkaBus` |
-| `CENTINELA_POSTGRES` (history) | `memory://` / `sqlite:///path` (default: none) | embedded stores |
+| `CENTINELA_POSTGRES` (history) | `sqlite:///path` (default: none) | `SqliteHistoryStore` |
 | | `postgresql://user@host:port/db?batch_rows=5000&flush_interval=2` | `PostgresHistoryStore` |
 | `CENTINELA_REDIS` (state) | `memory://` (default) | `MemoryStateStore` |
 | | `redis://host:port/db` | `RedisStateStore` |
@@ -15,17 +15,18 @@ Unknown schemes are a `ConfigError` naming the setting and the value.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from centinela.errors import ConfigError
-from centinela.ports import Bus, StateStore
+from centinela.ports import Bus, HistoryStore, StateStore
 
 __all__ = [
     "InfraSettings",
     "KafkaUrl",
     "open_bus",
+    "open_history_store",
     "open_state_store",
     "parse_kafka_url",
 ]
@@ -92,6 +93,48 @@ async def open_bus(url: str) -> Bus:
 
         return await KafkaBus.from_url(url)
     msg = f"The setting CENTINELA_KAFKA is {url!r}; expected memory:// or kafka://host:port."
+    raise ConfigError(msg)
+
+
+def _history_options(url: str) -> dict[str, float | int]:
+    query = _query(url, "CENTINELA_POSTGRES")
+    options: dict[str, float | int] = {}
+    if "batch_rows" in query:
+        options["batch_rows"] = _positive_int(query["batch_rows"], "batch_rows", "CENTINELA_POSTGRES", url)
+    if "flush_interval" in query:
+        try:
+            options["flush_interval"] = float(query["flush_interval"])
+        except ValueError:
+            options["flush_interval"] = 0.0
+        if not options["flush_interval"] > 0:
+            msg = (
+                f"The setting CENTINELA_POSTGRES has flush_interval={query['flush_interval']!r} in {url!r}; "
+                "expected a positive number of seconds."
+            )
+            raise ConfigError(msg)
+    return options
+
+
+async def open_history_store(url: str) -> HistoryStore:
+    """Open the history store a URL names (`postgresql://…` or `sqlite:///…`).
+
+    `batch_rows` and `flush_interval` may be given in the URL's query; other query parameters are
+    passed to PostgreSQL (for example `options=-csearch_path%3Dhistory`).
+    """
+    scheme = urlsplit(url).scheme
+    if scheme in {"postgresql", "postgres"}:
+        from centinela.infra.postgres_history import PostgresHistoryStore
+
+        options = _history_options(url)
+        parts = urlsplit(url)
+        rest = [(k, v) for k, v in parse_qsl(parts.query) if k not in {"batch_rows", "flush_interval"}]
+        clean = parts._replace(query=urlencode(rest)).geturl()
+        return await PostgresHistoryStore.open(clean, **options)
+    if scheme == "sqlite":
+        from centinela.infra.sqlite_history import SqliteHistoryStore
+
+        return SqliteHistoryStore(url)
+    msg = f"The setting CENTINELA_POSTGRES is {url!r}; expected postgresql://… or sqlite:///path."
     raise ConfigError(msg)
 
 

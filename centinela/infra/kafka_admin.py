@@ -57,6 +57,10 @@ class KafkaAdmin:
             raise BusError(msg) from exc
         self._started = True
 
+    def known(self, name: str) -> bool:
+        """Whether topic `name` is known to exist (without asking the cluster)."""
+        return name in self._known
+
     async def topics(self) -> set[str]:
         """Names of every topic on the cluster."""
         try:

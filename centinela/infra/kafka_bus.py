@@ -13,12 +13,14 @@ before the commit redelivers the records (at-least-once); effects are idempotent
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from centinela.config import parse_kafka_url
 from centinela.errors import BusError
@@ -45,13 +47,25 @@ class _Tuning:
     max_partition_fetch_bytes: int = 4 * 1024 * 1024
 
 
+@functools.lru_cache(maxsize=65536)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def _partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """Kafka's default partitioning (murmur2 of the key, as Java clients do), hashing each thing id once."""
+    if key is None:
+        return int(DefaultPartitioner()(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, on_assigned: RebalanceCallback | None, on_revoked: RebalanceCallback | None) -> None:
         self._assigned = on_assigned
         self._revoked = on_revoked
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
-        if self._revoked is not None:
+        if self._revoked is not None and revoked:  # aiokafka also calls it, empty, before the first join
             await self._revoked(sorted((tp.topic, tp.partition) for tp in revoked))
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -79,31 +93,37 @@ class KafkaConsumer:
             msg = f"Kafka consumer of group {self._group!r} at {self._bootstrap} failed to fetch: {exc!r}."
             raise BusError(msg) from exc
         out: list[Record] = []
+        append = out.append
         for tp, messages in batches.items():
+            topic, partition = tp.topic, tp.partition
             for m in messages:
-                key = m.key.decode("utf-8", "replace") if m.key is not None else None
-                out.append(
+                key, headers = m.key, m.headers
+                append(
                     Record(
-                        topic=tp.topic,
-                        key=key,
-                        value=m.value if m.value is not None else b"",
-                        headers=tuple((h, bytes(v) if v is not None else b"") for h, v in m.headers),
-                        partition=tp.partition,
-                        offset=m.offset,
-                        timestamp=m.timestamp / 1000.0 if m.timestamp is not None else None,
+                        topic,
+                        key.decode("utf-8", "replace") if key is not None else None,
+                        m.value if m.value is not None else b"",
+                        tuple((h, v if v is not None else b"") for h, v in headers) if headers else (),
+                        partition,
+                        m.offset,
+                        m.timestamp / 1000.0 if m.timestamp is not None else None,
                     )
                 )
         return out
 
     async def commit(self, records: Sequence[Record] | None = None) -> None:
-        owned = self._consumer.assignment()
         target: dict[TopicPartition, int] | None = None  # None: every record returned so far
         if records is not None:
-            target = {}
+            last: dict[tuple[str, int], int] = {}
             for r in records:
-                tp = TopicPartition(r.topic, r.partition)
-                if tp in owned and r.offset + 1 > target.get(tp, -1):
-                    target[tp] = r.offset + 1
+                where = (r.topic, r.partition)
+                if r.offset >= last.get(where, -1):
+                    last[where] = r.offset
+            owned = self._consumer.assignment()
+            target = {
+                tp: offset + 1 for (topic, part), offset in last.items()
+                if (tp := TopicPartition(topic, part)) in owned
+            }
             if not target:
                 return
         try:
@@ -152,6 +172,7 @@ class KafkaBus:
             client_id=client_id,
             acks="all",
             enable_idempotence=True,
+            partitioner=_partitioner,
             linger_ms=self._tuning.linger_ms,
             max_batch_size=self._tuning.max_batch_size,
             request_timeout_ms=self._tuning.request_timeout_ms,
@@ -195,7 +216,8 @@ class KafkaBus:
         value: bytes,
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
-        await self.ensure_topics([topic])
+        if not self._admin.known(topic):
+            await self.ensure_topics([topic])
         try:
             future = await self._producer.send(
                 topic,

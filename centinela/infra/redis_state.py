@@ -10,9 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
 
-from centinela.errors import StateError
+from centinela.infra.redis_client import connect, with_retry
 
 __all__ = ["RedisStateStore"]
 
@@ -28,55 +27,41 @@ class RedisStateStore:
     @classmethod
     async def from_url(cls, url: str, *, namespace: str = "centinela:state") -> RedisStateStore:
         """Connect to the Redis a `redis://host:port/db` URL names and check that it answers."""
-        client = aioredis.Redis.from_url(url, decode_responses=False)
-        try:
-            await client.ping()
-        except RedisError as exc:
-            await client.aclose()
-            msg = f"Redis at {url} does not answer: {exc!r}."
-            raise StateError(msg) from exc
-        return cls(client, namespace=namespace)
+        return cls(await connect(url), namespace=namespace)
 
     def _key(self, key: str) -> str:
         return f"{self._ns}:v:{key}"
 
     async def load(self, key: str) -> bytes | None:
-        try:
-            value = await self._redis.get(self._key(key))
-        except RedisError as exc:
-            msg = f"Redis did not return checkpoint {key!r}: {exc!r}."
-            raise StateError(msg) from exc
+        value = await with_retry(lambda: self._redis.get(self._key(key)), f"return checkpoint {key!r}")
         return None if value is None else _bytes(value)
 
     async def load_prefix(self, prefix: str) -> dict[str, bytes]:
         low = b"[" + prefix.encode()
         high = b"[" + prefix.encode() + b"\xff"  # 0xff never occurs in UTF-8: above every key with the prefix
-        try:
-            names = await self._redis.zrangebylex(self._index, low, high)
-            if not names:
-                return {}
-            values = await self._redis.mget([self._key(_text(n)) for n in names])
-        except RedisError as exc:
-            msg = f"Redis did not return the checkpoints under {prefix!r}: {exc!r}."
-            raise StateError(msg) from exc
+        what = f"return the checkpoints under {prefix!r}"
+        names = await with_retry(lambda: self._redis.zrangebylex(self._index, low, high), what)
+        if not names:
+            return {}
+        values = await with_retry(lambda: self._redis.mget([self._key(_text(n)) for n in names]), what)
         return {_text(n): _bytes(v) for n, v in zip(names, values, strict=True) if v is not None}
 
     async def save(self, items: Mapping[str, bytes | None]) -> None:
         if not items:
             return
-        pipe = self._redis.pipeline(transaction=True)
-        for key, value in items.items():
-            if value is None:
-                pipe.delete(self._key(key))
-                pipe.zrem(self._index, key)
-            else:
-                pipe.set(self._key(key), bytes(value))
-                pipe.zadd(self._index, {key: 0})
-        try:
-            await pipe.execute()
-        except RedisError as exc:
-            msg = f"Redis did not save {len(items)} checkpoint(s) (first {next(iter(items))!r}): {exc!r}."
-            raise StateError(msg) from exc
+
+        async def transaction() -> None:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                for key, value in items.items():
+                    if value is None:
+                        pipe.delete(self._key(key))
+                        pipe.zrem(self._index, key)
+                    else:
+                        pipe.set(self._key(key), bytes(value))
+                        pipe.zadd(self._index, {key: 0})
+                await pipe.execute()
+
+        await with_retry(transaction, f"save {len(items)} checkpoint(s), the first {next(iter(items))!r}")
 
     async def aclose(self) -> None:
         await self._redis.aclose()

@@ -76,8 +76,9 @@ pg_data() { # the data directory; when the postgres user cannot reach $SERVICES,
 
 pg_ready() { "$(pg_bin)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; }
 
+install_postgres() { [ -n "$(pg_bin)" ] || apt_install postgresql; }
+
 start_postgres() {
-  if [ -z "$(pg_bin)" ]; then apt_install postgresql || return 1; fi
   local bin data
   bin=$(pg_bin)
   data=$(pg_data)
@@ -128,8 +129,9 @@ stop_postgres() {
 
 redis_ready() { [ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" = PONG ]; }
 
+install_redis() { command -v redis-server >/dev/null || apt_install redis-server; }
+
 start_redis() {
-  if ! command -v redis-server >/dev/null; then apt_install redis-server || return 1; fi
   if redis_ready; then
     log "redis: reusing the server on 127.0.0.1:$REDIS_PORT"
     return 0
@@ -155,15 +157,23 @@ stop_redis() {
 
 # ------------------------------------------------------------------------------------------ kafka
 
+KAFKA_JVM_OPTS=${CENTINELA_KAFKA_JVM_OPTS:--Xms256m -Xmx768m -XX:+UseG1GC}
+
 kafka_java() { # java -cp <jars> CLASS ARGS...
-  exec_java java -Xms256m -Xmx768m -XX:+UseG1GC -Djava.awt.headless=true \
+  # shellcheck disable=SC2086 # the options are a list of words
+  exec_java java $KAFKA_JVM_OPTS -Djava.awt.headless=true \
     -Dlog4j2.configurationFile="$HERE/kafka-log4j2.properties" -Dkafka.logs.dir="$SERVICES/kafka" \
     -cp "$KAFKA_LIBS/*" "$@"
 }
 
+install_kafka() {
+  local missing=()
+  command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  command -v mvn >/dev/null || missing+=(maven)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}
+
 kafka_fetch() {
-  if ! command -v java >/dev/null; then apt_install openjdk-17-jre-headless || return 1; fi
-  if ! command -v mvn >/dev/null; then apt_install maven || return 1; fi
   [ -f "$KAFKA_LIBS/.complete" ] && return 0
   log "kafka: fetching the broker's jars from Maven Central into $KAFKA_LIBS"
   rm -rf "$KAFKA_LIBS"
@@ -188,6 +198,8 @@ kafka_pid() { # the pid of our running broker, if any
 
 kafka_started() { grep -q 'Kafka Server started' "$SERVICES/kafka/server.log" 2>/dev/null && port_open "$KAFKA_PORT"; }
 
+kafka_settled() { kafka_started || ! kafka_pid >/dev/null; } # started, or the JVM has exited
+
 start_kafka() {
   kafka_fetch || return 1
   if kafka_pid >/dev/null && port_open "$KAFKA_PORT"; then
@@ -204,8 +216,10 @@ start_kafka() {
     "$HERE/kafka-server.properties.in" >"$dir/server.properties"
   if [ ! -f "$dir/data/meta.properties" ]; then
     local cluster
-    cluster=$(kafka_java kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1) || return 1
-    kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
+    # A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
+    cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    KAFKA_JVM_OPTS="-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
+      kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
       >"$dir/format.log" 2>&1 || {
       cat "$dir/format.log" >&2
       return 1
@@ -215,7 +229,8 @@ start_kafka() {
   # setsid: the broker outlives this script and the terminal or make that ran it.
   KAFKA_DETACH=1 kafka_java kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 </dev/null &
   echo $! >"$dir/kafka.pid"
-  wait_until 90 kafka_started || {
+  wait_until 120 kafka_settled
+  kafka_started || {
     tail -n 30 "$dir/server.log" "$dir/stdout.log" >&2
     return 1
   }
@@ -266,9 +281,21 @@ main() {
   started=$(now)
   case $action in
   start)
+    # Install one after the other (apt holds a lock), then start all at once and wait for each.
+    local ok=() pids=()
     for name in "${names[@]}"; do
-      if ! "start_$name"; then
-        log "$name: could not start"
+      if "install_$name"; then ok+=("$name"); else
+        log "$name: could not be installed"
+        failed=1
+      fi
+    done
+    for name in "${ok[@]}"; do
+      "start_$name" &
+      pids+=($!)
+    done
+    for i in "${!pids[@]}"; do
+      if ! wait "${pids[$i]}"; then
+        log "${ok[$i]}: could not start"
         failed=1
       fi
     done

@@ -6,7 +6,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
+from service_urls import postgres_schema_url
 
+from centinela.infra.postgres_history import PostgresHistoryStore
 from centinela.infra.sqlite_history import SqliteHistoryStore
 from centinela.ports import AlarmRecord, HistoryStore, Sample
 
@@ -17,10 +19,17 @@ async def _sqlite(tmp: Path) -> HistoryStore:
     return SqliteHistoryStore(f"sqlite:///{tmp / 'history.db'}", batch_rows=3)
 
 
-FACTORIES: dict[str, Factory] = {"sqlite": _sqlite}
+async def _postgres(tmp: Path) -> HistoryStore:
+    return await PostgresHistoryStore.open(postgres_schema_url(), batch_rows=3)
 
 
-@pytest.fixture(params=sorted(FACTORIES))
+FACTORIES: dict[str, Factory] = {"sqlite": _sqlite, "postgres": _postgres}
+INTEGRATION = {"postgres"}
+
+
+@pytest.fixture(
+    params=[pytest.param(n, marks=[pytest.mark.integration] if n in INTEGRATION else []) for n in FACTORIES]
+)
 async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
     instance = await FACTORIES[request.param](tmp_path)
     yield instance
@@ -71,5 +80,5 @@ async def test_alarm_written_twice_keeps_one_row(store: HistoryStore) -> None:
     await store.write_alarms([record])
     await store.write_alarms([record])
     await store.flush()
-    assert isinstance(store, SqliteHistoryStore)
+    assert isinstance(store, SqliteHistoryStore | PostgresHistoryStore)
     assert await store.alarms(0.0, 10.0) == [record]
