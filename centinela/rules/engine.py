@@ -239,9 +239,12 @@ class Engine:
         if ctx.wake is not None and ctx.wake <= time:
             self._catch_up(ctx, time, out)
         ctx.seen[path] = time
-        ctx.values[path] = value
         if time > ctx.now:
             ctx.now = time
+        if value is None:  # deleted (a merge's null, a deleted feature): the input is missing now
+            ctx.values.pop(path, None)
+            return True
+        ctx.values[path] = value
         series = ctx.store.get(path)
         if series is not None:
             series.add(time, value)

@@ -135,8 +135,7 @@ class Runtime:
             self.engine.contexts.pop(thing_id, None)
             self.engine.touched.add(thing_id)
             return
-        if event.path == "/" and event.action in ("created", "modified"):
-            self.engine.contexts.pop(thing_id, None)
+        if event.path == "/" and thing_id not in self.engine.contexts and isinstance(event.value, dict):
             await self._bind_thing(dict(event.value) | {"thingId": thing_id})
             return
         if thing_id not in self.engine.contexts:
