@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/centinela check examples/
+	$(BIN)/centinela demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check centinela tests bench
@@ -30,10 +30,10 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 services:
-	@echo "no external services needed yet"
+	bash compose/local/services.sh start
 
 services-stop:
-	@true
+	bash compose/local/services.sh stop
 
 unit: $(STAMP)
 	$(BIN)/pytest

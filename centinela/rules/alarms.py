@@ -1,0 +1,334 @@
+"""The ISA-18.2 alarm state machine: a pure `step(status, config, event, now) -> (status, transitions)`.
+
+Model (ISA-18.2 / IEC 62682, figure "alarm state transition diagram"):
+
+* The *condition* is debounced first: the raise condition must hold for `on_delay` seconds to make the
+  alarm active, and the clear condition (the negated raise condition, or an explicit clear / deadband
+  condition giving hysteresis) must hold for `off_delay` seconds to make it inactive again.
+* The *alarm state* combines activity and acknowledgement: NORMAL, UNACK (active, unacknowledged),
+  ACKED (active, acknowledged) and RTN_UNACK (returned to normal, unacknowledged).
+* Three states take an alarm out of annunciation: OUT_OF_SERVICE (operator) over SHELVED (operator,
+  with an expiry) over SUPPRESSED (a rule condition). The condition is still tracked underneath; on
+  leaving them the alarm is UNACK when its condition is active and NORMAL otherwise.
+* A latched alarm whose condition returns stays UNACK/ACKED with `latched` set until an operator
+  `reset` returns it to NORMAL (a reset acknowledges too).
+* Chattering: more than N activations within a window marks the alarm chattering (reported as a
+  transition with cause CHATTERING); it ends when the window holds N or fewer again.
+
+Time is passed in; nothing here reads a clock. Deadlines that fall between two steps (the end of an
+on-delay, a shelve expiry) take effect at their own time, so a step applied late gives the same
+transitions, with the same times, as timers firing on time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+from typing import Any
+
+from centinela.errors import CentinelaError
+
+__all__ = [
+    "Action",
+    "ActionKind",
+    "AlarmActionError",
+    "AlarmConfig",
+    "AlarmState",
+    "AlarmStatus",
+    "Cause",
+    "Evaluation",
+    "MissingMode",
+    "Tick",
+    "Transition",
+    "next_deadline",
+    "step",
+]
+
+
+class AlarmState(Enum):
+    NORMAL = "normal"
+    UNACK = "active-unacknowledged"
+    ACKED = "active-acknowledged"
+    RTN_UNACK = "returned-unacknowledged"
+    SHELVED = "shelved"
+    SUPPRESSED = "suppressed"
+    OUT_OF_SERVICE = "out-of-service"
+
+
+class Cause(Enum):
+    RAISED = "raised"
+    CLEARED = "cleared"
+    LATCHED = "latched"
+    ACK = "ack"
+    RESET = "reset"
+    SHELVE = "shelve"
+    UNSHELVE = "unshelve"
+    SHELVE_EXPIRED = "shelve-expired"
+    SUPPRESS = "suppress"
+    UNSUPPRESS = "unsuppress"
+    OUT_OF_SERVICE = "out-of-service"
+    IN_SERVICE = "in-service"
+    CHATTERING = "chattering"
+    CHATTER_END = "chatter-end"
+
+
+class MissingMode(Enum):
+    """What a missing raise condition means: raise the alarm, clear it, or hold (neither)."""
+
+    RAISE = "raise"
+    CLEAR = "clear"
+    HOLD = "hold"
+
+
+class ActionKind(Enum):
+    ACK = "ack"
+    SHELVE = "shelve"
+    UNSHELVE = "unshelve"
+    OUT_OF_SERVICE = "out-of-service"
+    IN_SERVICE = "in-service"
+    RESET = "reset"
+
+
+class AlarmActionError(CentinelaError):
+    """An operator action that does not apply to the alarm in its present state."""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmConfig:
+    on_delay: float = 0.0
+    off_delay: float = 0.0
+    latch: bool = False
+    on_missing: MissingMode = MissingMode.HOLD
+    chatter: tuple[int, float] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """One evaluation of the rule's conditions.
+
+    `raised` is None when missing; `cleared` is None without an explicit clear condition ("not raised").
+    """
+
+    raised: bool | None
+    cleared: bool | None = None
+    suppressed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes without new data (a timer fired)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    kind: ActionKind
+    until: float | None = None
+    user: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmStatus:
+    state: AlarmState = AlarmState.NORMAL
+    active: bool = False
+    raised: bool | None = None
+    cleared: bool | None = None
+    pending_since: float | None = None
+    clearing_since: float | None = None
+    latched: bool = False
+    shelved_until: float | None = None
+    suppressed: bool = False
+    out_of_service: bool = False
+    chattering: bool = False
+    activations: tuple[float, ...] = ()
+    since: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__slots__}
+        data["state"] = self.state.value
+        data["activations"] = list(self.activations)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AlarmStatus:
+        values = dict(data)
+        values["state"] = AlarmState(values["state"])
+        values["activations"] = tuple(values.get("activations", ()))
+        return cls(**values)
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    time: float
+    previous: AlarmState
+    state: AlarmState
+    cause: Cause
+    active: bool
+    latched: bool
+    chattering: bool
+
+
+Event = Evaluation | Tick | Action
+
+
+def _overlay(s: AlarmStatus) -> AlarmState | None:
+    if s.out_of_service:
+        return AlarmState.OUT_OF_SERVICE
+    if s.shelved_until is not None:
+        return AlarmState.SHELVED
+    if s.suppressed:
+        return AlarmState.SUPPRESSED
+    return None
+
+
+def _settle(s: AlarmStatus, cause: Cause, t: float, out: list[Transition]) -> AlarmStatus:
+    """Move to the state the overlays and activity call for, recording a transition if it changed."""
+    over = _overlay(s)
+    if over is not None:
+        target = over
+    elif s.state in (AlarmState.SHELVED, AlarmState.SUPPRESSED, AlarmState.OUT_OF_SERVICE):
+        target = AlarmState.UNACK if s.active else AlarmState.NORMAL
+    else:
+        target = s.state
+    if target is not s.state:
+        out.append(Transition(t, s.state, target, cause, s.active, s.latched, s.chattering))
+        s = replace(s, state=target, since=t, latched=False if over is not None else s.latched)
+    return s
+
+
+def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition]) -> AlarmStatus:
+    s = replace(s, active=True, pending_since=None, clearing_since=None)
+    if s.latched:  # the condition came back while latched: still the same standing alarm
+        s = replace(s, latched=False)
+    elif s.state in (AlarmState.NORMAL, AlarmState.RTN_UNACK):
+        out.append(Transition(t, s.state, AlarmState.UNACK, Cause.RAISED, True, False, s.chattering))
+        s = replace(s, state=AlarmState.UNACK, since=t)
+    if cfg.chatter is not None:
+        limit, window = cfg.chatter
+        recent = (*(a for a in s.activations if a > t - window), t)
+        s = replace(s, activations=recent[-(limit + 1) :])
+        if len(recent) > limit and not s.chattering:
+            s = replace(s, chattering=True)
+            out.append(Transition(t, s.state, s.state, Cause.CHATTERING, True, s.latched, True))
+    return s
+
+
+def _deactivate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition]) -> AlarmStatus:
+    s = replace(s, active=False, pending_since=None, clearing_since=None)
+    if s.state not in (AlarmState.UNACK, AlarmState.ACKED):
+        return s
+    if cfg.latch:
+        out.append(Transition(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
+        return replace(s, latched=True)
+    target = AlarmState.RTN_UNACK if s.state is AlarmState.UNACK else AlarmState.NORMAL
+    out.append(Transition(t, s.state, target, Cause.CLEARED, False, False, s.chattering))
+    return replace(s, state=target, since=t)
+
+
+def _deadlines(s: AlarmStatus, cfg: AlarmConfig) -> list[tuple[float, int]]:
+    found: list[tuple[float, int]] = []
+    if s.pending_since is not None:
+        found.append((s.pending_since + cfg.on_delay, 0))
+    if s.clearing_since is not None:
+        found.append((s.clearing_since + cfg.off_delay, 1))
+    if s.shelved_until is not None:
+        found.append((s.shelved_until, 2))
+    if s.chattering and cfg.chatter is not None:
+        limit, window = cfg.chatter
+        oldest = s.activations[-(limit + 1)] if len(s.activations) > limit else s.since or 0.0
+        found.append((oldest + window, 3))
+    return found
+
+
+def next_deadline(status: AlarmStatus, config: AlarmConfig) -> float | None:
+    """The earliest time at which the alarm changes without new data (for the scheduler)."""
+    found = _deadlines(status, config)
+    return min(found)[0] if found else None
+
+
+def _advance(s: AlarmStatus, cfg: AlarmConfig, now: float, out: list[Transition]) -> AlarmStatus:
+    while True:
+        due = [d for d in _deadlines(s, cfg) if d[0] <= now]
+        if not due:
+            return s
+        t, kind = min(due)
+        if kind == 0:
+            s = _activate(s, cfg, t, out)
+        elif kind == 1:
+            s = _deactivate(s, cfg, t, out)
+        elif kind == 2:
+            s = _settle(replace(s, shelved_until=None), Cause.SHELVE_EXPIRED, t, out)
+        else:
+            window = cfg.chatter[1] if cfg.chatter is not None else 0.0
+            s = replace(s, chattering=False, activations=tuple(a for a in s.activations if a > t - window))
+            out.append(Transition(t, s.state, s.state, Cause.CHATTER_END, s.active, s.latched, False))
+
+
+def _track(s: AlarmStatus, ev: Evaluation, cfg: AlarmConfig, now: float) -> AlarmStatus:
+    raised, cleared = ev.raised, ev.cleared
+    if raised is None:
+        if cfg.on_missing is MissingMode.RAISE:
+            raised, cleared = True, False
+        elif cfg.on_missing is MissingMode.CLEAR:
+            raised, cleared = False, True
+        else:  # HOLD: neither raises nor clears, and no delay runs on unknown data
+            return replace(s, raised=None, cleared=None, pending_since=None, clearing_since=None)
+    if cleared is None:
+        cleared = not raised
+    s = replace(s, raised=raised, cleared=cleared)
+    if not s.active:
+        pending = (s.pending_since if s.pending_since is not None else now) if raised else None
+        return replace(s, pending_since=pending, clearing_since=None)
+    clearing = cleared and not raised
+    since = (s.clearing_since if s.clearing_since is not None else now) if clearing else None
+    return replace(s, clearing_since=since, pending_since=None)
+
+
+def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> AlarmStatus:
+    kind = action.kind
+    if kind is ActionKind.ACK:
+        if s.state is AlarmState.UNACK:
+            out.append(
+                Transition(now, s.state, AlarmState.ACKED, Cause.ACK, s.active, s.latched, s.chattering)
+            )
+            return replace(s, state=AlarmState.ACKED, since=now)
+        if s.state is AlarmState.RTN_UNACK:
+            out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.ACK, False, False, s.chattering))
+            return replace(s, state=AlarmState.NORMAL, since=now)
+        return s  # nothing to acknowledge: acknowledging twice is harmless
+    if kind is ActionKind.RESET:
+        if not s.latched:
+            msg = f"The alarm in state {s.state.value} is not latched, so there is nothing to reset."
+            raise AlarmActionError(msg)
+        out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.RESET, False, False, s.chattering))
+        return replace(s, state=AlarmState.NORMAL, latched=False, since=now)
+    if kind is ActionKind.SHELVE:
+        if action.until is None or action.until <= now:
+            msg = f"An alarm can only be shelved until a later time; got until={action.until} at {now}."
+            raise AlarmActionError(msg)
+        return _settle(replace(s, shelved_until=action.until), Cause.SHELVE, now, out)
+    if kind is ActionKind.UNSHELVE:
+        return _settle(replace(s, shelved_until=None), Cause.UNSHELVE, now, out)
+    if kind is ActionKind.OUT_OF_SERVICE:
+        return _settle(replace(s, out_of_service=True), Cause.OUT_OF_SERVICE, now, out)
+    return _settle(replace(s, out_of_service=False), Cause.IN_SERVICE, now, out)
+
+
+def step(
+    status: AlarmStatus, config: AlarmConfig, event: Event, now: float
+) -> tuple[AlarmStatus, list[Transition]]:
+    """Apply one evaluation, tick or operator action at time `now`.
+
+    Return the new status and the transitions in time order: deadlines passed since the last step
+    come first, at their own time.
+    """
+    out: list[Transition] = []
+    s = _advance(status, config, now, out)
+    if isinstance(event, Evaluation):
+        s = _track(s, event, config, now)
+        if event.suppressed != s.suppressed:
+            cause = Cause.SUPPRESS if event.suppressed else Cause.UNSUPPRESS
+            s = _settle(replace(s, suppressed=event.suppressed), cause, now, out)
+        s = _advance(s, config, now, out)
+    elif isinstance(event, Action):
+        s = _act(s, event, now, out)
+    return s, out

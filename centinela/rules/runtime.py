@@ -1,0 +1,226 @@
+"""The engine wired to a twin store: retrieve, subscribe, evaluate, emit, fire timers, checkpoint.
+
+Checkpoint order is fixed: flush the sinks, then persist the engine state. Effects are idempotent
+(deterministic alarm ids, history upserts), so effects re-emitted after a crash add nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from centinela.dsl.program import MISSING, Program
+from centinela.errors import TwinError
+from centinela.ports import Clock, StateStore, ThingEvent, TwinStore
+from centinela.rules.alarms import Action
+from centinela.rules.engine import Engine
+from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
+from centinela.rules.sinks import ORIGIN_HEADER, Sink
+from centinela.rules.snapshot import load_snapshot, save_snapshot
+
+__all__ = ["SOURCE_TIME_HEADER", "Runtime", "event_time", "source_times"]
+
+log = logging.getLogger(__name__)
+
+SOURCE_TIME_HEADER = "centinela-source-time"
+"""Header an adapter sets on a merge: the newest device timestamp in it, epoch milliseconds."""
+
+
+def event_time(event: ThingEvent, now: float) -> float:
+    """The event time of a change: the source time header, else the event's timestamp, else `now`."""
+    source = event.headers.get(SOURCE_TIME_HEADER)
+    if source is not None:
+        with contextlib.suppress(ValueError):
+            return float(source) / 1000.0
+    return event.timestamp if event.timestamp is not None else now
+
+
+def source_times(event: ThingEvent) -> dict[str, float]:
+    """Per-property device times from Ditto's `put-metadata` header (`sourceTime`, epoch ms)."""
+    raw = event.headers.get("put-metadata")
+    if not raw:
+        return {}
+    try:
+        entries = json.loads(raw)
+    except ValueError:
+        return {}
+    base = event.path.rstrip("/")
+    times: dict[str, float] = {}
+    for entry in entries if isinstance(entries, list) else ():
+        if not isinstance(entry, dict) or not isinstance(entry.get("value"), dict):
+            continue
+        ms = entry["value"].get("sourceTime")
+        key = entry.get("key")
+        if isinstance(ms, int | float) and isinstance(key, str):
+            times[base + "/" + key.lstrip("/")] = float(ms) / 1000.0
+    return times
+
+
+class Runtime:
+    """Runs one `Engine` against a `TwinStore`; effects go to `sinks`, state to `state`."""
+
+    def __init__(
+        self,
+        program: Program,
+        twin: TwinStore,
+        clock: Clock,
+        sinks: Sequence[Sink],
+        *,
+        state: StateStore | None = None,
+        checkpoint_seconds: float = 5.0,
+        on_output: Callable[[StepOutput], None] | None = None,
+    ) -> None:
+        self.engine = Engine(program)
+        self.twin = twin
+        self.clock = clock
+        self.sinks = list(sinks)
+        self.state = state
+        self.checkpoint_seconds = checkpoint_seconds
+        self.on_output = on_output
+        self.events = 0
+        self.ignored_own = 0
+        self._lock = asyncio.Lock()
+        self._rearm = asyncio.Event()
+        self.ready = asyncio.Event()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Restore the last checkpoint, then bind every thing the loaded classes apply to."""
+        if self.state is not None:
+            await load_snapshot(self.engine, self.state)
+        async for thing in self.twin.search():
+            await self._bind_thing(thing)
+
+    async def _bind_thing(self, thing: dict[str, Any]) -> None:
+        out = StepOutput()
+        now = self.clock.now()
+        thing_id = str(thing["thingId"])
+        if thing_id in self.engine.contexts and self.engine.contexts[thing_id]:
+            # Restored from a checkpoint: catch up on values that changed while we were away.
+            for ctx in list(self.engine.contexts[thing_id]):
+                for pointer in sorted(ctx.twin_class.inputs):
+                    value = _at(thing, pointer)
+                    if value is not MISSING and ctx.values.get(pointer, MISSING) != value:
+                        self.engine.ingest(thing_id, pointer, value, now, out)
+        else:
+            self.engine.bind(thing, now, out)
+        await self._emit(out)
+
+    async def run(self) -> None:
+        """Process events and timers until cancelled."""
+        subscription = self.twin.subscribe()
+        async with subscription:
+            await self.start()
+            self.ready.set()
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._timers())
+                if self.state is not None:
+                    tasks.create_task(self._checkpoints())
+                async for event in subscription:
+                    await self.handle(event)
+
+    async def handle(self, event: ThingEvent) -> None:
+        """Apply one twin event (the engine's own writes are recognised and ignored)."""
+        if event.headers.get(ORIGIN_HEADER) == "engine":
+            self.ignored_own += 1
+            return
+        self.events += 1
+        thing_id = event.thing_id
+        if event.action == "deleted" and event.path == "/":
+            self.engine.contexts.pop(thing_id, None)
+            self.engine.touched.add(thing_id)
+            return
+        if event.path == "/" and thing_id not in self.engine.contexts and isinstance(event.value, dict):
+            await self._bind_thing(dict(event.value) | {"thingId": thing_id})
+            return
+        if thing_id not in self.engine.contexts:
+            try:
+                thing = await self.twin.retrieve(thing_id)
+            except TwinError as exc:
+                log.warning("Thing %s changed but could not be retrieved: %s", thing_id, exc)
+                return
+            await self._bind_thing(thing)
+            return
+        out = StepOutput()
+        when = event_time(event, self.clock.now())
+        merge = event.action == "merged"
+        async with self._lock:
+            self.engine.ingest_change(
+                thing_id, event.path, event.value, when, out, merge=merge, times=source_times(event)
+            )
+        await self._emit(out)
+
+    async def act(self, thing_id: str, rule: str, action: Action) -> list[AlarmEvent]:
+        """An operator action (ack, shelve, ...) on an alarm; returns the transitions it caused."""
+        out = StepOutput()
+        async with self._lock:
+            self.engine.act(thing_id, rule, action, self.clock.now(), out)
+        await self._emit(out)
+        return list(out.alarms)
+
+    def stats(self) -> dict[str, int]:
+        """Counters for health reports: events seen and skipped, readings out of order, late, repeated."""
+        engine = self.engine
+        contexts = [c for cs in engine.contexts.values() for c in cs]
+        return {
+            "events": self.events,
+            "ownEventsIgnored": self.ignored_own,
+            "things": len(engine.contexts),
+            "outOfOrder": engine.out_of_order,
+            "late": engine.late,
+            "duplicates": sum(c.duplicates for c in contexts),
+            "failingRules": sum(len(c.health) for c in contexts),
+        }
+
+    async def checkpoint(self) -> None:
+        for sink in self.sinks:
+            await sink.flush()
+        if self.state is not None:
+            await save_snapshot(self.engine, self.state)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _emit(self, out: StepOutput) -> None:
+        self._rearm.set()
+        if not out:
+            return
+        for sink in self.sinks:
+            await sink.emit(out)
+        if self.on_output is not None:
+            self.on_output(out)
+        for health in out.health:
+            log.warning("Rule %s on %s: %s", health.rule, health.thing_id, health.error or "recovered")
+
+    async def _timers(self) -> None:
+        while True:
+            self._rearm.clear()
+            when = self.engine.next_wake()
+            waiter = asyncio.ensure_future(self._rearm.wait())
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(when)) if when is not None else None
+            pending = {waiter} if sleeper is None else {waiter, sleeper}
+            done, rest = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in rest:
+                task.cancel()
+            if sleeper is not None and sleeper in done:
+                out = StepOutput()
+                async with self._lock:
+                    self.engine.advance(self.clock.now(), out)
+                await self._emit(out)
+
+    async def _checkpoints(self) -> None:
+        while True:
+            await asyncio.sleep(self.checkpoint_seconds)
+            await self.checkpoint()
+
+
+def _at(thing: Any, pointer: str) -> Any:
+    for part in pointer_parts(pointer):
+        if not isinstance(thing, dict) or part not in thing:
+            return MISSING
+        thing = thing[part]
+    return thing

@@ -1,0 +1,162 @@
+"""A Ditto connection (JSON, the format of Ditto's connectivity API): the parts a Kafka stand-in uses.
+
+Only what the embedded stand-in implements is accepted: `connectionType` `kafka`, payload mapping
+`Ditto`, placeholders `{{ thing:id }}`, `{{ thing:namespace }}`, `{{ thing:name }}`,
+`{{ entity:id }}` and `{{ header:<name> }}` (incl. `kafka.key`, `kafka.topic`). Anything else is a
+`ConfigError` naming the field, so a connection never half-works.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from centinela.errors import ConfigError
+
+__all__ = ["Connection", "Enforcement", "Source", "Target", "load_connection", "resolve"]
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([a-z]+):([A-Za-z0-9_.\-]+)\s*\}\}")
+_KNOWN = {("thing", "id"), ("thing", "namespace"), ("thing", "name"), ("entity", "id")}
+
+
+def _check_placeholders(text: str) -> str:
+    for prefix, name in _PLACEHOLDER.findall(text):
+        if prefix != "header" and (prefix, name) not in _KNOWN:
+            msg = f"the placeholder '{{{{ {prefix}:{name} }}}}' in '{text}' is not supported"
+            raise ValueError(msg)
+    return text
+
+
+def resolve(template: str, thing_id: str | None, headers: Mapping[str, str]) -> str | None:
+    """Fill a template's placeholders; `None` when one has no value (an absent header, no thing)."""
+    missing = False
+
+    def one(match: re.Match[str]) -> str:
+        nonlocal missing
+        prefix, name = match.group(1), match.group(2)
+        if prefix == "header":
+            value = headers.get(name)
+        elif thing_id is None:
+            value = None
+        elif name == "id":
+            value = thing_id
+        else:
+            namespace, _, short = thing_id.partition(":")
+            value = namespace if name == "namespace" else short
+        if value is None:
+            missing = True
+            return ""
+        return value
+
+    out = _PLACEHOLDER.sub(one, template)
+    return None if missing else out
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class Enforcement(_Model):
+    input: str
+    filters: tuple[str, ...]
+
+    @field_validator("input")
+    @classmethod
+    def _input(cls, value: str) -> str:
+        return _check_placeholders(value)
+
+
+def _mapping(value: tuple[str, ...]) -> tuple[str, ...]:
+    if tuple(value) != ("Ditto",):
+        msg = f"payloadMapping {list(value)} is not supported; the stand-in speaks the Ditto Protocol only"
+        raise ValueError(msg)
+    return value
+
+
+def _headers(value: dict[str, str]) -> dict[str, str]:
+    for template in value.values():
+        _check_placeholders(template)
+    return value
+
+
+class Source(_Model):
+    addresses: tuple[str, ...]
+    authorization_context: tuple[str, ...] = Field(alias="authorizationContext")
+    header_mapping: dict[str, str] = Field(default_factory=dict, alias="headerMapping")
+    payload_mapping: tuple[str, ...] = Field(default=("Ditto",), alias="payloadMapping")
+    enforcement: Enforcement | None = None
+
+    @field_validator("payload_mapping")
+    @classmethod
+    def _pm(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _mapping(value)
+
+    @field_validator("header_mapping")
+    @classmethod
+    def _hm(cls, value: dict[str, str]) -> dict[str, str]:
+        return _headers(value)
+
+
+class Target(_Model):
+    address: str
+    topics: tuple[str, ...]
+    authorization_context: tuple[str, ...] = Field(alias="authorizationContext")
+    header_mapping: dict[str, str] = Field(default_factory=dict, alias="headerMapping")
+    payload_mapping: tuple[str, ...] = Field(default=("Ditto",), alias="payloadMapping")
+
+    @field_validator("payload_mapping")
+    @classmethod
+    def _pm(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _mapping(value)
+
+    @field_validator("header_mapping")
+    @classmethod
+    def _hm(cls, value: dict[str, str]) -> dict[str, str]:
+        return _headers(value)
+
+    @field_validator("address")
+    @classmethod
+    def _ad(cls, value: str) -> str:
+        return _check_placeholders(value)
+
+    @property
+    def twin_events(self) -> bool:
+        """Whether this target receives twin events (`_/_/things/twin/events`, optionally with options)."""
+        return any(t.split("?", 1)[0] == "_/_/things/twin/events" for t in self.topics)
+
+
+class Connection(_Model):
+    id: str
+    connection_type: str = Field(alias="connectionType")
+    connection_status: str = Field(default="open", alias="connectionStatus")
+    sources: tuple[Source, ...] = ()
+    targets: tuple[Target, ...] = ()
+
+    @field_validator("connection_type")
+    @classmethod
+    def _kafka(cls, value: str) -> str:
+        if value != "kafka":
+            msg = f"connectionType '{value}' is not supported; the stand-in implements 'kafka'"
+            raise ValueError(msg)
+        return value
+
+
+def load_connection(source: Path | str | Mapping[str, Any]) -> Connection:
+    """Read a Ditto connection from a JSON file path or an already decoded object."""
+    name = str(source) if isinstance(source, Path | str) else "the connection object"
+    try:
+        data = json.loads(Path(source).read_text()) if isinstance(source, Path | str) else dict(source)
+        return Connection.model_validate(data)
+    except (OSError, ValueError) as exc:
+        problems = (
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            if isinstance(exc, ValidationError)
+            else str(exc)
+        )
+        msg = f"The Ditto connection in {name} cannot be used: {problems}."
+        raise ConfigError(msg) from exc

@@ -1,0 +1,189 @@
+"""`KafkaConnectivity`: the embedded twin service doing what Ditto's Kafka connection does.
+
+Sources: records on the source addresses (`telemetry.raw`, `twin.commands`) are Ditto Protocol
+commands; their enforcement (`{{ header:kafka.key }}` must be the command's thing id) and header
+mapping are applied, then the command is applied to the store. Targets: every twin event of the
+store is published to the target address (`twin.events/{{ thing:id }}`: topic `twin.events`, key
+the thing id) with the target's header mapping as Kafka headers.
+
+Nothing is silently dropped: a record that is not a Ditto Protocol command, fails enforcement or is
+refused by the store goes to `<topic>.dlq` with the reason. Offsets are committed after the
+commands are applied (the store persists before it answers) and dead letters are flushed.
+The `authorizationContext` is not enforced: the embedded service has no policy enforcement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Mapping
+from dataclasses import replace
+from types import TracebackType
+from typing import Any, Self
+
+from centinela.errors import BusError, TwinError
+from centinela.infra.dlq import dead_letter
+from centinela.ports import Bus, Consumer, Record, ThingEvent
+from centinela.twin.connectivity.config import Connection, Source, Target, resolve
+from centinela.twin.dispatch import apply_command
+from centinela.twin.events import EventSubscription
+from centinela.twin.messages import event_envelope
+from centinela.twin.protocol import Envelope, Kind, decode, encode
+from centinela.twin.store import EmbeddedTwinStore
+
+__all__ = ["KafkaConnectivity"]
+
+log = logging.getLogger(__name__)
+
+
+class KafkaConnectivity:
+    """Run a Ditto Kafka connection against an `EmbeddedTwinStore`; use as an async context manager."""
+
+    def __init__(
+        self,
+        connection: Connection,
+        bus: Bus,
+        store: EmbeddedTwinStore,
+        *,
+        group: str | None = None,
+        batch: int = 500,
+    ) -> None:
+        self.connection = connection
+        self._bus = bus
+        self._store = store
+        self._group = group or f"ditto-connectivity-{connection.id}"
+        self._batch = batch
+        self._sources: dict[str, Source] = {a: s for s in connection.sources for a in s.addresses}
+        self._targets: tuple[Target, ...] = tuple(t for t in connection.targets if t.twin_events)
+        self._consumer: Consumer | None = None
+        self._subscription: EventSubscription | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.applied = 0
+        self.dead_lettered = 0
+        self.published = 0
+
+    async def start(self) -> None:
+        if self._targets:
+            self._subscription = self._store.subscribe()
+            self._tasks.append(asyncio.create_task(self._publish_events(), name="connectivity-targets"))
+        if self._sources:
+            self._consumer = await self._bus.consumer(sorted(self._sources), group=self._group)
+            self._tasks.append(asyncio.create_task(self._consume(), name="connectivity-sources"))
+
+    async def aclose(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        if self._consumer is not None:
+            await self._consumer.aclose()
+        if self._subscription is not None:
+            await self._subscription.aclose()
+        await self._bus.flush()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------------ sources
+
+    async def _consume(self) -> None:
+        assert self._consumer is not None
+        while True:
+            try:
+                records = await self._consumer.getmany(timeout=0.5, max_records=self._batch)
+                if not records:
+                    continue
+                for record in records:
+                    await self._apply(record)
+                await self._bus.flush()  # dead letters are durable before the offsets move
+                await self._consumer.commit(records)
+            except BusError as exc:
+                log.warning("connection %s: %s; retrying", self.connection.id, exc)
+                await asyncio.sleep(0.5)
+
+    async def _reject(self, record: Record, reason: str, error: BaseException | None = None) -> None:
+        self.dead_lettered += 1
+        log.warning("connection %s: %s", self.connection.id, reason)
+        await dead_letter(self._bus, record, reason, error=error)
+
+    async def _apply(self, record: Record) -> None:
+        source = self._sources[record.topic]
+        headers = {k: v.decode("utf-8", "replace") for k, v in record.headers}
+        headers["kafka.topic"] = record.topic
+        if record.key is not None:
+            headers["kafka.key"] = record.key
+        where = f"{record.topic}[{record.partition}]@{record.offset}"
+        try:
+            command = decode(record.value)
+        except TwinError as exc:
+            reason = f"The record {where} is not a Ditto Protocol message: {exc.message}"
+            await self._reject(record, reason, exc)
+            return
+        thing_id = command.topic.entity_id if command.topic is not None else None
+        if source.enforcement is not None:
+            given = resolve(source.enforcement.input, thing_id, headers)
+            allowed = {resolve(f, thing_id, headers) for f in source.enforcement.filters}
+            if given is None or given not in allowed:
+                reason = (
+                    f"The record {where} fails enforcement: its {source.enforcement.input} is {given!r}, "
+                    f"but the command is for thing {thing_id!r}."
+                )
+                await self._reject(record, reason)
+                return
+        mapped = _map_headers(source.header_mapping, thing_id, headers)
+        if mapped:
+            command = replace(command, headers={**command.headers, **mapped})
+        response = await apply_command(self._store, command)
+        if response.kind is Kind.ERROR or (response.status or 0) >= 400:
+            body: Mapping[str, Any] = response.value if isinstance(response.value, Mapping) else {}
+            reason = (
+                f"The twin store refused the command {command.topic} of record {where}: "
+                f"{response.status} {body.get('error', '')}: {body.get('message', '')}"
+            )
+            await self._reject(record, reason)
+            return
+        self.applied += 1
+
+    # ------------------------------------------------------------------ targets
+
+    async def _publish_events(self) -> None:
+        assert self._subscription is not None
+        async for event in self._subscription:
+            for target in self._targets:
+                await self._publish(target, event)
+            if self._subscription.pending == 0:
+                await self._bus.flush()
+
+    async def _publish(self, target: Target, event: ThingEvent) -> None:
+        envelope: Envelope = event_envelope(event)
+        headers = {k: str(v) for k, v in envelope.headers.items()}
+        address = resolve(target.address, event.thing_id, headers)
+        if address is None:
+            log.warning("connection %s: no address for the event of %s", self.connection.id, event.thing_id)
+            return
+        topic, _, key = address.partition("/")
+        kafka_headers = [(k, v.encode()) for k, v in _map_headers(target.header_mapping, event.thing_id,
+                                                                  headers).items()]
+        await self._bus.publish(topic, key or None, encode(envelope).encode(), kafka_headers)
+        self.published += 1
+
+
+def _map_headers(
+    mapping: Mapping[str, str], thing_id: str | None, headers: Mapping[str, str]
+) -> dict[str, str]:
+    """Apply a header mapping; a header whose placeholders have no value is left out (as Ditto does)."""
+    out: dict[str, str] = {}
+    for name, template in mapping.items():
+        value = resolve(template, thing_id, headers)
+        if value is not None:
+            out[name] = value
+    return out

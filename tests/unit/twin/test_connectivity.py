@@ -1,0 +1,99 @@
+"""The Kafka connectivity stand-in on the in-process bus: commands in, events out, bad records to the DLQ."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from centinela.errors import ConfigError
+from centinela.infra.dlq import read_dead_letter
+from centinela.infra.memory_bus import MemoryBus
+from centinela.ports import Record
+from centinela.twin.connectivity import KafkaConnectivity, load_connection
+from centinela.twin.messages import command_envelope
+from centinela.twin.protocol import decode, encode
+from centinela.twin.store import EmbeddedTwinStore
+
+CONNECTION = Path(__file__).resolve().parents[3] / "compose" / "ditto" / "connection-kafka.json"
+THING = "org.acme:well-1"
+
+
+@pytest.fixture
+async def pipeline() -> AsyncIterator[tuple[MemoryBus, EmbeddedTwinStore, KafkaConnectivity]]:
+    bus = MemoryBus()
+    store = await EmbeddedTwinStore().open()
+    async with KafkaConnectivity(load_connection(CONNECTION), bus, store) as connectivity:
+        yield bus, store, connectivity
+    await store.aclose()
+
+
+def _command(action: str, path: str, value: object, thing: str = THING, **headers: str) -> bytes:
+    return encode(command_envelope(thing, action, path, value, headers=headers)).encode()
+
+
+async def _wait_for(bus: MemoryBus, topic: str, count: int) -> list[Record]:
+    for _ in range(200):
+        records = bus.records(topic)
+        if len(records) >= count:
+            return records
+        await asyncio.sleep(0.01)
+    pytest.fail(f"{topic} has {len(bus.records(topic))} records, expected {count}")
+
+
+async def test_commands_update_the_twin_and_events_are_keyed_by_thing(
+    pipeline: tuple[MemoryBus, EmbeddedTwinStore, KafkaConnectivity],
+) -> None:
+    bus, store, connectivity = pipeline
+    thing = {"attributes": {"field": "north"}, "features": {"p": {"properties": {"tubing": 2900.0}}}}
+    await bus.publish("telemetry.raw", THING, _command("create", "/", thing, **{"correlation-id": "c-1"}))
+    await bus.publish("twin.commands", THING, _command("merge", "/features/p/properties", {"tubing": 3100.0},
+                                                       **{"centinela-origin": "engine"}))
+    events = await _wait_for(bus, "twin.events", 2)
+    assert [r.key for r in events] == [THING, THING]
+    decoded = [decode(r.value) for r in events]
+    assert [str(e.topic) for e in decoded] == [
+        "org.acme/well-1/things/twin/events/created",
+        "org.acme/well-1/things/twin/events/merged",
+    ]
+    assert dict(events[0].headers)["correlation-id"] == b"c-1"
+    assert dict(events[1].headers)["centinela-origin"] == b"engine"  # the engine recognises its writes
+    assert await store.retrieve(THING, "/features/p/properties/tubing") == 3100.0
+    assert (connectivity.applied, connectivity.dead_lettered) == (2, 0)
+    # Offsets are committed once the commands are applied.
+    assert bus.committed("ditto-connectivity-centinela-kafka", "telemetry.raw") == 1
+
+
+async def test_bad_records_go_to_the_dead_letter_topic_with_the_reason(
+    pipeline: tuple[MemoryBus, EmbeddedTwinStore, KafkaConnectivity],
+) -> None:
+    bus, store, connectivity = pipeline
+    await bus.publish("telemetry.raw", THING, b"{not json")
+    await bus.publish("telemetry.raw", "org.acme:other", _command("create", "/", {}))  # key != thing
+    await bus.publish("telemetry.raw", THING, _command("modify", "/attributes/x", 1))  # no such thing
+    letters = await _wait_for(bus, "telemetry.raw.dlq", 3)
+    reasons = [read_dead_letter(r).reason for r in letters]
+    assert "is not a Ditto Protocol message" in reasons[0]
+    assert "fails enforcement" in reasons[1] and "'org.acme:other'" in reasons[1]
+    assert "refused" in reasons[2] and "things:thing.notfound" in reasons[2]
+    assert [r.value for r in letters][0] == b"{not json"
+    assert connectivity.dead_lettered == 3 and connectivity.applied == 0
+    assert [t async for t in store.search()] == []
+
+
+def test_connections_the_stand_in_cannot_honour_are_refused() -> None:
+    data = json.loads(CONNECTION.read_text())
+    data["connectionType"] = "mqtt"
+    with pytest.raises(ConfigError, match="connectionType 'mqtt' is not supported"):
+        load_connection(data)
+    data = json.loads(CONNECTION.read_text())
+    data["targets"][0]["address"] = "twin.events/{{ feature:id }}"
+    with pytest.raises(ConfigError, match="feature:id"):
+        load_connection(data)
+    data = json.loads(CONNECTION.read_text())
+    data["sources"][0]["payloadMapping"] = ["JavaScript"]
+    with pytest.raises(ConfigError, match="payloadMapping"):
+        load_connection(data)
