@@ -93,8 +93,11 @@ class Child:
 
     def __exit__(self, *exc: object) -> None:
         self.conn.send("stop")
-        if self.conn.poll(10):
-            self.report = self.conn.recv()
+        try:
+            if self.conn.poll(10):
+                self.report = self.conn.recv()
+        except EOFError:
+            pass
         self.process.join(10)
         if self.process.is_alive():
             self.process.kill()
