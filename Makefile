@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help demo test lint typecheck unit services services-stop bench clean
+.PHONY: help demo test lint typecheck rules unit services services-stop bench clean
 
 help:
 	@echo "make demo           run the embedded well-pad demo"
@@ -35,10 +35,14 @@ services:
 services-stop:
 	bash compose/local/services.sh stop
 
+rules: $(STAMP)
+	$(BIN)/centinela check examples/
+	$(BIN)/centinela test examples/
+
 unit: $(STAMP)
 	$(BIN)/pytest
 
-test: $(STAMP) services lint typecheck unit
+test: $(STAMP) services lint typecheck rules unit
 
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
