@@ -190,7 +190,7 @@ async def _bare_opcua(port: int) -> float:
             nonlocal count
             count += 1
 
-    client = Client(f"opc.tcp://127.0.0.1:{port}/bench/", timeout=30)
+    client = Client(f"opc.tcp://127.0.0.1:{port}/bench/", timeout=30, watchdog_intervall=30)
     await client.connect()
     try:
         sub = await client.create_subscription(100, Handler())

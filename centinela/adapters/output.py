@@ -117,15 +117,18 @@ def batch_commands(readings: Iterable[Reading], *, origin: str = "adapter") -> l
     skipped; the thing's connectivity status reports them.
     """
     groups: dict[str, list[list[Reading]]] = {}
+    taken: dict[str, set[tuple[str, str]]] = {}  # properties in each thing's current command
     for reading in readings:
         if reading.quality is Quality.BAD or reading.value is None:
             continue
         batches = groups.setdefault(reading.thing_id, [[]])
-        current = batches[-1]
-        if any(r.feature == reading.feature and r.property == reading.property for r in current):
-            current = []
-            batches.append(current)
-        current.append(reading)
+        seen = taken.setdefault(reading.thing_id, set())
+        prop = (reading.feature, reading.property)
+        if prop in seen:
+            batches.append([])
+            seen.clear()
+        seen.add(prop)
+        batches[-1].append(reading)
     return [_command(thing, batch, origin) for thing, batches in groups.items() for batch in batches]
 
 
