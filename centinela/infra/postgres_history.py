@@ -9,8 +9,8 @@ through a temporary staging table and `INSERT ... ON CONFLICT DO UPDATE` instead
 same (thing, path, time) keeps one row. Alarm transitions are inserted `ON CONFLICT DO NOTHING`.
 
 While PostgreSQL is unreachable the buffer keeps every row, up to `max_buffer_rows` (rows being
-written count too); past that,
-`write_*` waits (backpressure) until the server is back and the buffer drains.
+written count too); past that, `write_*` waits (backpressure) until the server is back and the
+buffer drains.
 """
 
 from __future__ import annotations
