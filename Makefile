@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/centinela check examples/
+	$(BIN)/centinela demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check centinela tests bench

@@ -21,6 +21,7 @@ __all__ = [
     "OpcuaEndpoint",
     "OpcuaPoint",
     "OpcuaSecurity",
+    "SimulatorConfig",
     "Table",
 ]
 
@@ -109,6 +110,8 @@ class OpcuaSecurity(_Model):
     certificate: Path | None = None
     private_key: Path | None = None
     server_certificate: Path | None = None
+    application_uri: str = "urn:centinela:adapter"
+    """Must match the URI in the client certificate's subjectAltName."""
 
     @model_validator(mode="after")
     def _consistent(self) -> OpcuaSecurity:
@@ -187,3 +190,15 @@ class MappingError(ConfigError):
         super().__init__(f"The mapping file {file} has {len(problems)} problem(s):\n{lines}")
         self.file = file
         self.problems = problems
+
+
+class SimulatorConfig(_Model):
+    """Settings of `centinela simulate modbus|opcua --config FILE`."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)
+    seed: int = 0
+    update_interval: float = Field(default=0.5, gt=0)
+    cycle: float | None = Field(default=None, gt=0)
+    certificate: Path | None = None
+    private_key: Path | None = None

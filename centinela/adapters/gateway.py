@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Self
 
 from centinela.adapters.buffer import CommandQueue, StoreAndForward
 from centinela.adapters.config import GatewayConfig, ModbusDevice, OpcuaEndpoint
@@ -17,6 +17,9 @@ from centinela.adapters.output import Command, Sink, batch_commands, connectivit
 from centinela.adapters.readings import Reading
 from centinela.clock import SystemClock
 from centinela.ports import Clock
+
+if TYPE_CHECKING:
+    from centinela.adapters.opcua import OpcuaSubscriber
 
 __all__ = ["Gateway"]
 
@@ -38,6 +41,7 @@ class Gateway:
         *,
         queue: CommandQueue | None = None,
         clock: Clock | None = None,
+        max_pending: int = 50_000,
     ) -> None:
         self.config = config
         self.clock = clock or SystemClock()
@@ -46,10 +50,22 @@ class Gateway:
             queue = CommandQueue(path, config.buffer_max)
         self.forwarder = StoreAndForward(sink, queue)
         self.modbus = [
-            ModbusPoller(d, self._readings, self._modbus_status, clock=self.clock) for d in config.modbus
+            ModbusPoller(d, self._readings, self._modbus_status, clock=self.clock, ready=self._room)
+            for d in config.modbus
         ]
-        self.opcua: list[Any] = []
+        self.opcua: list[OpcuaSubscriber] = []
+        if config.opcua:
+            # Imported only when used: asyncua is heavy and a Modbus-only gateway does not need it.
+            from centinela.adapters.opcua import OpcuaSubscriber as Subscriber
+
+            self.opcua = [
+                Subscriber(e, self._readings, self._opcua_status, clock=self.clock) for e in config.opcua
+            ]
         self._pending: list[Reading | Command] = []
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self.max_pending = max_pending
+        self.flushed = 0
         self._arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.readings = 0
@@ -60,6 +76,12 @@ class Gateway:
         self._pending.extend(readings)
         self.readings += len(readings)
         self._arrived.set()
+        if len(self._pending) >= self.max_pending:
+            self._drained.clear()
+
+    async def _room(self) -> None:
+        """Wait while more than `max_pending` readings wait to be sent (Modbus polls wait here)."""
+        await self._drained.wait()
 
     def _status(self, things: set[str], online: bool, last_seen: float | None) -> None:
         now = self.clock.now()
@@ -78,6 +100,8 @@ class Gateway:
     def _commands(self) -> list[Command]:
         """Turn what arrived into commands, keeping readings and status changes in order."""
         pending, self._pending = self._pending, []
+        self._drained.set()
+        self.flushed += sum(1 for item in pending if isinstance(item, Reading))
         out: list[Command] = []
         run: list[Reading] = []
         for item in pending:
@@ -107,10 +131,11 @@ class Gateway:
     # ------------------------------------------------------------------ lifecycle
 
     def stats(self) -> dict[str, int]:
-        """Counters: readings read; commands sent, replayed, rejected, queued and dropped."""
+        """Counters: readings read and flushed; commands sent, replayed, rejected, queued and dropped."""
         f = self.forwarder
         return {
             "readings": self.readings,
+            "flushed": self.flushed,
             "sent": f.sent,
             "replayed": f.replayed,
             "rejected": f.rejected,
@@ -130,11 +155,19 @@ class Gateway:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        for poller in self.modbus:
+            poller.stop()
+        self._drained.set()
         for task in reversed(self._tasks):
             task.cancel()
         for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            # A client library may swallow one cancellation (asyncio.wait_for racing a reply):
+            # cancel again until the task has really stopped.
+            while not task.done():
+                await asyncio.wait({task}, timeout=0.5)
+                task.cancel()
+            if not task.cancelled() and task.exception() is not None:
+                log.error("Gateway task %s failed: %r", task.get_name(), task.exception())
         self._tasks = []
         with contextlib.suppress(Exception):
             await self.flush()

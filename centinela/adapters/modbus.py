@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from pymodbus.client import AsyncModbusTcpClient
@@ -103,8 +103,10 @@ class ModbusPoller:
         on_status: StatusCallback,
         *,
         clock: Clock | None = None,
+        ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.device = device
+        self._ready = ready
         self.blocks = plan_blocks(device)
         self._on_readings = on_readings
         self._on_status = on_status
@@ -115,6 +117,7 @@ class ModbusPoller:
         self.last_seen: float | None = None
         self.polls = 0
         self.reads = 0
+        self.stopping = False
 
     def quality(self) -> dict[str, Quality]:
         """Quality of each point after the last poll."""
@@ -139,13 +142,16 @@ class ModbusPoller:
             d.host, port=d.port, timeout=d.timeout, retries=0, reconnect_delay=0, name=d.name
         )
         backoff = d.backoff_initial
+        self.stopping = False
         try:
-            while True:
+            while not self.stopping:
                 if not client.connected and not await client.connect():
                     self._set_online(False)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, d.backoff_max)
                     continue
+                if self._ready is not None:
+                    await self._ready()  # backpressure: the output is behind
                 started = self._clock.now()
                 try:
                     await self.poll_once(client)
@@ -160,6 +166,10 @@ class ModbusPoller:
                 await self._clock.sleep_until(started + d.poll_interval)
         finally:
             client.close()
+
+    def stop(self) -> None:
+        """Make `run()` return after the current poll (pymodbus can swallow a task cancellation)."""
+        self.stopping = True
 
     async def poll_once(self, client: AsyncModbusTcpClient) -> None:
         """Read every block once and report the readings; raises when the device is unreachable."""

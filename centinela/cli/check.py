@@ -41,13 +41,23 @@ def check(
         warnings = len(result.diagnostics) - errors
         classes = len(result.checked.classes)
         rules = sum(len(c.nodes) for c in result.checked.classes.values())
+        counts = [
+            _plural(len(files), "file"),
+            _plural(classes, "twin class", "twin classes"),
+            _plural(rules, "rule"),
+            _plural(len(result.checked.tests), "test"),
+        ]
         summary = (
-            f"checked {len(files)} file{'s' if len(files) != 1 else ''}: {classes} twin classes, "
-            f"{rules} rules, {len(result.checked.tests)} tests; {errors} errors, {warnings} warnings"
+            f"checked {counts[0]}: {', '.join(counts[1:])}; "
+            f"{_plural(errors, 'error')}, {_plural(warnings, 'warning')}"
         )
         typer.echo(summary, err=errors > 0)
     if errors:
         raise typer.Exit(1)
+
+
+def _plural(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def register(app: typer.Typer) -> None:

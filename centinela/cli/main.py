@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Each module named here defines `register(app)` and adds its commands to the app.
-COMMAND_MODULES: tuple[str, ...] = ("check", "engine", "twin")
+COMMAND_MODULES: tuple[str, ...] = ("adapters", "check", "engine", "twin")
 
 
 def _version(value: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Protocol
 
 from centinela.dsl import ast
 from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
@@ -12,6 +13,10 @@ from centinela.dsl.diagnostics import Diagnostic, Span
 from centinela.dsl.paths import PathError, is_safe_name, resolve_path
 
 __all__ = ["check_modules", "topological"]
+
+
+class DiagFn(Protocol):
+    def __call__(self, code: str, message: str, span: Span, hint: str | None = None) -> None: ...
 
 
 def check_modules(modules: list[ast.Module], diagnostics: list[Diagnostic]) -> CheckedProgram:
@@ -80,7 +85,7 @@ def check_modules(modules: list[ast.Module], diagnostics: list[Diagnostic]) -> C
     return CheckedProgram(namespace, checked, specs, tuple(m.file for m in modules))
 
 
-def _unknown_class(name: str, span: Span, classes: dict[str, ClassDecls], diag: object) -> None:
+def _unknown_class(name: str, span: Span, classes: dict[str, ClassDecls], diag: DiagFn) -> None:
     near = difflib.get_close_matches(name, list(classes), n=1)
     hint = (
         f"did you mean '{near[0]}'?"
@@ -91,12 +96,10 @@ def _unknown_class(name: str, span: Span, classes: dict[str, ClassDecls], diag: 
             else f"twin classes: {', '.join(classes)}"
         )
     )
-    diag(  # type: ignore[operator]
-        "E010", f"The twin class {name} is not declared.", span, hint
-    )
+    diag("E010", f"The twin class {name} is not declared.", span, hint)
 
 
-def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: object) -> None:
+def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: DiagFn) -> None:
     cls_name = getattr(decl, "twin_class", "")
     span = decl.span
     if cls_name not in classes:
@@ -109,14 +112,14 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: object) -> Non
         if not is_safe_name(decl.name):
             diag(
                 "E018",
-                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",  # type: ignore[operator]
+                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",
                 decl.span,
             )
         elif decl.name in d.lets:
             diag(
                 "E012",
                 f"The let {cls_name}.{decl.name} is declared twice.",
-                decl.span,  # type: ignore[operator]
+                decl.span,
                 f"the first declaration is at {d.lets[decl.name].span}",
             )
         else:
@@ -125,12 +128,12 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: object) -> Non
         try:
             r = resolve_path(decl.path, frozenset())
         except PathError as exc:
-            diag(exc.code, str(exc), decl.path.span, exc.hint)  # type: ignore[operator]
+            diag(exc.code, str(exc), decl.path.span, exc.hint)
             return
         if r.kind != "input":
             diag(
                 "E042",
-                f"The compute output '{decl.path.text}' must be a feature property, not "  # type: ignore[operator]
+                f"The compute output '{decl.path.text}' must be a feature property, not "
                 f"{'an attribute' if r.kind == 'attribute' else 'a ' + r.kind + ' value'}.",
                 decl.path.span,
                 "write the output as feature.property, e.g. production.liquidRate",
@@ -139,7 +142,7 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: object) -> Non
             diag(
                 "E012",
                 f"The output {decl.path.text} of {cls_name} is computed twice.",
-                decl.path.span,  # type: ignore[operator]
+                decl.path.span,
                 f"the first compute is at {d.computes[r.key].span}",
             )
         else:
@@ -148,14 +151,14 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: object) -> Non
         if not is_safe_name(decl.name):
             diag(
                 "E018",
-                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",  # type: ignore[operator]
+                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",
                 decl.name_span,
             )
         elif decl.name in d.alarms:
             diag(
                 "E012",
                 f"The alarm {cls_name}.{decl.name} is declared twice.",
-                decl.name_span,  # type: ignore[operator]
+                decl.name_span,
                 f"the first declaration is at {d.alarms[decl.name].span}",
             )
         else:

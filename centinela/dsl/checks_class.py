@@ -55,7 +55,7 @@ class ClassChecker:
         self._done: dict[str, CheckedNode] = {}
         self._busy: set[str] = set()
         self._derived: dict[str, str] = {}  # expression text -> series key
-        self._warned: set[Span] = set()
+        self._warned: set[str] = set()
         self._order = 0
 
     # ------------------------------------------------------------------ Host
@@ -79,12 +79,14 @@ class ClassChecker:
         self.cls.inputs.add(key)
         if key in self.input_units:
             return Ty.NUM, self.input_units[key]
-        if kind == "input" and self.features and span not in self._warned:
-            parts = key.split("/")
-            if parts[2] in self.features:
-                known = sorted({p for p in self.input_units} | set(self.d.computes))
-                near = difflib.get_close_matches(key, known, n=1)
-                self._warned.add(span)
+        if kind == "input" and self.features and key not in self._warned:
+            feature = key.split("/")[2]
+            if feature in self.features:
+                # once per path; candidates are the known paths of the same feature (kept small)
+                self._warned.add(key)
+                prefix = f"/features/{feature}/"
+                known = sorted(k for k in (*self.input_units, *self.d.computes) if k.startswith(prefix))
+                near = difflib.get_close_matches(key, known, n=1) if len(known) <= 200 else []
                 self.diag(
                     "W001",
                     f"The path '{_dotted(key)}' is neither declared in a units block of "
@@ -271,10 +273,11 @@ class ClassChecker:
                 decl.name_span,
                 "add `when <condition>` (optionally `for <duration>`)",
             )
-            return
         order = self._next()
-        when = self.x.check(when_c.expr)
-        self._condition(when, when_c.expr.span, f"The condition of alarm {decl.name}")
+        when = None
+        if when_c is not None and when_c.expr is not None:
+            when = self.x.check(when_c.expr)
+            self._condition(when, when_c.expr.span, f"The condition of alarm {decl.name}")
         severity = Severity.MEDIUM
         if (sev_c := seen.get("severity")) is not None:
             sev = SEVERITIES.get(sev_c.text or "")
@@ -310,7 +313,7 @@ class ClassChecker:
             suppress = self.x.check(sup_c.expr)
             self._condition(suppress, sup_c.expr.span, f"The suppress condition of alarm {decl.name}")
         deadband = None
-        if (dead_c := seen.get("deadband")) is not None and dead_c.expr is not None:
+        if (dead_c := seen.get("deadband")) is not None and dead_c.expr is not None and when is not None:
             deadband, clear = self._deadband(decl, dead_c, when, clear)
         chatter = None
         if (chat_c := seen.get("chatter")) is not None:
@@ -332,6 +335,8 @@ class ClassChecker:
         message = None
         if (msg_c := seen.get("message")) is not None and msg_c.text is not None:
             message = self._template(decl, msg_c)
+        if when is None or when_c is None:
+            return  # reported above (E050); the other clauses were checked all the same
         alarm = CheckedAlarm(
             severity,
             when_c.seconds or 0.0,
@@ -362,7 +367,8 @@ class ClassChecker:
     def _deadband(
         self, decl: ast.AlarmDecl, c: ast.Clause, when: TExpr, clear: TExpr | None
     ) -> tuple[float | None, TExpr | None]:
-        assert c.expr is not None  # noqa: S101 - guarded by the caller
+        if c.expr is None:  # the grammar always gives a deadband its expression
+            return None, clear
         band = self.x.check(c.expr)
         if clear is not None:
             self.diag(
@@ -421,9 +427,8 @@ class ClassChecker:
         render, problems = check_template(c.text or "", self.lets)
         span = c.text_span or c.span
         for p in problems:
-            line = span.line + p.line - 1
-            where = span if p.line == 1 else Span(span.file, line, 1, line, 2)
-            self.diag(p.code, p.message, where, p.hint)
+            # strings are single-line in a rules file: a template line is a `\n` inside that line
+            self.diag(p.code, p.message, span, p.hint)
         return render
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import json
 import operator
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -10,7 +11,7 @@ from typing import Any, Protocol
 from centinela.dsl import ast
 from centinela.dsl import units as U
 from centinela.dsl.diagnostics import Span
-from centinela.dsl.functions import MATH, SERIES, domain_functions, function_names
+from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names
 from centinela.dsl.ir import TExpr, Ty, const
 from centinela.dsl.paths import PathError, resolve_path
 from centinela.dsl.program import MISSING
@@ -47,7 +48,7 @@ def text_of(e: ast.Expr) -> str:
         case ast.Duration(text=t):
             return t
         case ast.Str(value=v):
-            return repr(v)
+            return json.dumps(v, ensure_ascii=False)
         case ast.Bool(value=v):
             return "true" if v else "false"
         case ast.Missing():
@@ -129,7 +130,10 @@ class ExprChecker:
                     unit = U.parse_unit(u)
                 except U.UnitError as exc:
                     return self._err(
-                        "E030", str(exc), e.span, f"known units include {', '.join(U.KNOWN_UNITS[:20])}"
+                        "E030",
+                        str(exc),
+                        e.span,
+                        "units are checked with pint and the oilfield units of centinela.dsl.units",
                     )
                 return const(v, Ty.NUM, unit, text)
             case ast.Duration(seconds=s):
@@ -200,7 +204,7 @@ class ExprChecker:
                 )
             a, b, unit = self.unify(a, b, e.span, f"'{text}'")
             ty = a.ty if a.ty is not Ty.ANY else b.ty
-            return TExpr("coalesce", (a, b), None, ty, unit, b.may_miss, text)
+            return TExpr("coalesce", (a, b), None, ty, unit, a.may_miss and b.may_miss, text)
         if op in ("==", "!=") or op in _ORDER:
             ok_types = {Ty.NUM, Ty.STR, Ty.ANY} if op in _ORDER else set(Ty)
             self._need(a, ok_types, f"'{op}'", e.left.span)
@@ -308,7 +312,12 @@ class ExprChecker:
         if dom is not None:
             return self._domain(e, dom, text)
         near = difflib.get_close_matches(name, function_names(), n=1)
-        hint = (f"did you mean '{near[0]}'? " if near else "") + "functions: " + ", ".join(function_names())
+        hint = (
+            (f"did you mean '{near[0]}'? " if near else "")
+            + "functions: "
+            + ", ".join(sorted(BUILTINS))
+            + ", and the domain functions of docs/domain-functions.md"
+        )
         for a in e.args:
             self.check(a)
         return self._err("E014", f"The function '{name}' does not exist.", e.name_span, hint)
@@ -317,9 +326,10 @@ class ExprChecker:
         if lo <= len(e.args) <= hi:
             return True
         want = str(lo) if lo == hi else f"{lo} to {hi}"
+        noun = "argument" if want == "1" else "arguments"
         self.h.diag(
             "E015",
-            f"The function '{e.name}' takes {want} arguments, not {len(e.args)}.",
+            f"The function '{e.name}' takes {want} {noun}, not {len(e.args)}.",
             e.span,
             f"usage: {usage}",
         )

@@ -12,6 +12,7 @@ from centinela.dsl.program import MISSING
 
 __all__ = ["Emitter"]
 
+_LITERAL = re.compile(r"^(?:-?[0-9.e+-]+|True|False|'[^'\\]*'|\"[^\"\\]*\")$")
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False)$")
 _PY_CMP = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _PY_ARITH = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "**": "**"}
@@ -127,8 +128,12 @@ class Emitter:
         """`build(names)`, or MISSING when any operand that may be missing is."""
         names: list[str] = []
         conds: list[str] = []
-        for code, may_miss in sub:
-            if not may_miss:
+        later_miss = [any(m for _, m in sub[i + 1 :]) for i in range(len(sub))]
+        for (code, may_miss), later in zip(sub, later_miss, strict=True):
+            if code == "M":
+                return "M"
+            if _LITERAL.match(code) or (not may_miss and (not later or _SIMPLE.match(code))):
+                # cannot be missing; complex operands before a possibly missing one still run first
                 names.append(code)
             elif _SIMPLE.match(code):
                 names.append(code)

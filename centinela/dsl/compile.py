@@ -1,9 +1,14 @@
-"""Checked twin classes → one generated Python module per class, with triggers fused per changed key."""
+"""Checked twin classes → generated Python, one fused function per changed key, compiled on first use.
+
+Code generation is planned for the whole class at once (dependency closure per key), but each function's
+source is generated and compiled the first time it is used, then kept: checking and loading 10,000 rules
+costs no Python compilation, and a trigger is compiled once for the life of the program.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -17,7 +22,6 @@ from centinela.dsl.program import (
     AlarmSpec,
     EvalError,
     Node,
-    NodeKind,
     Operand,
     Program,
     SeriesSpec,
@@ -26,71 +30,121 @@ from centinela.dsl.program import (
 
 __all__ = ["compile_checked", "compile_class"]
 
+Fn = Callable[[Any], Any]
 
-def compile_checked(checked: CheckedProgram) -> Program:
-    classes = {name: compile_class(cls) for name, cls in checked.classes.items()}
+
+def compile_checked(checked: CheckedProgram, eager: bool = False) -> Program:
+    """The Program of checked classes; `eager` compiles every function now (tests, ahead-of-time checks)."""
+    classes = {name: compile_class(cls, eager) for name, cls in checked.classes.items()}
     return Program(checked.namespace, MappingProxyType(classes), tuple(checked.tests), checked.files)
 
 
-def _error_factory(nodes: list[CheckedNode]) -> Callable[[int, BaseException], EvalError]:
-    names = [n.name for n in nodes]
+class _Lazy:
+    """A function generated and compiled on its first call, then called directly."""
 
-    def make(index: int, exc: BaseException) -> EvalError:
-        return EvalError(names[index], f"{type(exc).__name__}: {exc}")
+    __slots__ = ("_fn", "_make")
 
-    return make
+    def __init__(self, make: Callable[[], Fn]) -> None:
+        self._make = make
+        self._fn: Fn | None = None
+
+    def build(self) -> Fn:
+        if self._fn is None:
+            self._fn = self._make()
+        return self._fn
+
+    def __call__(self, ctx: Any) -> Any:
+        fn = self._fn
+        if fn is None:
+            fn = self.build()
+        return fn(ctx)
+
+
+class _Triggers(Mapping[str, Fn]):
+    """Changed key → fused trigger; keys sharing one set of dependent nodes share one function."""
+
+    def __init__(self, gen: _ClassGen, plan: dict[str, tuple[int, ...]]) -> None:
+        self._gen = gen
+        self._plan = plan
+        self._built: dict[tuple[int, ...], Fn] = {}
+
+    def __getitem__(self, key: str) -> Fn:
+        members = self._plan[key]
+        fn = self._built.get(members)
+        if fn is None:
+            fn = self._built[members] = self._gen.build("_trigger", self._gen.trigger("_trigger", members))
+        return fn
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._plan)
+
+    def __len__(self) -> int:
+        return len(self._plan)
 
 
 class _ClassGen:
+    """Generates the functions of one class; every identifier is generated, every string a repr."""
+
     def __init__(self, cls: CheckedClass) -> None:
         self.cls = cls
         self.em = Emitter()
-        self.lines: list[str] = []
-        self.index = {n.key: i for i, n in enumerate(cls.nodes)}
+        self.em.consts["_Operand"] = Operand
+        self.em.consts["Exception"] = Exception
+        names = [n.name for n in cls.nodes]
+
+        def err(index: int, exc: BaseException) -> EvalError:
+            return EvalError(names[index], f"{type(exc).__name__}: {exc}")
+
+        self.em.consts["_err"] = err
+
+    def build(self, name: str, lines: list[str]) -> Fn:
+        """Compile `lines` (one function named `name`) with the class constants bound as closure cells."""
+        source = _module_source(lines, self.em.consts)
+        namespace: dict[str, Any] = {}
+        code = compile(source, f"<rules {self.cls.name}:{name}>", "exec")
+        exec(code, {"__builtins__": {}, "_consts": dict(self.em.consts)}, namespace)  # noqa: S102 - generated from the checked tree only
+        fn: Fn = namespace["_build"]()[name]
+        return fn
 
     def _series_locals(self, exprs: list[TExpr], extra: set[str]) -> dict[str, str]:
         keys = sorted({str(s.value[1]) for e in exprs for s in walk(e) if s.op == "series"} | extra)
         return {k: f"_S{i}" for i, k in enumerate(keys)}
 
-    def function(self, name: str, body_exprs: list[TExpr], ret: Callable[[list[str]], str]) -> None:
-        """A function of ctx evaluating `body_exprs` from ctx.values (node fns, clear, suppress, explain)."""
-        loads = sorted({str(s.value) for e in body_exprs for s in walk(e) if s.op == "load"})
-        env = {k: f"_l{i}" for i, k in enumerate(loads)}
-        series = self._series_locals(body_exprs, set())
-        codes = [self.em.expr(e, env, series) for e in body_exprs]
-        self._header(name, env, series, body_exprs)
-        self.lines.append(f"    return {ret(codes)}")
-
     def _header(
         self, name: str, env: dict[str, str], series: dict[str, str], exprs: list[TExpr], fed: bool = False
-    ) -> None:
-        self.lines.append(f"def {name}(ctx):")
-        self.lines.append("    v = ctx.values")
+    ) -> list[str]:
+        lines = [f"def {name}(ctx):", "    v = ctx.values"]
         if fed or any(s.op == "series" and SERIES[s.value[0]].timed for e in exprs for s in walk(e)):
-            self.lines.append("    now = ctx.now")
-        for key, local in env.items():
-            self.lines.append(f"    {local} = v.get({key!r}, M)")
-        for key, local in series.items():
-            self.lines.append(f"    {local} = ctx.series({key!r})")
+            lines.append("    now = ctx.now")
+        lines += [f"    {local} = v.get({key!r}, M)" for key, local in env.items()]
+        lines += [f"    {local} = ctx.series({key!r})" for key, local in series.items()]
+        return lines
 
-    def trigger(self, name: str, members: list[int]) -> None:
+    def function(self, name: str, exprs: list[TExpr], ret: Callable[[list[str]], str]) -> list[str]:
+        """A function of ctx evaluating `exprs` from ctx.values (node value, clear, suppress, explain)."""
+        loads = sorted({str(s.value) for e in exprs for s in walk(e) if s.op == "load"})
+        env = {k: f"_l{i}" for i, k in enumerate(loads)}
+        series = self._series_locals(exprs, set())
+        codes = [self.em.expr(e, env, series) for e in exprs]
+        return [*self._header(name, env, series, exprs), f"    return {ret(codes)}"]
+
+    def trigger(self, name: str, members: tuple[int, ...]) -> list[str]:
         """One fused function evaluating `members` (node indices, in order) with values kept in locals."""
         nodes = self.cls.nodes
         produced = {nodes[i].key: f"_n{i}" for i in members}
-        exprs = [e for i in members for e in [nodes[i].expr]]
+        exprs = [nodes[i].expr for i in members]
         loads = sorted({str(s.value) for e in exprs for s in walk(e) if s.op == "load"} - set(produced))
         env = {k: f"_l{j}" for j, k in enumerate(loads)}
         fed = {nodes[i].key for i in members if nodes[i].key in self.cls.series}
         series = self._series_locals(exprs, fed)
-        self._header(name, env, series, exprs, bool(fed))
-        self.lines.append("    out = []")
+        lines = [*self._header(name, env, series, exprs, bool(fed)), "    out = []"]
+        env.update(produced)
         for i in members:
             node = nodes[i]
             local = produced[node.key]
-            code = self.em.expr(node.expr, {**env, **{k: produced[k] for k in produced}}, series)
-            self.lines += [
+            lines += [
                 "    try:",
-                f"        {local} = {code}",
+                f"        {local} = {self.em.expr(node.expr, env, series)}",
                 "    except Exception as _e:",
                 f"        out.append(({i}, _err({i}, _e)))",
                 f"        {local} = M",
@@ -102,27 +156,29 @@ class _ClassGen:
                 f"        v[{node.key!r}] = {local}",
             ]
             if node.key in series:
-                self.lines.append(f"        {series[node.key]}.append(now, {local})")
-        self.lines.append("    return out")
+                lines.append(f"        {series[node.key]}.append(now, {local})")
+        lines.append("    return out")
+        return lines
+
+    def lazy(self, name: str, exprs: list[TExpr], ret: Callable[[list[str]], str]) -> _Lazy:
+        return _Lazy(lambda: self.build(name, self.function(name, exprs, ret)))
 
 
-def _closure(nodes: list[CheckedNode], start: set[int], dependents: dict[int, set[int]]) -> list[int]:
+def _closure(start: set[int], dependents: dict[int, set[int]]) -> tuple[int, ...]:
     seen = set(start)
     todo = list(start)
     while todo:
-        i = todo.pop()
-        for d in dependents.get(i, ()):
+        for d in dependents.get(todo.pop(), ()):
             if d not in seen:
                 seen.add(d)
                 todo.append(d)
-    return sorted(seen)
+    return tuple(sorted(seen))
 
 
-def compile_class(cls: CheckedClass) -> TwinClass:
-    """Generate, compile once and bind the module of one twin class."""
-    gen = _ClassGen(cls)
+def _plan(cls: CheckedClass) -> tuple[dict[str, tuple[int, ...]], list[int]]:
+    """Changed key → node indices to evaluate (in order), and the nodes that change with time alone."""
     nodes = cls.nodes
-    index = gen.index
+    index = {n.key: i for i, n in enumerate(nodes)}
     dependents: dict[int, set[int]] = {}
     readers: dict[str, set[int]] = {}
     for i, n in enumerate(nodes):
@@ -130,55 +186,98 @@ def compile_class(cls: CheckedClass) -> TwinClass:
             readers.setdefault(key, set()).add(i)
             if key in index:
                 dependents.setdefault(index[key], set()).add(i)
-    timed = {
-        i for i, n in enumerate(nodes) for s in walk(n.expr) if s.op == "series" and SERIES[s.value[0]].timed
-    }
-    sets: dict[tuple[int, ...], str] = {}
-    trigger_of: dict[str, str] = {}
-    wanted = {key: {i for i in ids} for key, ids in readers.items() if key not in index}
-    wanted[ALL] = set(range(len(nodes)))
-    wanted[TIME] = timed
-    for key, start in sorted(wanted.items()):
-        members = tuple(_closure(nodes, start, dependents)) if key != ALL else tuple(range(len(nodes)))
-        fname = sets.get(members)
-        if fname is None:
-            fname = f"_trigger{len(sets)}"
-            sets[members] = fname
-            gen.trigger(fname, list(members))
-        trigger_of[key] = fname
-    for i, n in enumerate(nodes):
-        gen.function(f"_node{i}", [n.expr], lambda c: c[0])
+    timed = sorted(
+        {
+            i
+            for i, n in enumerate(nodes)
+            for s in walk(n.expr)
+            if s.op == "series" and SERIES[s.value[0]].timed
+        }
+    )
+    plan = {key: _closure(ids, dependents) for key, ids in sorted(readers.items()) if key not in index}
+    plan[ALL] = tuple(range(len(nodes)))
+    plan[TIME] = _closure(set(timed), dependents)
+    return plan, timed
+
+
+def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
+    """Plan the functions of one twin class; each is generated and compiled once, on first use."""
+    gen = _ClassGen(cls)
+    plan, timed = _plan(cls)
+    triggers = _Triggers(gen, plan)
+    ret0: Callable[[list[str]], str] = _first
+    nodes = []
+    lazies: list[_Lazy] = []
+    for i, n in enumerate(cls.nodes):
+        fn = gen.lazy(f"_node{i}", [n.expr], ret0)
+        lazies.append(fn)
+        spec = None
         if n.alarm is not None:
             a = n.alarm
-            if a.clear is not None:
-                gen.function(f"_clear{i}", [a.clear], lambda c: c[0])
-            if a.suppress is not None:
-                gen.function(f"_suppress{i}", [a.suppress], lambda c: c[0])
+            clear = gen.lazy(f"_clear{i}", [a.clear], ret0) if a.clear is not None else None
+            suppress = gen.lazy(f"_suppress{i}", [a.suppress], ret0) if a.suppress is not None else None
             ops = list(a.operands)
             texts = [repr(o.text) for o in ops]
             units = [repr(o.unit.text) if o.unit else "None" for o in ops]
-            gen.function(f"_explain{i}", ops, _explain_source(texts, units))
-    if cls.where is not None:
-        gen.function("_where", [cls.where], lambda c: c[0])
-    consts = dict(gen.em.consts)
-    consts["_err"] = _error_factory(nodes)
-    consts["_Operand"] = Operand
-    consts["Exception"] = Exception
-    source = _module_source(gen.lines, consts)
-    namespace: dict[str, Any] = {"__builtins__": {}}
-    exec(compile(source, f"<rules {cls.name}>", "exec"), {"__builtins__": {}, "_consts": consts}, namespace)  # noqa: S102 - source generated from the checked tree only
-    built = namespace["_build"]()
-    return _assemble(cls, built, trigger_of, sorted(timed), source)
+            explain = gen.lazy(f"_explain{i}", ops, _explain_source(texts, units))
+            lazies += [x for x in (clear, suppress, explain) if x is not None]
+            spec = AlarmSpec(
+                a.severity, a.on_delay, clear, a.off_delay, a.latch, suppress, a.on_missing, a.message,
+                explain, a.chatter, a.deadband,
+            )  # fmt: skip
+        unit = n.unit.text if n.unit else None
+        nodes.append(Node(n.kind, n.name, n.key, n.reads, fn, unit, n.span, _version(n.source), spec))
+    where = gen.lazy("_where", [cls.where], ret0) if cls.where is not None else None
+    if where is not None:
+        lazies.append(where)
+    if eager:
+        for lazy in lazies:
+            lazy.build()
+        for key in triggers:
+            triggers[key]
+    series = tuple(SeriesSpec(k, p, h) for k, (p, h) in sorted(cls.series.items()))
+    return TwinClass(
+        cls.name, cls.definition, cls.id_glob, where, tuple(nodes), series, frozenset(cls.inputs), triggers,
+        tuple(timed), _Source(gen, plan),
+    )  # fmt: skip
+
+
+def _first(codes: list[str]) -> str:
+    return codes[0]
+
+
+class _Source(Mapping[str, str]):
+    """`source["module"]`: the generated Python of every trigger of the class (for review and tests)."""
+
+    def __init__(self, gen: _ClassGen, plan: dict[str, tuple[int, ...]]) -> None:
+        self._gen, self._plan = gen, plan
+
+    def __getitem__(self, key: str) -> str:
+        if key != "module":
+            raise KeyError(key)
+        lines: list[str] = []
+        seen: dict[tuple[int, ...], str] = {}
+        for k, members in self._plan.items():
+            if members not in seen:
+                seen[members] = f"_trigger{len(seen)}"
+                lines.append(f"# trigger for {k!r}")
+                lines += self._gen.trigger(seen[members], members)
+        return "\n".join(lines) + "\n"
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(("module",))
+
+    def __len__(self) -> int:
+        return 1
 
 
 def _module_source(lines: list[str], consts: Mapping[str, Any]) -> str:
-    """Wrap the functions in `_build()`, binding every constant as a local of the enclosing scope."""
+    """Wrap a function in `_build()`, binding every constant as a local of the enclosing scope."""
     head = ["def _build():"]
     head += [f"    {name} = _consts[{name!r}]" for name in consts]
-    body = ["    " + line if line else line for line in lines]
-    names = [line[4:].split("(")[0] for line in lines if line.startswith("def ")]
-    tail = ["    return {" + ", ".join(f"{n!r}: {n}" for n in names) + "}"]
-    return "\n".join(head + body + tail) + "\n"
+    body = ["    " + line for line in lines]
+    name = lines[0][4:].split("(")[0]
+    return "\n".join([*head, *body, f"    return {{{name!r}: {name}}}"]) + "\n"
 
 
 def _explain_source(texts: list[str], units: list[str]) -> Callable[[list[str]], str]:
@@ -193,54 +292,4 @@ def _version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def _assemble(
-    cls: CheckedClass, built: dict[str, Any], trigger_of: dict[str, str], timed: list[int], source: str
-) -> TwinClass:
-    nodes = []
-    for i, n in enumerate(cls.nodes):
-        spec = None
-        if n.alarm is not None:
-            a = n.alarm
-            spec = AlarmSpec(
-                a.severity,
-                a.on_delay,
-                built.get(f"_clear{i}"),
-                a.off_delay,
-                a.latch,
-                built.get(f"_suppress{i}"),
-                a.on_missing,
-                a.message,
-                built[f"_explain{i}"],
-                a.chatter,
-                a.deadband,
-            )
-        nodes.append(
-            Node(
-                n.kind,
-                n.name,
-                n.key,
-                n.reads,
-                built[f"_node{i}"],
-                n.unit.text if n.unit else None,
-                n.span,
-                _version(n.source),
-                spec,
-            )
-        )
-    series = tuple(SeriesSpec(k, p, h) for k, (p, h) in sorted(cls.series.items()))
-    triggers = MappingProxyType({k: built[f] for k, f in trigger_of.items()})
-    return TwinClass(
-        cls.name,
-        cls.definition,
-        cls.id_glob,
-        built.get("_where"),
-        tuple(nodes),
-        series,
-        frozenset(cls.inputs),
-        triggers,
-        tuple(timed),
-        MappingProxyType({"module": source}),
-    )
-
-
-_ = NodeKind  # re-exported kinds are part of the compiled nodes
+_ = CheckedNode  # the nodes compiled here

@@ -40,8 +40,8 @@ class Diagnostic:
     hint: str | None = None
     severity: Level = Level.ERROR
 
-    def sort_key(self) -> tuple[str, int, int, str]:
-        return (self.span.file, self.span.line, self.span.column, self.code)
+    def sort_key(self) -> tuple[str, int, int, str, str]:
+        return (self.span.file, self.span.line, self.span.column, self.code, self.message)
 
 
 def format_text(diag: Diagnostic, source: str | None) -> str:

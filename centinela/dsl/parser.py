@@ -9,10 +9,15 @@ from importlib import resources
 from typing import Any
 
 from lark import Lark, Token, Transformer, Tree, v_args
-from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import (
+    LarkError,
+    UnexpectedInput,
+    VisitError,
+)
 
 from centinela.dsl import ast
 from centinela.dsl.diagnostics import Diagnostic, Span
+from centinela.dsl.syntax_errors import syntax_diagnostic
 
 __all__ = ["DURATION_UNITS", "ParseResult", "parse"]
 
@@ -23,11 +28,6 @@ DURATION_UNITS: dict[str, float] = {
     "d": 86400.0, "day": 86400.0, "days": 86400.0, "w": 604800.0, "week": 604800.0, "weeks": 604800.0,
 }  # fmt: skip
 _DECL_START = re.compile(r"^(namespace|twins|units|let|compute|alarm|test)\b", re.MULTILINE)
-_TOKEN_NAMES = {
-    "NAME": "a name", "NUMBER": "a number", "STRING": "a string", "DURATION": "a duration",
-    "UNIT": "a unit", "POINTER": "a quoted JSON pointer",
-    "$END": "the end of the file",
-}  # fmt: skip
 
 
 class ParseResult:
@@ -84,7 +84,7 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     try:
         tree = _lark().parse(text)
     except UnexpectedInput as exc:
-        diagnostics.append(_syntax_diagnostic(exc, text, filename))
+        diagnostics.append(syntax_diagnostic(exc, text, filename, _lark()))
         raise _ChunkFailed from None
     except (LarkError, RecursionError) as exc:  # pragma: no cover - defensive: nesting too deep
         diagnostics.append(
@@ -94,64 +94,12 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     builder = _Builder(filename, text, diagnostics)
     try:
         module = builder.transform(tree)
-    except RecursionError:  # pragma: no cover - defensive
+    except (RecursionError, VisitError) as exc:  # pragma: no cover - defensive: the builder is total
         diagnostics.append(
-            Diagnostic("E001", "The expression is nested too deeply.", Span(filename, 1, 1, 1, 2))
+            Diagnostic("E001", f"The declarations cannot be read: {exc}.", Span(filename, 1, 1, 1, 2))
         )
         raise _ChunkFailed from None
     return list(module)
-
-
-def _syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str) -> Diagnostic:
-    line = max(1, getattr(exc, "line", 1) or 1)
-    column = max(1, getattr(exc, "column", 1) or 1)
-    if isinstance(exc, UnexpectedToken) and exc.token.type == "$END" or isinstance(exc, UnexpectedEOF):
-        lines = text.splitlines() or [""]
-        line, column = len(lines), len(lines[-1]) + 1
-        expected = _expected(getattr(exc, "expected", None) or getattr(exc, "accepts", None) or set())
-        return Diagnostic(
-            "E003",
-            "The file ends in the middle of a declaration.",
-            Span(filename, line, column, line, column + 1),
-            f"expected {expected}" if expected else None,
-        )
-    if isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream or 0
-        char = text[pos] if pos < len(text) else "?"
-        hint = _expected(exc.allowed or set())
-        if char == '"':
-            msg = "The string starting here is not closed on the same line."
-        else:
-            msg = f"The character {char!r} is not expected here."
-        return Diagnostic(
-            "E002", msg, Span(filename, line, column, line, column + 1), f"expected {hint}" if hint else None
-        )
-    assert isinstance(exc, UnexpectedToken)  # noqa: S101 - the three UnexpectedInput kinds are exhaustive
-    tok = exc.token
-    width = max(1, len(str(tok)))
-    hint = _expected(exc.accepts or exc.expected or set())
-    return Diagnostic(
-        "E001",
-        f"The token {str(tok)!r} is not expected here.",
-        Span(filename, line, column, line, column + width),
-        f"expected {hint}" if hint else None,
-    )
-
-
-def _expected(names: set[str] | frozenset[str]) -> str:
-    shown: set[str] = set()
-    for name in names:
-        if name in _TOKEN_NAMES:
-            shown.add(_TOKEN_NAMES[name])
-        elif name.isupper() and not name.startswith("__"):
-            literal = _lark().get_terminal(name).pattern.value if name in _terminal_names() else name.lower()
-            shown.add(repr(literal) if isinstance(literal, str) else name.lower())
-    return ", ".join(sorted(shown)[:12])
-
-
-@lru_cache(maxsize=1)
-def _terminal_names() -> frozenset[str]:
-    return frozenset(t.name for t in _lark().terminals)
 
 
 def _span_of(filename: str, item: Any) -> Span:
@@ -380,10 +328,10 @@ class _Builder(Transformer[Token, Any]):
         return (self._number(Token("NUMBER", str(c[0])[:-1])), "%")
 
     def lit_neg_number(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
-        return (-self._number(c[1]), None)
+        return (-self._number(c[-1]), None)
 
     def lit_neg_quantity(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
-        return (-self._number(c[1]), str(c[2]))
+        return (-self._number(c[-2]), str(c[-1]))
 
     def lit_string(self, meta: Any, c: list[Token]) -> tuple[Any, str | None]:
         return (self._string(c[0]), None)
@@ -411,8 +359,8 @@ class _Builder(Transformer[Token, Any]):
         return int(value) if value.is_integer() and "." not in str(c[0]) else value
 
     def json_neg_number(self, meta: Any, c: list[Token]) -> float | int:
-        value = self._number(c[1])
-        return -int(value) if value.is_integer() and "." not in str(c[1]) else -value
+        value = self._number(c[-1])
+        return -int(value) if value.is_integer() and "." not in str(c[-1]) else -value
 
     def json_true(self, meta: Any, c: list[Token]) -> bool:
         return True
@@ -463,7 +411,7 @@ class _Builder(Transformer[Token, Any]):
         return ast.Binary("**", c[0], c[1], self._span(meta))
 
     def neg(self, meta: Any, c: list[Any]) -> ast.Unary:
-        return ast.Unary("-", c[1], self._span(meta))
+        return ast.Unary("-", c[-1], self._span(meta))
 
     def number(self, meta: Any, c: list[Token]) -> ast.Num:
         return ast.Num(self._number(c[0]), None, self._span(meta))

@@ -23,7 +23,14 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
   key equals the series key (derived `expr:<n>` series, or computes/lets used in windows): the
   generated trigger itself calls `series.append(ctx.now, value)` right after evaluating that node, so
   later nodes of the same step see it. MISSING values are not appended.
+- A key no rule reads has no trigger (`key in cls.triggers` is False). Triggers and node functions are
+  generated and compiled on first use, then kept: loading many rules costs no Python compilation.
+  Operands run left to right and the first MISSING one ends the evaluation of an operator or call,
+  so `missing + 1/0` is MISSING, not an error.
 - `TwinClass.source["module"]` is the generated Python source (for debugging and review).
+- `Node.fn(ctx)` computes one node from `ctx.values` without writing anything; `AlarmSpec.clear`,
+  `suppress` and `explain` read `ctx.values` the same way (evaluate them after the trigger ran).
+- `TestSpec.thing_id` has the file's namespace prepended when the test names a bare thing name.
 """
 
 from __future__ import annotations

@@ -92,9 +92,7 @@ class MemoryBus:
         headers: Sequence[tuple[str, bytes]] = (),
     ) -> None:
         records = self.topic(topic).records
-        records.append(
-            Record(topic=topic, key=key, value=value, headers=tuple(headers), offset=len(records))
-        )
+        records.append(Record(topic=topic, key=key, value=value, headers=tuple(headers), offset=len(records)))
         self._arrived.set()
         self._arrived = asyncio.Event()
 

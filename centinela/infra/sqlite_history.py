@@ -141,17 +141,18 @@ class SqliteHistoryStore:
             sql += f" AND thing_id IN ({','.join('?' * len(thing_ids))})"
             args.extend(thing_ids)
         sql += " ORDER BY time, thing_id, path"
-        offset = 0
-        while True:
-            page_sql = f"{sql} LIMIT 20000 OFFSET {offset}"
-            rows = await self._db.run(lambda conn, s=page_sql: conn.execute(s, args).fetchall())  # type: ignore[misc]
-            for t, thing, path, value, value_json in rows:
-                yield Sample(
-                    float(t), thing, path, value, None if value_json is None else json.loads(value_json)
-                )
-            if len(rows) < 20000:
-                return
-            offset += len(rows)
+        cursor = await self._db.run(lambda conn: conn.execute(sql, args))
+        try:
+            while True:
+                rows = await self._db.run(lambda _conn: cursor.fetchmany(20000))
+                for t, thing, path, value, value_json in rows:
+                    yield Sample(
+                        float(t), thing, path, value, None if value_json is None else json.loads(value_json)
+                    )
+                if not rows:
+                    return
+        finally:
+            await self._db.run(lambda _conn: cursor.close())
 
     async def alarms(self, start: float, end: float) -> list[AlarmRecord]:
         """Alarm transitions stored between `start` and `end`, in time order."""

@@ -65,26 +65,36 @@ class Replayer:
         self.readings = 0
         self._pending: dict[str, dict[str, Any]] = {}
         self._pending_time = 0.0
+        self._advanced = float("-inf")
+        self._inputs: dict[str, frozenset[str]] = {}  # bound thing -> every input its classes read
 
     def feed(self, sample: Sample) -> None:
         engine = self.engine
-        if self._pending and sample.time > self._pending_time:
-            self._bind_pending()
-        engine.advance(sample.time, self.out)
+        time = sample.time
+        if time > self._advanced:
+            if self._pending and time > self._pending_time:
+                self._bind_pending()
+            engine.advance(time, self.out)
+            self._advanced = time
         value = sample.value if sample.value_json is None else sample.value_json
-        if sample.thing_id not in engine.contexts:
+        inputs = self._inputs.get(sample.thing_id)
+        if inputs is None:
+            if sample.thing_id in engine.contexts:  # bound, but no class reads anything of it
+                return
             doc = self._pending.setdefault(sample.thing_id, {"thingId": sample.thing_id})
             _set(doc, sample.path, value)
-            self._pending_time = sample.time
+            self._pending_time = time
             return
-        if not any(sample.path in c.twin_class.inputs for c in engine.contexts[sample.thing_id]):
+        if sample.path not in inputs:
             return  # the definition, computed values and other paths no rule reads
         self.readings += 1
-        engine.ingest(sample.thing_id, sample.path, value, sample.time, self.out)
+        engine.ingest(sample.thing_id, sample.path, value, time, self.out)
 
     def _bind_pending(self) -> None:
-        for doc in self._pending.values():
-            self.engine.bind(doc, self._pending_time, self.out)
+        for thing_id, doc in self._pending.items():
+            contexts = self.engine.bind(doc, self._pending_time, self.out)
+            if contexts:
+                self._inputs[thing_id] = frozenset().union(*(c.twin_class.inputs for c in contexts))
         self._pending.clear()
 
     def finish(self, end: float) -> None:

@@ -38,11 +38,13 @@ class ThingContext:
     now: float = 0.0
     store: dict[str, PointSeries] = field(default_factory=dict)
     alarms: dict[str, AlarmStatus] = field(default_factory=dict)
+    deadlines: dict[str, float] = field(default_factory=dict)  # alarm name -> its next deadline
     health: dict[str, str] = field(default_factory=dict)
     seen: dict[str, float] = field(default_factory=dict)
     written: dict[str, Any] = field(default_factory=dict)
     duplicates: int = 0
     wake: float | None = None
+    scheduled: float | None = None  # the time of this context's entry in the engine's timer heap
 
     def series(self, key: str) -> PointSeries:
         series = self.store.get(key)

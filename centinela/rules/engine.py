@@ -9,12 +9,21 @@ delivered (streaming, backtest and restart give the same transitions).
 from __future__ import annotations
 
 import fnmatch
-import hashlib
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from centinela.dsl.program import ALL, MISSING, EvalError, MissingPolicy, Node, NodeKind, Program, TwinClass
+from centinela.dsl.program import (
+    ALL,
+    MISSING,
+    TIME,
+    EvalError,
+    MissingPolicy,
+    Node,
+    NodeKind,
+    Program,
+    TwinClass,
+)
 from centinela.errors import CentinelaError
 from centinela.rules.alarms import (
     Action,
@@ -28,11 +37,13 @@ from centinela.rules.alarms import (
     step,
 )
 from centinela.rules.context import ThingContext, thing_values
-from centinela.rules.output import AlarmEvent, HealthEvent, StepOutput, pointer_parts
+from centinela.rules.explain import alarm_feature_value, transition_event
+from centinela.rules.output import HealthEvent, StepOutput, pointer_parts
 
-__all__ = ["ALARM_FEATURE", "Engine", "EngineError", "alarm_feature_value"]
+__all__ = ["ALARM_FEATURE", "Engine", "EngineError"]
 
 ALARM_FEATURE = "/features/alarms/properties/"
+_LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
 
 
@@ -54,24 +65,6 @@ def _resolve(doc: Any, pointer: str) -> Any:
             return MISSING
         doc = doc[part]
     return doc
-
-
-def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None) -> dict[str, Any]:
-    """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
-    assert node.alarm is not None
-    return {
-        "state": status.state.value,
-        "active": status.active,
-        "severity": node.alarm.severity.value,
-        "since": status.since,
-        "latched": status.latched,
-        "chattering": status.chattering,
-        "shelvedUntil": status.shelved_until,
-        "outOfService": status.out_of_service,
-        "suppressed": status.suppressed,
-        "lastTransition": None if last is None else last.id,
-        "message": None if last is None else last.message,
-    }
 
 
 class Engine:
@@ -97,6 +90,18 @@ class Engine:
         }
         self._horizons = {c.name: {s.key: s.horizon for s in c.series} for c in program.classes.values()}
         self._path_series = {c.name: {s.path for s in c.series if s.path} for c in program.classes.values()}
+        codes = {
+            NodeKind.LET: _LET,
+            NodeKind.COMPUTE: _COMPUTE,
+            NodeKind.ALARM: _ALARM,
+            NodeKind.SERIES: _LET,
+        }
+        self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
+        self._triggers = {c.name: dict(c.triggers) for c in program.classes.values()}  # plain dicts: fast
+        self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
+        self._alarm_nodes = {
+            c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
+        }
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -122,12 +127,14 @@ class Engine:
                 for key, series in ctx.store.items():
                     series.horizon = ctx.horizons[key]
                 ctx.now, ctx.wake = max(ctx.now, now), None
+                self._deadlines(ctx)
                 moved.append(ctx)
             self.contexts[thing_id] = moved
             self.touched.add(thing_id)
         self._timers.clear()
         for contexts in self.contexts.values():
             for ctx in contexts:
+                ctx.scheduled = None
                 self._run(ctx, ALL, out)
 
     # ------------------------------------------------------------------ binding
@@ -182,6 +189,7 @@ class Engine:
                 continue
             ctx = ThingContext(thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id))
             ctx.restore(data)
+            self._deadlines(ctx)
             ctx.wake = None  # re-armed below from the restored alarms and series
             contexts.append(ctx)
             self._schedule(ctx)
@@ -197,28 +205,53 @@ class Engine:
         if self.record_readings:
             out.sample(time, thing_id, path, value)
         for ctx in contexts:
-            cls = ctx.twin_class
-            if path not in cls.inputs:
-                continue
-            seen = ctx.seen.get(path)
-            if seen is not None and time <= seen:
-                if time == seen and ctx.values.get(path, MISSING) == value:
-                    ctx.duplicates += 1
-                    continue
-                if time < seen:  # behind the newest reading of its path: windows only, flagged
-                    self.out_of_order += 1
-                    if path in self._path_series[cls.name] and not ctx.series(path).append(time, value):
-                        self.late += 1
-                    continue
-            if ctx.wake is not None and ctx.wake <= time:
-                self._catch_up(ctx, time, out)
-            ctx.seen[path] = time
-            ctx.values[path] = value
-            if time > ctx.now:
-                ctx.now = time
-            if path in self._path_series[cls.name]:
-                ctx.series(path).append(time, value)
-            self._run(ctx, path, out)
+            if path in ctx.twin_class.inputs and self._accept(ctx, path, value, time, out):
+                self._run(ctx, path, out)
+
+    def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
+        """Apply the input values of one change (one merge) as ONE step.
+
+        All values are taken first and the rules run once, so no rule sees half of the change.
+        """
+        contexts = self.contexts.get(thing_id)
+        if not contexts:
+            return
+        if self.record_readings:
+            for path, value, time in items:
+                out.sample(time, thing_id, path, value)
+        for ctx in contexts:
+            inputs = ctx.twin_class.inputs
+            changed = [p for p, v, t in items if p in inputs and self._accept(ctx, p, v, t, out)]
+            if changed:
+                self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
+
+    def _accept(self, ctx: ThingContext, path: str, value: Any, time: float, out: StepOutput) -> bool:
+        """Take a reading into the context; False for a duplicate or an out-of-order reading."""
+        seen = ctx.seen.get(path)
+        if seen is not None and time <= seen:
+            if time == seen and ctx.values.get(path, MISSING) == value:
+                ctx.duplicates += 1
+                return False
+            if time < seen:  # behind the newest reading of its path: windows only, flagged
+                self.out_of_order += 1
+                if path in self._path_series[ctx.twin_class.name] and not ctx.series(path).add(time, value):
+                    self.late += 1
+                return False
+        if ctx.wake is not None and ctx.wake <= time:
+            self._catch_up(ctx, time, out)
+        ctx.seen[path] = time
+        if time > ctx.now:
+            ctx.now = time
+        if value is None:  # deleted (a merge's null, a deleted feature): the input is missing now
+            ctx.values.pop(path, None)
+            return True
+        ctx.values[path] = value
+        series = ctx.store.get(path)
+        if series is not None:
+            series.add(time, value)
+        elif path in self._path_series[ctx.twin_class.name]:
+            ctx.series(path).append(time, value)
+        return True
 
     def ingest_change(
         self,
@@ -244,28 +277,56 @@ class Engine:
             self.ingest(thing_id, path, value, times.get(path, time), out)
             return
         prefix = path.rstrip("/") + "/"
+        items = []
         for pointer in sorted(pointers):
             if pointer.startswith(prefix):
                 sub = _resolve(value, pointer[len(prefix) - 1 :])
                 if sub is MISSING and merge:
                     continue
-                self.ingest(thing_id, pointer, None if sub is MISSING else sub, times.get(pointer, time), out)
+                items.append((pointer, None if sub is MISSING else sub, times.get(pointer, time)))
+        self.ingest_many(thing_id, items, out)
+
+    def _timer_context(self, thing_id: str, name: str) -> ThingContext | None:
+        for ctx in self.contexts.get(thing_id, ()):
+            if ctx.twin_class.name == name:
+                return ctx
+        return None
 
     def next_wake(self) -> float | None:
-        while self._timers:
-            when, _, thing_id, name = self._timers[0]
-            if any(c.twin_class.name == name and c.wake == when for c in self.contexts.get(thing_id, ())):
-                return when
-            heapq.heappop(self._timers)
+        """The earliest time a timer is due (None without timers).
+
+        Each context keeps at most one live heap entry (`scheduled`); an entry whose context now
+        wakes later is moved rather than fired, so the heap stays as small as the set of contexts.
+        """
+        timers = self._timers
+        while timers:
+            when, _, thing_id, name = timers[0]
+            ctx = self._timer_context(thing_id, name)
+            if ctx is None or ctx.scheduled != when:
+                heapq.heappop(timers)
+                continue
+            if ctx.wake is None or ctx.wake > when:
+                heapq.heappop(timers)
+                ctx.scheduled = None
+                if ctx.wake is not None:
+                    self._push(ctx, ctx.wake)
+                continue
+            return when
         return None
 
     def advance(self, now: float, out: StepOutput) -> None:
         """Fire every timer due at or before `now`, in time order, each at its own time."""
         while (when := self.next_wake()) is not None and when <= now:
             _, _, thing_id, name = heapq.heappop(self._timers)
-            for ctx in self.contexts.get(thing_id, ()):
-                if ctx.twin_class.name == name and ctx.wake == when:
-                    self._fire(ctx, when, out)
+            ctx = self._timer_context(thing_id, name)
+            if ctx is not None:
+                ctx.scheduled = None
+                self._fire(ctx, when, out)
+
+    def _push(self, ctx: ThingContext, when: float) -> None:
+        self._seq += 1
+        ctx.scheduled = when
+        heapq.heappush(self._timers, (when, self._seq, ctx.thing_id, ctx.twin_class.name))
 
     def act(self, thing_id: str, rule: str, action: Action, now: float, out: StepOutput) -> None:
         """An operator action on the alarm `rule` of a thing (ack, shelve, reset, ...)."""
@@ -298,38 +359,56 @@ class Engine:
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
-            self._run(ctx, ALL, out)
-            return
-        for node in cls.nodes:
-            status = ctx.alarms.get(node.name)
-            if node.kind is NodeKind.ALARM and status is not None:
-                new, transitions = step(status, self._configs[(cls.name, node.name)], Tick(), ctx.now)
-                self._apply(ctx, node, new, transitions, MISSING, out)
+            edges = self._edges[cls.name]
+            keys = {
+                edges.get(k)
+                for k, series in ctx.store.items()
+                if series.wake is not None and series.wake <= now
+            }
+            if None in keys:
+                self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
+            else:
+                for key in sorted(k for k in keys if k is not None):
+                    self._run(ctx, key, out)
+        due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
+        for name in due:  # delays and shelves of alarms the time trigger did not evaluate
+            node = self._alarm_nodes[cls.name][name]
+            config = self._configs[(cls.name, name)]
+            new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
+            self._apply(ctx, node, new, transitions, MISSING, out)
         self._schedule(ctx)
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
         cls = ctx.twin_class
-        trigger = cls.triggers.get(key)
+        trigger = self._triggers[cls.name].get(key)
         if trigger is None:
             return
         nodes = cls.nodes
+        kinds = self._kinds[cls.name]
+        health = ctx.health
+        written = ctx.written
+        changes = None
         for index, value in trigger(ctx):
-            node = nodes[index]
-            if isinstance(value, EvalError):
-                self._health(ctx, node, value.error, out)
+            kind = kinds[index]
+            if kind == _LET:
                 continue
-            if node.name in ctx.health:
-                self._health(ctx, node, None, out)
-            kind = node.kind
-            if kind is NodeKind.COMPUTE:
-                if value is not MISSING and ctx.written.get(node.key, MISSING) != value:
-                    ctx.written[node.key] = value
-                    out.patch(ctx.thing_id, node.key, value)
-                    out.sample(ctx.now, ctx.thing_id, node.key, value)
-            elif kind is NodeKind.ALARM:
-                self._alarm(ctx, node, value, out)
-            elif kind is NodeKind.SERIES and value is not MISSING:
-                ctx.series(node.key).append(ctx.now, value)
+            if value.__class__ is EvalError:
+                self._health(ctx, nodes[index], value.error, out)
+                continue
+            if health and nodes[index].name in health:
+                self._health(ctx, nodes[index], None, out)
+            if kind == _COMPUTE:
+                node_key = nodes[index].key
+                if value is not MISSING and written.get(node_key, MISSING) != value:
+                    written[node_key] = value
+                    if changes is None:
+                        changes = out.changes.get(ctx.thing_id)
+                        if changes is None:
+                            changes = out.changes[ctx.thing_id] = {}
+                    changes[node_key] = value
+                    out.rows.append((ctx.now, ctx.thing_id, node_key, value))
+            elif kind == _ALARM:
+                self._alarm(ctx, nodes[index], value, out)
         self._schedule(ctx)
 
     def _alarm(self, ctx: ThingContext, node: Node, value: Any, out: StepOutput) -> None:
@@ -337,25 +416,30 @@ class Engine:
         assert spec is not None
         status = ctx.alarms.get(node.name, _NORMAL)
         raised = None if value is MISSING else bool(value)
-        if (
-            raised is False
-            and status.raised is False
-            and status.state is _NORMAL.state
-            and spec.clear is None
-            and spec.suppress is None
-            and status.pending_since is None
-            and not status.chattering
-            and status.shelved_until is None
-        ):
-            return  # the common case: quiet and staying quiet
+        if raised is None and spec.on_missing is not MissingPolicy.HOLD:
+            raised = spec.on_missing is MissingPolicy.RAISE  # what the state machine would make of it
+        # Nothing can change when the inputs of the state machine are what they were: every deadline
+        # due by now has fired already (see `_catch_up`). While inactive the clear condition is moot.
+        if raised is status.raised and spec.suppress is None and not status.suppressed and not status.active:
+            return
         try:
             cleared = None if spec.clear is None else _tri(spec.clear(ctx))
             suppressed = spec.suppress is not None and bool(_tri(spec.suppress(ctx)))
         except Exception as exc:  # noqa: BLE001 - a failing rule is health, not a crash
             self._health(ctx, node, f"{type(exc).__name__}: {exc}", out)
             return
-        if raised is None and spec.on_missing is MissingPolicy.HOLD and cleared is not None:
-            cleared = None
+        if (
+            raised is status.raised
+            and suppressed == status.suppressed
+            and (
+                not status.active
+                or cleared == status.cleared
+                or (cleared is None and status.cleared is not raised)
+            )
+        ):
+            return
+        if value is MISSING:  # the policy decides, not a clear condition computed without data
+            cleared = None if spec.on_missing is MissingPolicy.HOLD else not raised
         cfg = self._configs[(ctx.twin_class.name, node.name)]
         new, transitions = step(status, cfg, Evaluation(raised, cleared, suppressed), ctx.now)
         self._apply(ctx, node, new, transitions, value, out)
@@ -370,9 +454,14 @@ class Engine:
         out: StepOutput,
     ) -> None:
         ctx.alarms[node.name] = status
+        due = next_deadline(status, self._configs[(ctx.twin_class.name, node.name)])
+        if due is None:
+            ctx.deadlines.pop(node.name, None)
+        else:
+            ctx.deadlines[node.name] = due
         last = None
         for tr in transitions:
-            last = self._event(ctx, node, tr, value)
+            last = transition_event(ctx, node, tr, value)
             out.alarms.append(last)
         key = ALARM_FEATURE + node.name
         if last is None and key in ctx.written and ctx.written[key]["state"] == status.state.value:
@@ -387,65 +476,6 @@ class Engine:
             ctx.written[key] = shape
             out.patch(ctx.thing_id, key, shape)
 
-    def _event(self, ctx: ThingContext, node: Node, tr: Transition, value: Any) -> AlarmEvent:
-        spec = node.alarm
-        assert spec is not None
-        seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause.value}|{tr.state.value}"
-        alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
-        try:
-            operands = tuple(
-                {"text": o.text, "value": None if o.value is MISSING else o.value, "unit": o.unit}
-                for o in spec.explain(ctx)
-            )
-        except Exception as exc:  # noqa: BLE001 - an explanation must never lose the transition
-            operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
-        parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
-        explanation = ", ".join(parts)
-        if spec.on_delay and tr.cause.value == "raised":
-            explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
-        if (value is MISSING or isinstance(value, bool)) and operands:
-            value = operands[0]["value"]
-        message = self._message(ctx, node, tr, value, explanation)
-        return AlarmEvent(
-            alarm_id,
-            tr.time,
-            node.name,
-            ctx.thing_id,
-            ctx.twin_class.name,
-            spec.severity.value,
-            tr.previous.value,
-            tr.state.value,
-            tr.cause.value,
-            tr.active,
-            tr.latched,
-            tr.chattering,
-            None if value is MISSING else value,
-            message,
-            explanation,
-            operands,
-            node.version,
-        )
-
-    def _message(self, ctx: ThingContext, node: Node, tr: Transition, value: Any, explanation: str) -> str:
-        spec = node.alarm
-        assert spec is not None
-        if spec.message is None:
-            return f"{node.name} {tr.state.value} on {ctx.thing_id}: {explanation}"
-        scope: dict[str, Any] = {k[4:]: v for k, v in ctx.values.items() if k.startswith("let:")}
-        namespace, _, name = ctx.thing_id.partition(":")
-        scope.update(
-            value=value,
-            thing={"id": ctx.thing_id, "namespace": namespace, "name": name},
-            explanation=explanation,
-            state=tr.state.value,
-            rule=node.name,
-            severity=spec.severity.value,
-        )
-        try:
-            return spec.message(scope)
-        except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
-            return f"{node.name} {tr.state.value} on {ctx.thing_id} (message failed: {exc})"
-
     def _health(self, ctx: ThingContext, node: Node, error: str | None, out: StepOutput) -> None:
         if error is None:
             ctx.health.pop(node.name, None)
@@ -455,14 +485,17 @@ class Engine:
             ctx.health[node.name] = error
         out.health.append(HealthEvent(ctx.now, ctx.thing_id, node.name, error, str(node.span)))
 
+    def _deadlines(self, ctx: ThingContext) -> None:
+        ctx.deadlines.clear()
+        for name, status in ctx.alarms.items():
+            due = next_deadline(status, self._configs[(ctx.twin_class.name, name)])
+            if due is not None:
+                ctx.deadlines[name] = due
+
     def _schedule(self, ctx: ThingContext) -> None:
         self.touched.add(ctx.thing_id)
         cls = ctx.twin_class
-        wake: float | None = None
-        for name, status in ctx.alarms.items():
-            when = next_deadline(status, self._configs[(cls.name, name)])
-            if when is not None and (wake is None or when < wake):
-                wake = when
+        wake: float | None = min(ctx.deadlines.values()) if ctx.deadlines else None
         if cls.timed:
             for series in ctx.store.values():
                 when = series.wake
@@ -470,11 +503,9 @@ class Engine:
                     series.wake = when = None
                 if when is not None and (wake is None or when < wake):
                     wake = when
-        if wake != ctx.wake:
-            ctx.wake = wake
-            if wake is not None:
-                self._seq += 1
-                heapq.heappush(self._timers, (wake, self._seq, ctx.thing_id, cls.name))
+        ctx.wake = wake
+        if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):
+            self._push(ctx, wake)
 
 
 def _tri(value: Any) -> bool | None:
@@ -488,5 +519,22 @@ def _truthy(fn: Any, ctx: ThingContext) -> bool:
         return False
 
 
-def _fmt(value: Any) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
+def _edge_triggers(cls: TwinClass) -> dict[str, str]:
+    """Series whose time-driven changes can be re-evaluated by the trigger of their own path.
+
+    A window edge or staleness of a path's series changes only nodes reading that path, which its own
+    trigger evaluates; allowed when that trigger feeds no derived series (which would gain samples at
+    timer times that the class-wide time trigger does not give them).
+    """
+    edges: dict[str, str] = {}
+    for spec in cls.series:
+        if spec.path is None or spec.path not in cls.triggers:
+            continue
+        changed, derived = {spec.path}, False
+        for node in cls.nodes:
+            if node.reads & changed:
+                changed.add(node.key)
+                derived = derived or node.kind is NodeKind.SERIES
+        if not derived:
+            edges[spec.key] = spec.path
+    return edges

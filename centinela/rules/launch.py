@@ -88,6 +88,7 @@ async def run_engine(
                 tasks.create_task(_watch(rules, runtime, echo))
     finally:
         await runtime.checkpoint()
+        echo(f"Engine stopped: {runtime.stats()}")
         await history.aclose()
         await state.aclose()
         closer = getattr(twin, "aclose", None)
@@ -102,7 +103,10 @@ async def serve(config_path: Path | None, *, echo: Echo) -> None:
     async with embedded_stack(program, config, on_output=_printer(echo)) as stack:
         echo(f"Twin API: {stack.url}/api/2/things   WebSocket: {stack.url.replace('http', 'ws', 1)}/ws/2")
         echo(f"History: {config.history}   rules: {', '.join(program.classes)}")
-        if config.watch:
-            await _watch(paths, stack.runtime, echo)
-        else:
-            await asyncio.Event().wait()
+        try:
+            if config.watch:
+                await _watch(paths, stack.runtime, echo)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            echo(f"Engine stopped: {stack.runtime.stats()}")

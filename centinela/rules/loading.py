@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from centinela.dsl.pipeline import compile_paths
 from centinela.dsl.program import Program
 from centinela.errors import RulesError
 
@@ -31,9 +32,7 @@ def load_program(paths: Sequence[Path]) -> Program:
         names = ", ".join(str(p) for p in paths) or "(none)"
         msg = f"No .rules files were found in {names}."
         raise RulesError(msg)
-    compiler: Any = importlib.import_module("centinela.dsl.compiler")
-    program: Program = compiler.compile_paths(files)
-    return program
+    return compile_paths(files)
 
 
 def format_rules_error(exc: RulesError) -> str:

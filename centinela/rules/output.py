@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from centinela.ports import AlarmRecord, Sample
@@ -10,11 +10,21 @@ from centinela.ports import AlarmRecord, Sample
 __all__ = ["AlarmEvent", "HealthEvent", "StepOutput", "pointer_parts"]
 
 
+_PARTS: dict[str, list[str]] = {}
+
+
 def pointer_parts(pointer: str) -> list[str]:
     """Split a JSON pointer into its unescaped reference tokens (`/a~1b/c` -> ['a/b', 'c'])."""
-    if pointer in ("", "/"):
-        return []
-    return [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+    parts = _PARTS.get(pointer)
+    if parts is None:
+        parts = (
+            []
+            if pointer in ("", "/")
+            else [p.replace("~1", "/").replace("~0", "~") for p in pointer.lstrip("/").split("/")]
+        )
+        if len(_PARTS) < 100_000:  # pointers of rules and features: a small, fixed set
+            _PARTS[pointer] = parts
+    return parts
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,48 +120,70 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-@dataclass(slots=True)
 class StepOutput:
-    """Effects collected while the engine runs; the runtime hands them to the sinks."""
+    """Effects collected while the engine runs; the runtime hands them to the sinks.
 
-    patches: dict[str, dict[str, Any]] = field(default_factory=dict)
-    alarms: list[AlarmEvent] = field(default_factory=list)
-    samples: list[Sample] = field(default_factory=list)
-    health: list[HealthEvent] = field(default_factory=list)
+    Recording is kept cheap (flat pointer -> value per thing, tuples for samples); `patches`
+    (one nested merge patch per thing) and `samples` are built when a sink asks for them.
+    """
+
+    __slots__ = ("changes", "alarms", "rows", "health")
+
+    def __init__(self) -> None:
+        self.changes: dict[str, dict[str, Any]] = {}
+        self.alarms: list[AlarmEvent] = []
+        self.rows: list[tuple[float, str, str, Any]] = []
+        self.health: list[HealthEvent] = []
 
     def patch(self, thing_id: str, pointer: str, value: Any) -> None:
-        node = self.patches.setdefault(thing_id, {})
-        parts = pointer_parts(pointer)
-        for part in parts[:-1]:
-            child = node.get(part)
-            if not isinstance(child, dict):
-                child = node[part] = {}
-            node = child
-        node[parts[-1]] = _json_value(value)
+        changes = self.changes.get(thing_id)
+        if changes is None:
+            changes = self.changes[thing_id] = {}
+        changes[pointer] = value
 
     def sample(self, time: float, thing_id: str, path: str, value: Any) -> None:
-        number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-        self.samples.append(
-            Sample(time, thing_id, path, number, None if number is not None else _json_value(value))
-        )
+        self.rows.append((time, thing_id, path, value))
+
+    @property
+    def patches(self) -> dict[str, dict[str, Any]]:
+        """One RFC 7396 merge patch (at `/`) per thing, later values of a pointer winning."""
+        built: dict[str, dict[str, Any]] = {}
+        for thing_id, changes in self.changes.items():
+            root: dict[str, Any] = {}
+            for pointer, value in changes.items():
+                node = root
+                parts = pointer_parts(pointer)
+                for part in parts[:-1]:
+                    child = node.get(part)
+                    if not isinstance(child, dict):
+                        child = node[part] = {}
+                    node = child
+                node[parts[-1]] = _json_value(value)
+            built[thing_id] = root
+        return built
+
+    @property
+    def samples(self) -> list[Sample]:
+        out = []
+        for time, thing_id, path, value in self.rows:
+            number = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+            out.append(
+                Sample(time, thing_id, path, number, None if number is not None else _json_value(value))
+            )
+        return out
+
+    def __bool__(self) -> bool:
+        return bool(self.changes or self.alarms or self.rows or self.health)
 
     def extend(self, other: StepOutput) -> None:
-        for thing, patch in other.patches.items():
-            _merge(self.patches.setdefault(thing, {}), patch)
+        for thing, changes in other.changes.items():
+            self.changes.setdefault(thing, {}).update(changes)
         self.alarms.extend(other.alarms)
-        self.samples.extend(other.samples)
+        self.rows.extend(other.rows)
         self.health.extend(other.health)
 
     def clear(self) -> None:
-        self.patches.clear()
+        self.changes.clear()
         self.alarms.clear()
-        self.samples.clear()
+        self.rows.clear()
         self.health.clear()
-
-
-def _merge(into: dict[str, Any], patch: dict[str, Any]) -> None:
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
-            _merge(into[key], value)
-        else:
-            into[key] = value

@@ -135,8 +135,7 @@ class Runtime:
             self.engine.contexts.pop(thing_id, None)
             self.engine.touched.add(thing_id)
             return
-        if event.path == "/" and event.action in ("created", "modified"):
-            self.engine.contexts.pop(thing_id, None)
+        if event.path == "/" and thing_id not in self.engine.contexts and isinstance(event.value, dict):
             await self._bind_thing(dict(event.value) | {"thingId": thing_id})
             return
         if thing_id not in self.engine.contexts:
@@ -164,6 +163,20 @@ class Runtime:
         await self._emit(out)
         return list(out.alarms)
 
+    def stats(self) -> dict[str, int]:
+        """Counters for health reports: events seen and skipped, readings out of order, late, repeated."""
+        engine = self.engine
+        contexts = [c for cs in engine.contexts.values() for c in cs]
+        return {
+            "events": self.events,
+            "ownEventsIgnored": self.ignored_own,
+            "things": len(engine.contexts),
+            "outOfOrder": engine.out_of_order,
+            "late": engine.late,
+            "duplicates": sum(c.duplicates for c in contexts),
+            "failingRules": sum(len(c.health) for c in contexts),
+        }
+
     async def checkpoint(self) -> None:
         for sink in self.sinks:
             await sink.flush()
@@ -174,7 +187,7 @@ class Runtime:
 
     async def _emit(self, out: StepOutput) -> None:
         self._rearm.set()
-        if not (out.patches or out.alarms or out.samples or out.health):
+        if not out:
             return
         for sink in self.sinks:
             await sink.emit(out)

@@ -22,7 +22,10 @@ from typing import Any
 
 from centinela.dsl.program import MISSING
 
-__all__ = ["PointSeries"]
+__all__ = ["AGE_RESOLUTION", "PointSeries"]
+
+AGE_RESOLUTION = 1.0
+"""Seconds between re-evaluations of rules over `age(x)` while no reading arrives."""
 
 
 def _num(value: Any) -> float | None:
@@ -47,17 +50,20 @@ class _Window:
         self.lows: deque[tuple[float, float]] = deque()
         self.highs: deque[tuple[float, float]] = deque()
 
-    def add(self, t: float, x: float) -> None:
-        self.points.append((t, x))
+    def add(self, point: tuple[float, Any], x: float) -> None:
+        """Add a reading; `point` is the series' own (time, value) tuple, shared when it is a float."""
+        if point[1] is not x:
+            point = (point[0], x)
+        self.points.append(point)
         self.total += x
         self.squares += x * x
         lows, highs = self.lows, self.highs
         while lows and lows[-1][1] >= x:
             lows.pop()
-        lows.append((t, x))
+        lows.append(point)
         while highs and highs[-1][1] <= x:
             highs.pop()
-        highs.append((t, x))
+        highs.append(point)
 
     def evict(self, now: float) -> None:
         self.now = now
@@ -107,7 +113,12 @@ class PointSeries:
 
     # ------------------------------------------------------------------ updates
 
-    def append(self, t: float, value: Any) -> bool:
+    def append(self, t: float, value: Any) -> None:
+        """Add a reading (MISSING is ignored); one older than the horizon is counted in `late`."""
+        if value is not MISSING:
+            self.add(t, value)
+
+    def add(self, t: float, value: Any) -> bool:
         """Add a reading; return False when it is too late to matter (older than the horizon)."""
         last = self.last_time
         if last is not None and t < last:
@@ -126,7 +137,8 @@ class PointSeries:
             self.prev_value, self.has_prev = self.last_value, True
         self.last_time, self.last_value = t, value
         points = self.points
-        points.append((t, value))
+        point = (t, value)
+        points.append(point)
         edge = t - self.horizon
         while len(points) > 2 and points[1][0] <= edge:
             points.popleft()  # one point before the edge stays: it holds its value into the window
@@ -135,7 +147,7 @@ class PointSeries:
                 if window.now > t:  # it was queried ahead of this reading: rebuild on demand
                     del self.windows[seconds]
                     continue
-                window.add(t, x)
+                window.add(point, x)
                 window.evict(t)
         return True
 
@@ -167,10 +179,10 @@ class PointSeries:
             # A query behind the newest data (a timer before a delayed reading) gets a window of
             # its own; only windows that move forward with the data are kept and updated.
             window = _Window(seconds)
-            for t, value in self.points:
-                x = _num(value)
-                if x is not None and t <= now:
-                    window.add(t, x)
+            for point in self.points:
+                x = _num(point[1])
+                if x is not None and point[0] <= now:
+                    window.add(point, x)
             if last is None or now >= last:
                 self.windows[seconds] = window
         window.evict(now)
@@ -266,7 +278,11 @@ class PointSeries:
         return self.last_value != self.prev_value if self.has_prev else MISSING
 
     def age(self, now: float) -> Any:
-        return MISSING if self.last_time is None else now - self.last_time
+        """Seconds since the last reading; rules over it are re-evaluated every second without data."""
+        if self.last_time is None:
+            return MISSING
+        self._wake(now + AGE_RESOLUTION, now)
+        return now - self.last_time
 
     def stale(self, now: float, seconds: float) -> Any:
         if self.last_time is None:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
+from centinela.errors import CentinelaError
 from centinela.ports import Bus, HistoryStore, TwinStore
 from centinela.rules.output import StepOutput
 
@@ -19,6 +22,8 @@ __all__ = [
     "alarm_topic",
     "emit_all",
 ]
+
+log = logging.getLogger(__name__)
 
 ORIGIN_HEADER = "centinela-origin"
 ORIGIN = {ORIGIN_HEADER: "engine"}
@@ -36,17 +41,47 @@ def alarm_topic(severity: str) -> str:
 
 
 class TwinSink:
-    """Computed features and alarm states, one merge patch per thing, marked as the engine's own."""
+    """Computed features and alarm states, one merge patch per thing, marked as the engine's own.
 
-    def __init__(self, twin: TwinStore) -> None:
+    With `coalesce=True` the patches are handed to a writer task: steps that pile up while it writes
+    are merged per thing (later values win), so under load a thing gets one merge for several steps
+    instead of one per step, and the engine is not held up by the twin store. `flush()` waits for
+    everything handed over to be written.
+    """
+
+    def __init__(self, twin: TwinStore, *, coalesce: bool = False) -> None:
         self.twin = twin
+        self.coalesce = coalesce
+        self._pending: dict[str, dict[str, Any]] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self.merges = 0
 
     async def emit(self, out: StepOutput) -> None:
-        for thing_id, patch in out.patches.items():
-            await self.twin.merge(thing_id, "/", patch, headers=ORIGIN)
+        if not self.coalesce:
+            for thing_id, patch in out.patches.items():
+                await self.twin.merge(thing_id, "/", patch, headers=ORIGIN)
+                self.merges += 1
+            return
+        for thing_id, changes in out.changes.items():
+            self._pending.setdefault(thing_id, {}).update(changes)
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending, {}
+            step = StepOutput()
+            step.changes.update(batch)
+            for thing_id, patch in step.patches.items():
+                try:
+                    await self.twin.merge(thing_id, "/", patch, headers=ORIGIN)
+                    self.merges += 1
+                except CentinelaError as exc:
+                    log.warning("Writing the engine's merge to %s failed: %s", thing_id, exc)
 
     async def flush(self) -> None:
-        return None
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
 
 class BusSink:
@@ -67,7 +102,7 @@ class HistorySink:
         self.history = history
 
     async def emit(self, out: StepOutput) -> None:
-        if out.samples:
+        if out.rows:
             await self.history.write_samples(out.samples)
         if out.alarms:
             await self.history.write_alarms([a.record() for a in out.alarms])

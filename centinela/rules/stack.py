@@ -80,7 +80,7 @@ async def embedded_stack(
     settings = TwinServiceSettings(host=config.host, port=config.port)
     async with store:
         async with TwinServer(store, settings) as server:
-            sinks: list[Sink] = [TwinSink(store), HistorySink(history)]
+            sinks: list[Sink] = [TwinSink(store, coalesce=True), HistorySink(history)]
             runtime = Runtime(
                 program,
                 store,

@@ -19,6 +19,7 @@ STATE_NAMES: dict[str, AlarmState] = {
     "normal": AlarmState.NORMAL,
     "active": AlarmState.UNACK,
     "unack": AlarmState.UNACK,
+    "unacked": AlarmState.UNACK,
     "acked": AlarmState.ACKED,
     "rtn_unack": AlarmState.RTN_UNACK,
     "returned": AlarmState.RTN_UNACK,
@@ -64,6 +65,12 @@ def _expectation(step: TestStep, engine: Engine, thing_id: str) -> tuple[str, st
     """(expected line, actual line) of one `expect` step."""
     ctxs = engine.contexts.get(thing_id, [])
     at = _fmt_time(step.at)
+    if step.kind is TestStepKind.EXPECT_ALARM and step.state == "chattering":
+        flagged = any(c.alarms[step.name].chattering for c in ctxs if step.name in c.alarms)
+        return (
+            f"{at} alarm {step.name} is chattering",
+            f"{at} alarm {step.name} is {'' if flagged else 'not '}chattering",
+        )
     if step.kind is TestStepKind.EXPECT_ALARM:
         want = STATE_NAMES.get(str(step.state))
         if want is None:

@@ -13,13 +13,16 @@ import httpx
 from centinela.errors import TwinError
 from centinela.twin.client_auth import DittoAuth, DittoEndpoint, parse_ditto_url
 from centinela.twin.client_sse import SseSubscription
-from centinela.twin.client_ws import Backoff, WsSubscription, send_ws_command
+from centinela.twin.client_ws import Backoff, WsSubscription
+from centinela.twin.client_ws_commands import WsCommandChannel
+from centinela.twin.ids import validate_thing_id
 
 __all__ = ["DittoTwinStore"]
 
 JSON = Any
 MERGE_PATCH = "application/merge-patch+json"
 _QUERY_HEADERS = ("condition",)
+_NO_VALUE: Any = object()
 
 
 def _resource(thing_id: str, path: str) -> str:
@@ -40,9 +43,11 @@ def _revision(etag: str | None) -> int | None:
 class DittoTwinStore:
     """A real Eclipse Ditto (or Centinela's embedded twin service) behind the `TwinStore` port.
 
-    Reads and writes use HTTP (`PUT`, `PATCH` with `application/merge-patch+json`, `DELETE`),
+    Reads and writes use HTTP (`PUT`, `PATCH` with `application/merge-patch+json`, `DELETE`);
     Ditto headers given per call are sent as HTTP headers (`if-match`, `if-none-match`,
-    `correlation-id`, ...; `condition` goes to the query). `subscribe` opens the WebSocket
+    `correlation-id`, ...; `condition` goes to the query). With `commands="ws"` they are Ditto
+    Protocol commands pipelined over one WebSocket instead (much faster from Python), the
+    headers travelling in the envelope. `subscribe` opens the WebSocket
     (`events="ws"`, the default) or SSE (`events="sse"`). Build one from a URL with `from_url`.
     """
 
@@ -54,15 +59,18 @@ class DittoTwinStore:
         timeout: float = 10.0,
         page_size: int = 200,
         events: Literal["ws", "sse"] = "ws",
+        commands: Literal["http", "ws"] = "http",
         backoff_initial: float = 0.1,
         backoff_max: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.endpoint = DittoEndpoint(base_url.rstrip("/"), auth or DittoAuth())
         self.timeout = timeout
-        self.page_size = page_size
+        self.page_size = min(page_size, 200)  # Ditto's largest page
         self.events = events
+        self.commands = commands
         self._backoff = (backoff_initial, backoff_max)
+        self._channel = WsCommandChannel(self.endpoint, timeout=timeout, backoff=Backoff(*self._backoff))
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         self._http = httpx.AsyncClient(
             base_url=self.endpoint.base_url,
@@ -121,9 +129,50 @@ class DittoTwinStore:
         thing = await self.retrieve(thing_id, "/", fields="_revision")
         return int(thing.get("_revision", 0)) if isinstance(thing, dict) else 0
 
+    async def _ws(
+        self,
+        action: str,
+        thing_id: str,
+        path: str,
+        *,
+        value: JSON = _NO_VALUE,
+        headers: Mapping[str, str] | None = None,
+        fields: str | None = None,
+    ) -> dict[str, JSON]:
+        validate_thing_id(thing_id)
+        namespace, _, name = thing_id.partition(":")
+        envelope: dict[str, JSON] = {
+            "topic": f"{namespace}/{name}/things/twin/commands/{action}",
+            "headers": dict(headers or {}),
+            "path": path or "/",
+        }
+        if action == "merge":
+            envelope["headers"].setdefault("content-type", MERGE_PATCH)
+        if value is not _NO_VALUE:
+            envelope["value"] = value
+        if fields is not None:
+            envelope["fields"] = fields
+        reply = await self._channel.request(envelope)
+        status = reply.get("status")
+        topic = str(reply.get("topic", ""))
+        if not isinstance(status, int) or status >= 300 or topic.endswith("/errors"):
+            value = reply.get("value")
+            body: dict[str, JSON] = value if isinstance(value, dict) else {}
+            return _raise(int(status) if isinstance(status, int) else 500, body)
+        return reply
+
+    async def _ws_revision(self, thing_id: str, path: str, reply: dict[str, JSON]) -> int:
+        found = _revision((reply.get("headers") or {}).get("etag")) if path in ("", "/") else None
+        if found is not None:
+            return found
+        thing = (await self._ws("retrieve", thing_id, "/", fields="_revision")).get("value")
+        return int(thing.get("_revision", 0)) if isinstance(thing, dict) else 0
+
     # ------------------------------------------------------------------ TwinStore port
 
     async def retrieve(self, thing_id: str, path: str = "/", *, fields: str | None = None) -> JSON:
+        if self.commands == "ws":
+            return (await self._ws("retrieve", thing_id, path, fields=fields)).get("value")
         params = {"fields": fields} if fields is not None else None
         response = await self._request("GET", _resource(thing_id, path), params=params)
         return response.json()
@@ -139,6 +188,9 @@ class DittoTwinStore:
     async def merge(
         self, thing_id: str, path: str, value: JSON, *, headers: Mapping[str, str] | None = None
     ) -> int:
+        if self.commands == "ws":
+            reply = await self._ws("merge", thing_id, path, value=value, headers=headers)
+            return await self._ws_revision(thing_id, path, reply)
         response = await self._request(
             "PATCH",
             _resource(thing_id, path),
@@ -152,6 +204,9 @@ class DittoTwinStore:
     async def delete(
         self, thing_id: str, path: str = "/", *, headers: Mapping[str, str] | None = None
     ) -> None:
+        if self.commands == "ws":
+            await self._ws("delete", thing_id, path, headers=headers)
+            return
         await self._request("DELETE", _resource(thing_id, path), headers=headers)
 
     async def search(
@@ -259,9 +314,10 @@ class DittoTwinStore:
 
     async def command(self, envelope: dict[str, JSON]) -> dict[str, JSON]:
         """Send one Ditto Protocol command over `/ws/2`; return the response with its correlation id."""
-        return await send_ws_command(self.endpoint, envelope, timeout=self.timeout)
+        return await self._channel.request(envelope)
 
     async def aclose(self) -> None:
+        await self._channel.aclose()
         await self._http.aclose()
 
     async def __aenter__(self) -> Self:
@@ -274,6 +330,15 @@ class DittoTwinStore:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
+
+
+def _raise(status: int, body: Mapping[str, JSON]) -> dict[str, JSON]:
+    raise TwinError(
+        int(body.get("status", status)),
+        str(body.get("error", "gateway:command.failed")),
+        str(body.get("message", f"Ditto answered the command with status {status}.")),
+        body.get("description"),
+    )
 
 
 def _error(response: httpx.Response) -> TwinError:

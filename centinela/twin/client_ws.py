@@ -7,21 +7,21 @@ import contextlib
 import json
 import logging
 import random
-import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
 
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.client_auth import DittoEndpoint
+from centinela.twin.messages import event_from_envelope
+from centinela.twin.protocol import Envelope, Group, Kind
 
-__all__ = ["Backoff", "WsSubscription", "decode_event", "send_ws_command"]
+__all__ = ["Backoff", "WsSubscription", "decode_event", "open_ws", "refused"]
 
 JSON = Any
 _log = logging.getLogger(__name__)
@@ -44,35 +44,15 @@ class Backoff:
         self.attempt = 0
 
 
-def _epoch(text: JSON) -> float | None:
-    if not isinstance(text, str):
-        return None
-    try:
-        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def decode_event(envelope: Mapping[str, JSON]) -> ThingEvent | None:
-    """The `ThingEvent` of a `things/twin/events/<action>` envelope, `None` for anything else."""
-    topic = envelope.get("topic")
-    if not isinstance(topic, str):
+    """The `ThingEvent` of a `things/<channel>/events/<action>` envelope, `None` for anything else."""
+    try:
+        message = Envelope.from_json(dict(envelope))
+    except TwinError:
         return None
-    parts = topic.split("/")
-    if len(parts) != 6 or parts[2:5] != ["things", "twin", "events"]:
+    if message.kind is not Kind.EVENT or message.topic is None or message.topic.group is not Group.THINGS:
         return None
-    headers = envelope.get("headers") or {}
-    extra = envelope.get("extra")
-    return ThingEvent(
-        thing_id=f"{parts[0]}:{parts[1]}",
-        action=parts[5],
-        path=str(envelope.get("path") or "/"),
-        value=envelope.get("value"),
-        revision=int(envelope.get("revision") or 0),
-        timestamp=_epoch(envelope.get("timestamp")),
-        headers={str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {},
-        extra=extra if isinstance(extra, dict) else None,
-    )
+    return event_from_envelope(message)
 
 
 def _start_signal(namespaces: Sequence[str] | None, filter_: str | None, extra_fields: str | None) -> str:
@@ -86,7 +66,8 @@ def _start_signal(namespaces: Sequence[str] | None, filter_: str | None, extra_f
     return "START-SEND-EVENTS" + (f"?{urlencode(params)}" if params else "")
 
 
-async def _open(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
+async def open_ws(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
+    """Open `/ws/2` with the endpoint's credentials."""
     return await connect(
         endpoint.ws_url,
         additional_headers=endpoint.auth.headers(),
@@ -96,7 +77,8 @@ async def _open(endpoint: DittoEndpoint, timeout: float) -> ClientConnection:
     )
 
 
-def _refused(exc: InvalidStatus) -> TwinError:
+def refused(exc: InvalidStatus) -> TwinError:
+    """The `TwinError` for a refused WebSocket handshake."""
     status = exc.response.status_code
     return TwinError(status, "gateway:websocket.refused", f"Ditto refused the WebSocket with HTTP {status}.")
 
@@ -153,7 +135,7 @@ class WsSubscription:
                     await self._session()
                 except InvalidStatus as exc:
                     if exc.response.status_code in (401, 403):
-                        raise _refused(exc) from None
+                        raise refused(exc) from None
                     _log.warning("Ditto refused the WebSocket (%s); retrying.", exc.response.status_code)
                 except (OSError, WebSocketException, TimeoutError) as exc:
                     _log.warning(
@@ -167,7 +149,7 @@ class WsSubscription:
             raise
 
     async def _session(self) -> None:
-        async with await _open(self._endpoint, self._timeout) as ws:
+        async with await open_ws(self._endpoint, self._timeout) as ws:
             self.connections += 1
             await ws.send(self._signal)
             async for message in ws:
@@ -180,7 +162,11 @@ class WsSubscription:
                     continue
                 if not message.startswith("{"):
                     continue
-                envelope = json.loads(message)
+                try:
+                    envelope = json.loads(message)
+                except json.JSONDecodeError:
+                    _log.warning("Ditto sent a message that is not JSON on %s.", self._endpoint.ws_url)
+                    continue
                 if envelope.get("signal") == "START-SEND-EVENTS" and "status" in envelope:
                     raise TwinError(
                         int(envelope["status"]), str(envelope.get("error")), str(envelope.get("message"))
@@ -222,30 +208,3 @@ class WsSubscription:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-async def send_ws_command(
-    endpoint: DittoEndpoint, envelope: dict[str, JSON], *, timeout: float = 10.0
-) -> dict[str, JSON]:
-    """Send one Ditto Protocol command over a fresh WebSocket and return its correlated response."""
-    headers = dict(envelope.get("headers") or {})
-    correlation = str(headers.setdefault("correlation-id", str(uuid.uuid4())))
-    envelope = {**envelope, "headers": headers}
-    try:
-        async with await _open(endpoint, timeout) as ws:
-            await ws.send(json.dumps(envelope))
-            async with asyncio.timeout(timeout):
-                async for message in ws:
-                    if isinstance(message, bytes) or not message.startswith("{"):
-                        continue
-                    reply = json.loads(message)
-                    if (reply.get("headers") or {}).get("correlation-id") == correlation:
-                        result: dict[str, JSON] = reply
-                        return result
-    except InvalidStatus as exc:
-        raise _refused(exc) from None
-    except (ConnectionClosed, OSError) as exc:
-        msg = f"The Ditto WebSocket {endpoint.ws_url} closed before answering: {exc}."
-        raise TwinError(503, "gateway:service.unavailable", msg) from None
-    msg = f"Ditto sent no response for correlation-id '{correlation}'."
-    raise TwinError(408, "gateway:command.timeout", msg)

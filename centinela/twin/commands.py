@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -16,10 +17,19 @@ from centinela.twin.errors import (
     thing_not_found,
 )
 from centinela.twin.merge import merge_patch, strip_nulls
-from centinela.twin.model import THING_FIELDS, Resource, classify, validate_value
+from centinela.twin.model import THING_FIELDS, Resource, check_merged, classify, to_iso, validate_value
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
-__all__ = ["Change", "ThingRecord", "apply_create", "apply_delete", "apply_merge", "apply_modify", "read"]
+__all__ = [
+    "Change",
+    "ThingRecord",
+    "apply_create",
+    "apply_delete",
+    "apply_merge",
+    "apply_modify",
+    "read",
+    "thing_view",
+]
 
 JSON = Any
 
@@ -44,6 +54,38 @@ class ThingRecord:
         return self.thing is not None
 
 
+def thing_view(
+    record: ThingRecord,
+    thing: dict[str, JSON] | None = None,
+    policy: dict[str, JSON] | None = None,
+    *,
+    only: Collection[str] | None = None,
+) -> dict[str, JSON]:
+    """`thing` (default: the record's) with the members only field selectors and RQL see.
+
+    Those are `_namespace`, `_revision`, `_created`, `_modified`, `_metadata` and `_policy`;
+    `only` limits which of them are added (formatting the timestamps is not free).
+    """
+    view = dict(thing if thing is not None else record.thing or {})
+
+    def wanted(name: str) -> bool:
+        return only is None or name in only
+
+    if wanted("_namespace"):
+        view["_namespace"] = record.thing_id.partition(":")[0]
+    if wanted("_revision"):
+        view["_revision"] = record.revision
+    if wanted("_created"):
+        view["_created"] = to_iso(record.created)
+    if wanted("_modified"):
+        view["_modified"] = to_iso(record.modified)
+    if record.metadata is not None and wanted("_metadata"):
+        view["_metadata"] = record.metadata
+    if policy is not None and wanted("_policy"):
+        view["_policy"] = policy
+    return view
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     """The result of one command: the record after it and what the event reports."""
@@ -53,6 +95,8 @@ class Change:
     action: str
     path: Pointer
     value: JSON
+    noop: bool = False
+    """Nothing to apply (every part of a conditional merge was dropped): no revision, no event."""
 
 
 def _ordered(thing: dict[str, JSON]) -> dict[str, JSON]:
@@ -142,13 +186,19 @@ def apply_modify(
         _require_feature(thing, thing_id, parts, kind)
         created = get_at(thing, parts) is MISSING
         new_thing = _ordered(set_at(thing, parts, value)) if len(parts) == 1 else set_at(thing, parts, value)
-    new = replace(record, revision=record.revision + 1, thing=new_thing, modified=now)
+    new = ThingRecord(thing_id, record.revision + 1, new_thing, record.created, now, record.metadata)
     return Change(new, created, "created" if created else "modified", parts, value)
 
 
 def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch: JSON, now: float) -> Change:
-    """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created."""
+    """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created.
+
+    As Ditto does since 3.3, a merge at `/` creates a thing that does not exist (a `created`
+    event and a 201); below `/` the thing must exist.
+    """
     kind = classify(parts)
+    if kind is Resource.THING and (record is None or record.thing is None) and isinstance(patch, dict):
+        return apply_create(record, thing_id, strip_nulls(patch), now)
     record, thing = _live(record, thing_id)
     if kind is Resource.THING:
         if not isinstance(patch, dict):
@@ -163,21 +213,14 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
         kind is Resource.THING and "policyId" in patch and patch["policyId"] is None
     ):
         raise policy_id_not_deletable(thing_id)
+    root_patch = nest(parts, patch)
     if patch is None and get_at(thing, parts) is MISSING:
         merged = thing  # deleting what is not there changes nothing, but is still a merge
     else:
-        merged = merge_patch(thing, nest(parts, patch))
-    checked = validate_value(Resource.THING, merged, thing_id=thing_id, feature_id="")
+        merged = merge_patch(thing, root_patch)
+    checked = check_merged(thing_id, merged, root_patch)
     checked.setdefault("policyId", thing.get("policyId", thing_id))
-    new = replace(record, revision=record.revision + 1, thing=_ordered(checked), modified=now)
-    if kind is not Resource.THING and patch is not None:
-        # The patch itself must also fit its resource (e.g. a feature definition stays a list).
-        validate_value(
-            kind,
-            strip_nulls(patch) if isinstance(patch, dict) else patch,
-            thing_id=thing_id,
-            feature_id=_feature_id(parts),
-        )
+    new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
     return Change(new, False, "merged", parts, patch)
 
 

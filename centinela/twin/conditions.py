@@ -7,11 +7,15 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from centinela.errors import TwinError
 from centinela.twin.commands import ThingRecord
 from centinela.twin.errors import not_modified, precondition_failed
-from centinela.twin.pointer import MISSING, Pointer, get_at
+from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, parse_pointer
 
-__all__ = ["check_preconditions", "etag_matches", "etag_of"]
+__all__ = ["PATCH_CONDITIONS", "apply_patch_conditions", "check_preconditions", "etag_matches", "etag_of"]
+
+PATCH_CONDITIONS = "merge-thing-patch-conditions"
+"""Ditto's header mapping parts of a merge patch (pointers) to RQL conditions on the current thing."""
 
 JSON = Any
 
@@ -66,3 +70,42 @@ def check_preconditions(
         from centinela.twin.rql import check_condition
 
         check_condition(condition, view(record), record.thing_id)
+
+
+def _invalid_patch_conditions(text: str, reason: str) -> TwinError:
+    return TwinError(
+        400,
+        "things:patch.conditions.invalid",
+        f"The '{PATCH_CONDITIONS}' header '{text:.200}' is not valid: {reason}.",
+        'It is a JSON object of pointers into the patch and RQL conditions, e.g. {"features/t/properties/v": '
+        '"gt(features/t/properties/v,20)"}.',
+    )
+
+
+def apply_patch_conditions(patch: JSON, header: str, thing: dict[str, JSON]) -> tuple[JSON, bool]:
+    """The merge patch without the parts whose condition does not hold on `thing` (as it is now).
+
+    Pointers are relative to the patch. Objects left empty by a dropped part are dropped too, so
+    the merge does not create them. Returns the patch and whether anything is left to apply.
+    """
+    from centinela.twin.rql import compile_filter
+
+    try:
+        conditions = json.loads(header)
+    except ValueError as exc:
+        raise _invalid_patch_conditions(header, "it is not JSON") from exc
+    if not isinstance(conditions, dict) or not all(isinstance(v, str) for v in conditions.values()):
+        raise _invalid_patch_conditions(header, "it is not a JSON object of RQL strings")
+    if not isinstance(patch, dict):
+        return patch, True
+    dropped = False
+    for pointer, condition in conditions.items():
+        parts = parse_pointer(pointer)
+        if not parts or get_at(patch, parts) is MISSING or compile_filter(condition)(thing):
+            continue
+        patch = delete_at(patch, parts)
+        dropped = True
+        for depth in range(len(parts) - 1, 0, -1):
+            if get_at(patch, parts[:depth]) == {}:
+                patch = delete_at(patch, parts[:depth])
+    return patch, not (dropped and patch == {})

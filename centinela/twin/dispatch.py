@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from centinela.errors import TwinError
 from centinela.twin.messages import error_envelope, response_envelope, string_headers
 from centinela.twin.model import parse_fields, select_fields
-from centinela.twin.pointer import MISSING, get_at, parse_pointer
+from centinela.twin.pointer import MISSING, format_pointer, get_at, parse_pointer
 from centinela.twin.policies import parse_policy_pointer
 from centinela.twin.protocol import ABSENT, Channel, Criterion, Envelope, Group, invalid_envelope
 
@@ -92,12 +93,36 @@ async def _apply(store: EmbeddedTwinStore, command: Envelope, namespaces: Collec
         result = await store.patch(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
+        if result.created:
+            # Ditto answers a merge that created the thing as the create it became.
+            assert command.topic is not None  # noqa: S101 - checked above
+            created = replace(command, topic=command.topic.with_criterion(Criterion.COMMANDS, "create"))
+            return response_envelope(created, 201, result.value, headers=_etag(result.etag))
         return response_envelope(command, 204, headers=_etag(result.etag))
     if action == "delete":
         await store.remove(thing_id, path, headers=headers, namespaces=namespaces, **conditions)
         return response_envelope(command, 204)
-    read = await store.get(thing_id, path, fields=command.fields, namespaces=namespaces, **conditions)
+    fields = _relative_fields(path, command.fields)
+    read = await store.get(thing_id, path, fields=fields, namespaces=namespaces, **conditions)
     return response_envelope(command, 200, read.value, headers=_etag(read.etag))
+
+
+def _relative_fields(path: str, fields: str | None) -> str | None:
+    """Field selectors of a sub-resource retrieve, relative to that resource.
+
+    Ditto's protocol examples name the resource itself in them (`fields: "properties/x"` at
+    `/features/f/properties`, `"attributes"` at `/attributes`); over HTTP they are relative. When
+    every selector starts with the path's last key, that key is taken off (alone, it means all).
+    """
+    parts = parse_pointer(path)
+    if fields is None or not parts:
+        return fields
+    selectors = parse_fields(fields)
+    if not all(s and s[0] == parts[-1] for s in selectors):
+        return fields
+    if any(len(s) == 1 for s in selectors):
+        return None
+    return ",".join(format_pointer(s[1:])[1:] for s in selectors)
 
 
 def _etag(etag: str | None) -> dict[str, str]:

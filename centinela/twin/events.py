@@ -21,13 +21,17 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Collection
+from dataclasses import replace
 from types import TracebackType
 from typing import Any, Self
 
 from centinela.ports import ThingEvent
+from centinela.twin.ids import namespace_of
+from centinela.twin.model import parse_fields, select_fields
+from centinela.twin.pointer import copy_json
 
-__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation"]
+__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "event_selector"]
 
 View = Callable[[], "dict[str, Any] | None"]
 Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
@@ -225,3 +229,38 @@ class EventHub:
         reservation._done = True
         for sub in reservation._subs:
             sub._release()
+
+
+def event_selector(
+    *,
+    namespaces: Collection[str] | None = None,
+    filter: str | None = None,  # noqa: A002 - Ditto's parameter name
+    extra_fields: str | None = None,
+) -> Accept:
+    """What a subscription with Ditto's `namespaces`, `filter` and `extraFields` lets through.
+
+    The RQL filter applies to the thing after the change (before it, for a deleted thing), with
+    `_revision`, `_modified`, ... visible; `extra_fields` selects parts of that thing into
+    `ThingEvent.extra`. `namespaces` is used as given, so a collection may match by pattern.
+    """
+    predicate = None
+    if filter is not None:
+        from centinela.twin.rql import compile_filter
+
+        predicate = compile_filter(filter)
+    selectors = parse_fields(extra_fields) if extra_fields is not None else None
+
+    def accept(event: ThingEvent, view: View) -> ThingEvent | None:
+        if namespaces is not None and namespace_of(event.thing_id) not in namespaces:
+            return None
+        if predicate is not None:
+            thing = view()
+            if thing is None or not predicate(thing):
+                return None
+        if selectors is not None:
+            thing = view()
+            extra = select_fields(thing, selectors) if thing is not None else {}
+            return replace(event, extra=copy_json(extra))
+        return event
+
+    return accept

@@ -19,9 +19,9 @@ from centinela.twin.ids import THING_ID_PATTERN
 from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_pointer, set_at
 
 __all__ = [
-    "SPECIAL_FIELDS",
     "THING_FIELDS",
     "Resource",
+    "check_merged",
     "classify",
     "from_iso",
     "parse_fields",
@@ -34,8 +34,6 @@ JSON = Any
 
 THING_FIELDS = ("thingId", "policyId", "definition", "attributes", "features")
 """A thing's own members, in the order Ditto writes them."""
-SPECIAL_FIELDS = ("_revision", "_created", "_modified", "_metadata", "_policy", "_namespace")
-"""Members a thing shows only when a field selector names them."""
 _FEATURE_FIELDS = ("definition", "properties", "desiredProperties")
 _DEFINITION_ID = re.compile(r"[_a-zA-Z0-9\-.]+:[_a-zA-Z0-9\-.]+:[_a-zA-Z0-9\-.]+")
 _URL = re.compile(r"https?://\S+")
@@ -90,7 +88,11 @@ def classify(parts: Pointer) -> Resource:
 def _check_keys(value: JSON, where: str) -> None:
     if isinstance(value, dict):
         for key, child in value.items():
-            if not key or _BAD_KEY.search(key):
+            if key.isprintable() and key and "/" not in key:
+                pass  # the common case, without a regular expression
+            elif child is None and key.startswith("{{"):
+                pass  # a merge patch's `{{ ~regex~ }}: null` deletion
+            elif not key or _BAD_KEY.search(key):
                 msg = (
                     f"The key '{key}' in {where} is not valid: keys must be non-empty without '/' "
                     "or control characters."
@@ -120,7 +122,7 @@ def _feature_definition(value: JSON) -> list[str]:
     return value
 
 
-def _feature(value: JSON, feature_id: str) -> dict[str, JSON]:
+def _feature(value: JSON, feature_id: str, *, deep: bool = True) -> dict[str, JSON]:
     if value is None:
         return {}
     feature = _object(value, f"Feature '{feature_id}'")
@@ -129,7 +131,9 @@ def _feature(value: JSON, feature_id: str) -> dict[str, JSON]:
         if key == "definition":
             out[key] = _feature_definition(member)
         elif key in ("properties", "desiredProperties"):
-            _check_keys(_object(member, f"{key} of Feature '{feature_id}'"), f"Feature '{feature_id}'")
+            _object(member, f"{key} of Feature '{feature_id}'")
+            if deep:
+                _check_keys(member, f"Feature '{feature_id}'")
             out[key] = member
         else:
             msg = (
@@ -186,6 +190,40 @@ def _thing(value: JSON, thing_id: str) -> dict[str, JSON]:
                 f"allowed are {', '.join(THING_FIELDS)}."
             )
             raise invalid_json(msg)
+    return out
+
+
+def check_merged(thing_id: str, merged: dict[str, JSON], root_patch: JSON) -> dict[str, JSON]:
+    """A thing after a merge patch, checked where the patch touched it (the rest was valid before).
+
+    `root_patch` is the patch as seen from the thing's root. Members starting with `_` are
+    dropped, as `validate_value` does for a whole thing.
+    """
+    patch = root_patch if isinstance(root_patch, dict) else {}
+    _check_keys(patch, f"the merge patch for Thing '{thing_id}'")
+    out: dict[str, JSON] = {"thingId": thing_id}
+    for key, member in merged.items():
+        if key == "thingId" or key.startswith("_"):
+            continue
+        if key not in THING_FIELDS:
+            msg = (
+                f"The Thing '{thing_id}' has the unknown member '{key}'; "
+                f"allowed are {', '.join(THING_FIELDS)}."
+            )
+            raise invalid_json(msg)
+        if key not in patch:
+            out[key] = member
+        elif key == "features":
+            features = dict(_object(member, "Features"))  # never change the stored dict in place
+            touched = patch["features"]
+            for fid in touched if isinstance(touched, dict) else features:
+                if fid in features:
+                    features[fid] = _feature(features[fid], fid, deep=not isinstance(touched, dict))
+            out[key] = features
+        elif key == "attributes":
+            out[key] = _object(member, "attributes")
+        else:
+            out[key] = validate_value(Resource(key), member, thing_id=thing_id, feature_id="")
     return out
 
 

@@ -5,25 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from centinela.errors import TwinError
 from centinela.twin.commands import ThingRecord
+from centinela.twin.policies import PolicyRecord
 
-__all__ = ["MemoryPersistence", "PolicyRecord", "SqlitePersistence", "TwinPersistence", "open_persistence"]
+__all__ = [
+    "MemoryPersistence",
+    "PolicyRecord",
+    "SqlitePersistence",
+    "TwinPersistence",
+    "open_persistence",
+    "to_the_end",
+]
 
 JSON = Any
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyRecord:
-    """A policy as stored (`policy` is `None` once deleted)."""
-
-    policy_id: str
-    policy: dict[str, JSON] | None
 
 
 class TwinPersistence(Protocol):
@@ -163,11 +163,19 @@ class SqlitePersistence:
         return await asyncio.get_running_loop().run_in_executor(self._executor, self._load)
 
     async def save(self, things: list[ThingRecord], policies: list[PolicyRecord]) -> None:
+        await self.submit(things, policies)
+
+    def submit(self, things: list[ThingRecord], policies: list[PolicyRecord]) -> asyncio.Future[None]:
+        """Queue a write for the next transaction; the future is done once it has committed.
+
+        The write happens even if the caller stops waiting for the future (await it through
+        `asyncio.shield`: cancelling the waiter must not cancel the future).
+        """
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._pending.append(((things, policies), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
-        await future
+        return future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -175,7 +183,7 @@ class SqlitePersistence:
             batch, self._pending = self._pending, []
             try:
                 await loop.run_in_executor(self._executor, self._write, [b for b, _ in batch])
-            except (sqlite3.Error, OSError) as exc:
+            except Exception as exc:  # noqa: BLE001 - every waiting writer must hear of the failure
                 error = TwinError(
                     503,
                     "things:thing.unavailable",
@@ -214,3 +222,22 @@ def open_persistence(url: str | None) -> TwinPersistence:
         msg = f"The twin store URL '{url}' is not supported; use memory:// or sqlite:///PATH."
         raise ConfigError(msg)
     return SqlitePersistence(url)
+
+
+async def to_the_end(awaitable: Awaitable[None]) -> bool:
+    """Await a durable write to its end even when the caller is cancelled meanwhile.
+
+    Returns whether the caller was cancelled: it must then finish making the write visible and
+    raise `CancelledError` itself, so memory never lags what the database holds.
+    """
+    task = asyncio.ensure_future(awaitable)  # a future stays as it is; a coroutine becomes a task
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+            cancelled = True
+    task.result()
+    return cancelled

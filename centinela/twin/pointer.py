@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 from typing import Any
 
 from centinela.twin.errors import invalid_pointer
@@ -9,6 +11,7 @@ from centinela.twin.errors import invalid_pointer
 __all__ = [
     "MISSING",
     "Pointer",
+    "checked_json",
     "copy_json",
     "delete_at",
     "find_all",
@@ -38,13 +41,19 @@ _CONTROL = {chr(c) for c in range(0x20)} | {"\x7f"}
 
 
 def parse_pointer(text: str) -> Pointer:
-    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys.
+    """Parse a pointer such as `/features/pressure/properties/tubing` into its keys (cached)."""
+    if not isinstance(text, str):
+        raise invalid_pointer(str(text), "it is not a string")
+    return _parse_cached(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_cached(text: str) -> Pointer:
+    """Parse a pointer.
 
     As in Ditto the leading slash is optional, a single trailing slash is ignored, `/` is the
     root, and empty keys (`//`) or control characters are rejected with `TwinError` 400.
     """
-    if not isinstance(text, str):
-        raise invalid_pointer(str(text), "it is not a string")
     if "//" in text:
         raise invalid_pointer(text, "consecutive slashes are not supported")
     body = text[1:] if text.startswith("/") else text
@@ -81,6 +90,35 @@ def copy_json(value: JSON) -> JSON:
     if isinstance(value, list):
         return [copy_json(v) for v in value]
     return value
+
+
+def checked_json(value: JSON, where: str = "value") -> JSON:
+    """A deep copy of `value` that is sure to be JSON.
+
+    That is objects with string keys, arrays, strings, finite numbers, booleans and null;
+    anything else is a `TwinError` 400 naming it.
+    """
+    if isinstance(value, dict):
+        for key in value:
+            if not isinstance(key, str):
+                msg = f"The {where} has the key {key!r}, but JSON object keys are strings."
+                raise _invalid_json(msg)
+        return {k: checked_json(v, where) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [checked_json(v, where) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        msg = f"The {where} holds the number {value!r}, which JSON cannot carry."
+        raise _invalid_json(msg)
+    if value is None or isinstance(value, str | int | float):
+        return value
+    msg = f"The {where} holds {value!r:.80} of type {type(value).__name__}, which is not JSON."
+    raise _invalid_json(msg)
+
+
+def _invalid_json(message: str) -> Exception:
+    from centinela.twin.errors import invalid_json
+
+    return invalid_json(message)
 
 
 def get_at(doc: JSON, parts: Pointer) -> JSON:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from centinela.twin.errors import condition_failed, invalid_rql, invalid_search_option
-from centinela.twin.pointer import MISSING, Pointer, find_all, get_at, parse_pointer
+from centinela.twin.pointer import MISSING, Pointer, find_all, parse_pointer
 
 __all__ = [
     "And",
@@ -22,9 +23,11 @@ __all__ = [
     "SortKey",
     "check_condition",
     "compile_filter",
+    "compile_node",
     "parse_filter",
     "parse_options",
     "parse_sort",
+    "referenced",
 ]
 
 JSON = Any
@@ -259,8 +262,21 @@ def _number(value: JSON) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _same_kind(a: JSON, b: JSON) -> bool:
-    return (_number(a) and _number(b)) or (isinstance(a, str) and isinstance(b, str))
+_NUMBER_TYPES = (int, float)
+
+
+def _getter(path: Pointer) -> Callable[[JSON], JSON]:
+    """A fast `get_at` for one fixed path (only objects are traversed; lists and strings stop it)."""
+
+    def get(node: JSON) -> JSON:
+        try:
+            for key in path:
+                node = node[key]
+        except (KeyError, TypeError):
+            return MISSING
+        return node
+
+    return get
 
 
 def _like(pattern: str, flags: int) -> Callable[[JSON], bool]:
@@ -282,14 +298,18 @@ def _scalar_test(op: str, value: JSON) -> Callable[[JSON], bool]:
         return _like(value, 0)
     if op == "ilike":
         return _like(value, re.IGNORECASE)
-    compare: dict[str, Callable[[Any, Any], bool]] = {
-        "gt": lambda a, b: a > b,
-        "ge": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "le": lambda a, b: a <= b,
-    }
-    fn = compare[op]
-    return lambda v: _same_kind(v, value) and fn(v, value)
+    fn: Callable[[Any, Any], bool] = {
+        "gt": operator.gt,
+        "ge": operator.ge,
+        "lt": operator.lt,
+        "le": operator.le,
+    }[op]
+    if _number(value):
+        # Numbers compare with numbers only (a boolean is not one), strings with strings.
+        return lambda v: type(v) in _NUMBER_TYPES and fn(v, value)
+    if isinstance(value, str):
+        return lambda v: type(v) is str and fn(v, value)
+    return lambda v: False
 
 
 def _compile(node: Node) -> Predicate:
@@ -309,25 +329,42 @@ def _compile(node: Node) -> Predicate:
         equal = _compile(Compare("eq", path, node.value))
         return lambda t: not equal(t)
     test = _scalar_test(node.op, node.value)
+    against_list = isinstance(node.value, list)
 
     def matches(found: JSON) -> bool:
-        if isinstance(found, list) and not isinstance(node.value, list):
+        # A list matches when one of its items does (as Ditto's search treats arrays).
+        if type(found) is list and not against_list:
             return any(test(item) for item in found)
         return test(found)
 
     if "*" in path:
         return lambda t: any(matches(found) for _, found in find_all(t, path))
+    get = _getter(path)
 
     def predicate(thing: dict[str, JSON]) -> bool:
-        found = get_at(thing, path)
+        found = get(thing)
         return found is not MISSING and matches(found)
 
     return predicate
 
 
+def referenced(node: Node) -> set[str]:
+    """The top-level members a filter reads (`attributes`, `_revision`, ...)."""
+    if isinstance(node, And | Or):
+        return set().union(*(referenced(c) for c in node.children))
+    if isinstance(node, Not):
+        return referenced(node.child)
+    return {node.path[0]} if node.path else set()
+
+
 def compile_filter(text: str) -> Predicate:
     """A predicate over a thing view (a dict with `thingId`, `_revision`, ...) for an RQL filter."""
     return _compile(parse_filter(text))
+
+
+def compile_node(node: Node) -> Predicate:
+    """The predicate of a parsed filter."""
+    return _compile(node)
 
 
 def check_condition(condition: str, thing: dict[str, JSON], thing_id: str) -> None:

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from centinela.twin.errors import invalid_search_option
 from centinela.twin.model import THING_FIELDS, parse_fields, select_fields
-from centinela.twin.pointer import MISSING, copy_json, get_at
-from centinela.twin.rql import SortKey, compile_filter, parse_options
+from centinela.twin.pointer import MISSING, Pointer, copy_json, get_at
+from centinela.twin.rql import SortKey, compile_node, parse_filter, parse_options, referenced
 
 if TYPE_CHECKING:
     from centinela.twin.store import EmbeddedTwinStore
@@ -65,12 +65,24 @@ def _offset(cursor: str, fingerprint: str) -> int:
     return offset
 
 
+def _specials(*groups: Collection[Pointer]) -> frozenset[str]:
+    return frozenset(p[0] for group in groups for p in group if p and p[0].startswith("_"))
+
+
 def _matching(
-    store: EmbeddedTwinStore, filter_: str | None, namespaces: Collection[str] | None
+    store: EmbeddedTwinStore,
+    filter_: str | None,
+    namespaces: Collection[str] | None,
+    also: Collection[Pointer] = (),
 ) -> list[dict[str, JSON]]:
-    predicate = compile_filter(filter_) if filter_ else None
-    views = store.things(namespaces)
-    return views if predicate is None else [v for v in views if predicate(v)]
+    """Views of the matching things, sorted by id, with the `_` members the filter and `also` read."""
+    node = parse_filter(filter_) if filter_ else None
+    specials = _specials(also, [(name,) for name in referenced(node)] if node is not None else [])
+    views = [store.view_of(r, specials) for r in store.live_records(namespaces)]
+    if node is None:
+        return views
+    predicate = compile_node(node)
+    return [v for v in views if predicate(v)]
 
 
 def search_page(
@@ -104,7 +116,7 @@ def search_page(
     selectors = parse_fields(fields) if fields else None
     fingerprint = _fingerprint(filter, namespaces, keys)
     start = _offset(cursor, fingerprint) if cursor else 0
-    views = _matching(store, filter, namespaces)  # sorted by thingId already
+    views = _matching(store, filter, namespaces, [k.path for k in keys] + list(selectors or ()))
     for key in reversed(keys):
         path = key.path
         views.sort(key=lambda v: _rank(get_at(v, path)), reverse=not key.ascending)  # noqa: B023
@@ -138,7 +150,7 @@ async def search_all(
     cursor: str | None = None
     while True:
         items, cursor = search_page(
-            store, filter=filter, namespaces=namespaces, fields=fields, size=MAX_SIZE, cursor=cursor
+            store, filter=filter, namespaces=namespaces, fields=fields, size=store.page_size, cursor=cursor
         )
         for item in items:
             yield item

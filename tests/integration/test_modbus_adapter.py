@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from adapter_support import WatchedTwins
 
 from centinela.adapters.buffer import CommandQueue
 from centinela.adapters.codec import ByteOrder, DataType, WordOrder, encode
@@ -19,32 +20,6 @@ from centinela.adapters.sim_modbus import ModbusRegisterServer
 pytestmark = pytest.mark.integration
 
 THING = "org.acme.test:plc-01"
-
-
-class RecordingTwins:
-    """A twin store that applies merges at `/features` and lets a test await a condition."""
-
-    def __init__(self) -> None:
-        self.features: dict[str, dict[str, Any]] = {}
-        self.merges: list[tuple[str, Any, dict[str, str]]] = []
-        self.changed = asyncio.Condition()
-
-    async def merge(self, thing_id: str, path: str, value: Any, *, headers: Any = None) -> int:
-        assert path == "/features"
-        features = self.features.setdefault(thing_id, {})
-        for feature, body in value.items():
-            features.setdefault(feature, {"properties": {}})["properties"].update(body["properties"])
-        self.merges.append((thing_id, value, dict(headers or {})))
-        async with self.changed:
-            self.changed.notify_all()
-        return len(self.merges)
-
-    def prop(self, thing: str, feature: str, prop: str) -> Any:
-        return self.features.get(thing, {}).get(feature, {}).get("properties", {}).get(prop)
-
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-        async with self.changed:
-            await asyncio.wait_for(self.changed.wait_for(predicate), timeout)
 
 
 @pytest.fixture
@@ -122,9 +97,11 @@ async def test_every_type_and_order_round_trips_into_the_twin(server: ModbusRegi
         expected[name] = value
     points.append({"name": "scaled", "thing": THING, "feature": "values", "property": "scaled",
                    "address": 301, "type": "int16", "scale": 0.1, "offset": 32.0})  # fmt: skip
-    twins = RecordingTwins()
     config = _gateway(points, server.port)
-    async with Gateway(config, TwinSink(twins), queue=CommandQueue(":memory:", 1000)) as gateway:
+    async with (
+        WatchedTwins([THING]) as twins,
+        Gateway(config, TwinSink(twins.store), queue=CommandQueue(":memory:", 1000)) as gateway,
+    ):
         await twins.wait_for(lambda: twins.prop(THING, "values", "scaled") is not None)
         # Every holding and input point (48 of them) arrives in few block reads, not one read each.
         assert len(gateway.modbus[0].blocks) == 5
@@ -134,22 +111,24 @@ async def test_every_type_and_order_round_trips_into_the_twin(server: ModbusRegi
     assert twins.prop(THING, "values", "scaled") == pytest.approx(-8.0)
     assert twins.prop(THING, "connectivity", "status") == "online"
     # The first command carries the source time of its readings.
-    _, _, headers = next(m for m in twins.merges if "values" in m[1])
+    headers = twins.value_events("values")[0].headers
     assert int(headers["centinela-source-time"]) > 1_600_000_000_000
 
 
 async def test_device_down_goes_offline_without_values_and_resumes(server: ModbusRegisterServer) -> None:
     await server.write(1, Table.HOLDING, 0, encode(100.0, DataType.FLOAT32))
     point = {"name": "tubing", "thing": THING, "feature": "pressure", "property": "tubing", "address": 0}
-    twins = RecordingTwins()
 
     def status() -> Any:
         return twins.prop(THING, "connectivity", "status")
 
     def value_merges() -> int:
-        return sum(1 for _, value, _ in twins.merges if "pressure" in value)
+        return len(twins.value_events("pressure"))
 
-    async with Gateway(_gateway([point], server.port), TwinSink(twins), queue=CommandQueue(":memory:", 100)):
+    async with (
+        WatchedTwins([THING]) as twins,
+        Gateway(_gateway([point], server.port), TwinSink(twins.store), queue=CommandQueue(":memory:", 100)),
+    ):
         await twins.wait_for(
             lambda: twins.prop(THING, "pressure", "tubing") == 100.0 and status() == "online"
         )

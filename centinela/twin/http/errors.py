@@ -12,8 +12,10 @@ from centinela.errors import TwinError
 
 __all__ = [
     "EXCEPTION_HANDLERS",
+    "MethodNotAllowed",
     "error_response",
     "media_type_unsupported",
+    "nested_too_deeply",
     "method_not_allowed",
     "payload_too_large",
     "resource_not_found",
@@ -41,10 +43,20 @@ def resource_not_found(path: str) -> TwinError:
     )
 
 
-def method_not_allowed(method: str, path: str) -> TwinError:
-    return TwinError(
-        405, "gateway:method.notallowed", f"The method '{method}' is not allowed on the resource '{path}'."
-    )
+class MethodNotAllowed(TwinError):
+    """405 with the methods the resource does support (sent as `Allow`)."""
+
+    def __init__(self, method: str, path: str, allow: tuple[str, ...]) -> None:
+        super().__init__(
+            405,
+            "gateway:method.notallowed",
+            f"The method '{method}' is not allowed on the resource '{path}'.",
+        )
+        self.allow = allow
+
+
+def method_not_allowed(method: str, path: str, allow: tuple[str, ...] = ()) -> MethodNotAllowed:
+    return MethodNotAllowed(method, path, allow)
 
 
 def media_type_unsupported(media_type: str, expected: str) -> TwinError:
@@ -67,6 +79,8 @@ def payload_too_large(size: int, limit: int) -> TwinError:
 
 async def _twin_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, TwinError)  # noqa: S101 - registered for TwinError only
+    if isinstance(exc, MethodNotAllowed) and exc.allow:
+        return error_response(exc, {"Allow": ", ".join(exc.allow)})
     return error_response(exc)
 
 
@@ -75,9 +89,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if exc.status_code == 404:
         return error_response(resource_not_found(request.url.path))
     if exc.status_code == 405:
-        return error_response(method_not_allowed(request.method, request.url.path))
+        allow = dict(exc.headers or {})
+        return error_response(method_not_allowed(request.method, request.url.path), allow)
     error = TwinError(exc.status_code, "gateway:request.invalid", f"The request failed: {exc.detail}.")
     return error_response(error)
+
+
+def nested_too_deeply() -> TwinError:
+    return TwinError(
+        400,
+        "gateway:request.invalid",
+        "The request nests expressions or values too deeply to be handled.",
+        "Simplify the RQL filter, condition or field selector.",
+    )
+
+
+async def _too_deep(request: Request, exc: Exception) -> Response:
+    return error_response(nested_too_deeply())
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -90,4 +118,9 @@ async def _unexpected(request: Request, exc: Exception) -> Response:
     return error_response(error)
 
 
-EXCEPTION_HANDLERS = {TwinError: _twin_error, HTTPException: _http_error, Exception: _unexpected}
+EXCEPTION_HANDLERS = {
+    TwinError: _twin_error,
+    HTTPException: _http_error,
+    RecursionError: _too_deep,
+    Exception: _unexpected,
+}

@@ -1,18 +1,17 @@
-"""Request helpers: bounded JSON bodies, entity tags and `If-Match` / `If-None-Match` preconditions."""
+"""Request helpers: bounded JSON bodies and query parameters as Ditto reads them."""
 
 from __future__ import annotations
 
-import hashlib
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from starlette.requests import Request
 
-from centinela.errors import TwinError
-from centinela.twin.errors import invalid_json, not_modified, precondition_failed
+from centinela.twin.errors import invalid_json
 from centinela.twin.http.errors import payload_too_large
 
-__all__ = ["check_preconditions", "csv_param", "entity_tag", "read_json"]
+__all__ = ["csv_param", "param", "read_body", "read_json"]
 
 JSON = Any
 
@@ -56,49 +55,14 @@ async def read_json(request: Request, limit: int) -> JSON:
         raise invalid_json(msg) from None
 
 
+def param(values: Mapping[str, str], name: str) -> str | None:
+    """A query parameter or header, `None` when absent or blank (Ditto ignores empty ones)."""
+    value = values.get(name)
+    return value if value is not None and value.strip() else None
+
+
 def csv_param(value: str | None) -> list[str] | None:
     """A comma separated query parameter as a list (None when absent, empty items dropped)."""
     if value is None:
         return None
     return [item.strip() for item in value.split(",") if item.strip()]
-
-
-def entity_tag(path: str, value: JSON, revision: int) -> str:
-    """Ditto's ETag: `"rev:N"` for the whole thing, `"hash:…"` of the value for a sub-resource."""
-    if path in ("", "/"):
-        return f'"rev:{revision}"'
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()[:16]
-    return f'"hash:{digest}"'
-
-
-def _tags(header: str) -> list[str]:
-    return [tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()]
-
-
-def check_preconditions(
-    if_match: str | None, if_none_match: str | None, current: str | None, *, read: bool
-) -> None:
-    """Raise 412 (or 304 for reads with `If-None-Match`) when a precondition does not hold.
-
-    `current` is the resource's entity tag, `None` when it does not exist.
-    """
-    if if_match is not None:
-        tags = _tags(if_match)
-        holds = current is not None and ("*" in tags or current in tags)
-        if not holds:
-            msg = "if-match"
-            raise precondition_failed(msg, if_match)
-    if if_none_match is not None:
-        tags = _tags(if_none_match)
-        matches = current is not None and ("*" in tags or current in tags)
-        if matches:
-            if read:
-                msg = "if-none-match"
-                raise not_modified(msg, if_none_match)
-            msg = "if-none-match"
-            raise precondition_failed(msg, if_none_match)
-
-
-def is_twin_error(exc: BaseException, status: int) -> bool:
-    return isinstance(exc, TwinError) and exc.status == status

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
 from centinela.twin.http.errors import media_type_unsupported
-from centinela.twin.http.requests import csv_param, read_body
+from centinela.twin.http.requests import csv_param, param, read_body
 from centinela.twin.search import count, search_page
 
 __all__ = ["routes"]
@@ -49,10 +49,10 @@ async def search_things(request: Request) -> Response:
     principal: Principal = request.scope["centinela.principal"]
     items, cursor = search_page(
         backend.store,
-        filter=params.get("filter"),
-        namespaces=_scope(principal, csv_param(params.get("namespaces"))),
-        fields=params.get("fields"),
-        option=params.get("option"),
+        filter=param(params, "filter"),
+        namespaces=_scope(principal, csv_param(param(params, "namespaces"))),
+        fields=param(params, "fields"),
+        option=param(params, "option"),
     )
     body: dict[str, JSON] = {"items": items}
     if cursor is not None:
@@ -67,8 +67,8 @@ async def count_things(request: Request) -> Response:
     principal: Principal = request.scope["centinela.principal"]
     total = count(
         backend.store,
-        filter=params.get("filter"),
-        namespaces=_scope(principal, csv_param(params.get("namespaces"))),
+        filter=param(params, "filter"),
+        namespaces=_scope(principal, csv_param(param(params, "namespaces"))),
     )
     return JSONResponse(total)
 

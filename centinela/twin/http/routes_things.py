@@ -12,8 +12,8 @@ from starlette.routing import Route
 from centinela.errors import TwinError
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
-from centinela.twin.http.errors import media_type_unsupported
-from centinela.twin.http.requests import csv_param, read_json
+from centinela.twin.http.errors import media_type_unsupported, method_not_allowed
+from centinela.twin.http.requests import csv_param, param, read_json
 from centinela.twin.http.sse import thing_events_stream, wants_event_stream
 from centinela.twin.ids import validate_thing_id
 
@@ -46,16 +46,25 @@ def _thing_id(request: Request) -> str:
 
 
 def _path(request: Request) -> str:
-    rest: str = request.path_params.get("rest", "")
-    return "/" + rest.strip("/") if rest.strip("/") else "/"
+    if "rest" not in request.path_params:
+        return "/policyId" if request.url.path.rstrip("/").endswith("/policyId") else "/"
+    rest: str = request.path_params["rest"].strip("/")
+    return f"/{rest}" if rest else "/"
 
 
 def _headers(request: Request) -> dict[str, str]:
     headers = {name: request.headers[name] for name in _PASS_HEADERS if name in request.headers}
-    condition = request.query_params.get("condition")
+    condition = param(request.query_params, "condition")
     if condition is not None:
         headers["condition"] = condition
     return headers
+
+
+async def things_collection(request: Request) -> Response:
+    """`/api/2/things`: GET lists (or streams) things, POST creates one."""
+    if request.method == "POST":
+        return await create_thing(request)
+    return await list_things(request)
 
 
 async def list_things(request: Request) -> Response:
@@ -63,8 +72,8 @@ async def list_things(request: Request) -> Response:
     if wants_event_stream(request):
         return await thing_events_stream(request)
     principal = _principal(request)
-    ids = csv_param(request.query_params.get("ids"))
-    fields = request.query_params.get("fields")
+    ids = csv_param(param(request.query_params, "ids"))
+    fields = param(request.query_params, "fields")
     store = _backend(request).store
     scope = Backend.scope(principal)
     if ids is None:
@@ -86,7 +95,7 @@ async def create_thing(request: Request) -> Response:
     """`POST /api/2/things`: create a thing with a generated name in `namespace`."""
     principal = _principal(request)
     body = await read_json(request, _limit(request))
-    namespace = request.query_params.get("namespace") or _default_namespace(principal)
+    namespace = param(request.query_params, "namespace") or _default_namespace(principal)
     if isinstance(body, dict) and "thingId" in body:
         msg = "The Thing ID must not be given in the body of a POST; use PUT /api/2/things/{thingId}."
         raise TwinError(400, "things:id.notsettable", msg)
@@ -111,14 +120,16 @@ async def thing_resource(request: Request) -> Response:
     scope = Backend.scope(_principal(request))
     store = _backend(request).store
     method = request.method
+    if path == "/policyId" and method == "DELETE":
+        raise method_not_allowed(method, str(request.url.path), ("GET", "HEAD", "PUT", "PATCH"))
     headers = _headers(request)
     conditions = {
-        "if_match": request.headers.get("if-match"),
-        "if_none_match": request.headers.get("if-none-match"),
+        "if_match": param(request.headers, "if-match"),
+        "if_none_match": param(request.headers, "if-none-match"),
         "condition": headers.get("condition"),
     }
-    if method == "GET":
-        fields = request.query_params.get("fields")
+    if method in ("GET", "HEAD"):
+        fields = param(request.query_params, "fields")
         try:
             read = await store.get(thing_id, path, fields=fields, namespaces=scope, **conditions)
         except TwinError as exc:
@@ -148,8 +159,9 @@ async def thing_resource(request: Request) -> Response:
 
 
 routes = [
-    Route("/api/2/things", list_things, methods=["GET"]),
-    Route("/api/2/things", create_thing, methods=["POST"]),
+    Route("/api/2/things", things_collection, methods=["GET", "POST"]),
     Route("/api/2/things/{thing_id}", thing_resource, methods=["GET", "PUT", "PATCH", "DELETE"]),
+    # policyId cannot be deleted: its own route makes `Allow` say so.
+    Route("/api/2/things/{thing_id}/policyId", thing_resource, methods=["GET", "PUT", "PATCH"]),
     Route("/api/2/things/{thing_id}/{rest:path}", thing_resource, methods=["GET", "PUT", "PATCH", "DELETE"]),
 ]

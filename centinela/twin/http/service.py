@@ -102,6 +102,7 @@ class TwinServer:
             lifespan="off",
             ws="websockets-sansio",
             ws_ping_interval=None,
+            ws_max_size=self.settings.max_body_bytes,
             access_log=False,
         )
         server = uvicorn.Server(config)

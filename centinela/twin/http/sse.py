@@ -20,7 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from centinela.ports import ThingEvent
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
-from centinela.twin.http.requests import csv_param
+from centinela.twin.http.requests import csv_param, param
 from centinela.twin.ids import validate_thing_id
 from centinela.twin.model import parse_fields, select_fields
 
@@ -72,16 +72,16 @@ async def thing_events_stream(request: Request) -> Response:
     principal: Principal = request.scope["centinela.principal"]
     backend: Backend = request.app.state.backend
     params = request.query_params
-    ids = csv_param(params.get("ids"))
+    ids = csv_param(param(params, "ids"))
     if ids is not None:
         ids = [validate_thing_id(i) for i in ids]
-    fields = params.get("fields")
+    fields = param(params, "fields")
     selectors = parse_fields(fields) if fields else None
     subscription = backend.subscribe(
         principal,
-        namespaces=csv_param(params.get("namespaces")),
-        filter=params.get("filter"),
-        extra_fields=params.get("extraFields"),
+        namespaces=csv_param(param(params, "namespaces")),
+        filter=param(params, "filter"),
+        extra_fields=param(params, "extraFields"),
     )
     await subscription.ready()
     wanted = set(ids) if ids is not None else None

@@ -21,7 +21,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from centinela.errors import TwinError
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend, EventFeed
-from centinela.twin.http.ws_commands import event_envelope, handle_envelope
+from centinela.twin.http.errors import nested_too_deeply
+from centinela.twin.http.ws_commands import encode_event, handle_envelope
 
 __all__ = ["websocket_endpoint"]
 
@@ -88,6 +89,23 @@ class _Connection:
                 return
 
     async def _handle(self, text: str) -> None:
+        try:
+            await self._handle_message(text)
+        except RecursionError:
+            error = nested_too_deeply()
+            await self.outbound.put(
+                json.dumps(
+                    {
+                        "topic": "_/_/things/twin/errors",
+                        "headers": {},
+                        "path": "/",
+                        "value": error.to_json(),
+                        "status": 400,
+                    }
+                )
+            )
+
+    async def _handle_message(self, text: str) -> None:
         stripped = text.strip()
         signal, _, query = stripped.partition("?")
         if signal in _SIGNALS:
@@ -130,15 +148,16 @@ class _Connection:
 
     async def _pump(self, feed: EventFeed) -> None:
         while (event := await feed.get()) is not None:
-            text = json.dumps(event_envelope(event), separators=(",", ":"), ensure_ascii=False)
             try:
-                self.outbound.put_nowait(text)
+                self.outbound.put_nowait(encode_event(event))
             except asyncio.QueueFull:
-                _log.warning(
-                    "A WebSocket client of %s fell behind; disconnecting it.", self.principal.subject
-                )
-                await self.ws.close(code=1008, reason="The client did not read its events fast enough.")
-                raise _TooSlow from None
+                break
+        else:
+            if not feed.overflowed:
+                return  # the store closed the subscription
+        _log.warning("A WebSocket client of %s fell behind; disconnecting it.", self.principal.subject)
+        await self.ws.close(code=1008, reason="The client did not read its events fast enough.")
+        raise _TooSlow
 
 
 async def websocket_endpoint(websocket: WebSocket) -> None:

@@ -158,3 +158,27 @@ def test_swap_keeps_state_of_unchanged_rules_and_resets_changed_ones() -> None:
     ctx = engine.contexts[WELL][0]
     assert ctx.alarms["HighTubingPressure"].state.value == "active-unacknowledged"  # kept, nothing new
     assert [(a.rule, a.time) for a in out.alarms] == [("NoData", 500.0)]  # fresh state raises again
+
+
+def test_one_merge_of_several_inputs_is_one_step() -> None:
+    engine, _ = _engine()
+    out = StepOutput()
+    change = {"oilRate": 0.0, "waterRate": 10.0}
+    engine.ingest_change(WELL, "/features/flow/properties", change, 5.0, out)
+    liquid = [s.value for s in out.samples if s.path == LIQUID]
+    assert liquid == [10.0]  # never the half-applied 200.0
+    assert out.patches[WELL]["features"]["production"]["properties"]["liquidRate"] == 10.0
+
+
+def test_deleted_input_becomes_missing_and_a_held_alarm_stays() -> None:
+    engine, _ = _engine(on_delay=0.0)
+    out = StepOutput()
+    engine.ingest(WELL, TUBING, 3100.0, 1.0, out)
+    engine.ingest_change(WELL, "/features/pressure", None, 2.0, out, merge=False)  # feature deleted
+    ctx = engine.contexts[WELL][0]
+    assert TUBING not in ctx.values
+    assert ctx.alarms["HighTubingPressure"].state.value == "active-unacknowledged"  # on missing hold
+    engine.ingest_change(
+        WELL, "/", {"features": {"flow": {"properties": {"oilRate": 10.0}}}}, 3.0, out, merge=False
+    )  # the whole thing replaced: water rate gone too
+    assert WATER not in ctx.values and ctx.values[OIL] == 10.0

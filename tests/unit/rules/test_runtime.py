@@ -52,6 +52,16 @@ async def test_readings_through_the_twin_store_raise_an_alarm_feature() -> None:
         records = await consumer.getmany(timeout=1.0)
         assert [json.loads(r.value)["rule"] for r in records] == ["HighTubingPressure"]
         assert runtime.ignored_own >= 2  # its own merges came back as events and were skipped
+        await twin.merge(
+            WELL,
+            "/features/pressure/properties/tubing",
+            2000.0,
+            headers={"centinela-source-time": str(1002_000)},
+        )  # older than the last reading
+        await _settle()
+        stats = runtime.stats()
+        assert stats["outOfOrder"] == 1 and stats["things"] == 1
+        assert runtime.engine.contexts[WELL][0].values[TUBING] == 3150.0
 
         events = await runtime.act(WELL, "HighTubingPressure", Action(ActionKind.ACK))
         assert [e.state for e in events] == ["active-acknowledged"]

@@ -60,13 +60,13 @@ def test_out_of_order_reading_is_placed_and_counted_late_one_dropped() -> None:
     for t in (1.0, 2.0, 4.0):
         s.append(t, t)
     assert s.max(4.0, 10.0) == 4.0
-    assert s.append(3.0, 30.0)
+    assert s.add(3.0, 30.0)
     assert s.out_of_order == 1
     assert s.max(4.0, 10.0) == 30.0
     assert [t for t, _ in s.points] == [1.0, 2.0, 3.0, 4.0]
     assert s.last_value == 4.0  # the newest reading by event time stays the current value
     s.append(40.0, 1.0)
-    assert not s.append(20.0, 5.0)
+    assert not s.add(20.0, 5.0)
     assert s.late == 1
 
 
@@ -124,6 +124,6 @@ def test_redelivered_old_reading_is_not_inserted_twice() -> None:
     s = PointSeries(horizon=60.0)
     for t in (1.0, 2.0, 3.0):
         s.append(t, t * 10)
-    assert s.append(2.0, 20.0)
+    assert s.add(2.0, 20.0)
     assert s.out_of_order == 0
     assert s.count(3.0, 60.0) == 3

@@ -141,3 +141,26 @@ async def test_policy_commands(store: EmbeddedTwinStore) -> None:
     assert (missing.status, missing.value["error"]) == (404, "policies:policy.notfound")
     assert str(missing.topic) == "org.acme/pump-1/policies/errors"
     assert await store.retrieve(TID, "/policyId") == TID  # the thing keeps its policyId
+
+
+async def test_merge_at_root_of_a_missing_thing_answers_as_a_create(store: EmbeddedTwinStore) -> None:
+    response = await store.apply(cmd("merge", "/", {"attributes": {"a": 1}}))
+    assert (response.status, str(response.topic)) == (201, "org.acme/pump-1/things/twin/commands/create")
+    assert response.value == {"thingId": TID, "policyId": TID, "attributes": {"a": 1}}
+    again = await store.apply(cmd("merge", "/", {"attributes": {"a": 2}}))
+    assert (again.status, str(again.topic)) == (204, "org.acme/pump-1/things/twin/commands/merge")
+
+
+async def test_fields_of_a_sub_resource_may_name_the_resource(store: EmbeddedTwinStore) -> None:
+    await store.put(
+        TID, "/", {"attributes": {"a": 1, "b": 2}, "features": {"f": {"properties": {"x": 1, "y": 2}}}}
+    )
+
+    async def read(path: str, fields: str) -> Any:
+        command = command_envelope(TID, "retrieve", path, headers={"correlation-id": "c"}, fields=fields)
+        return (await store.apply(command)).value
+
+    assert await read("/attributes", "attributes") == {"a": 1, "b": 2}
+    assert await read("/attributes", "a") == {"a": 1}
+    assert await read("/features/f/properties", "properties/y") == {"y": 2}
+    assert await read("/features/f/properties", "x,y") == {"x": 1, "y": 2}

@@ -290,3 +290,37 @@ async def test_events_match_the_examples_on_each_documentation_page(
         )
     assert not differences, "\n".join(differences)
     assert compared == eligible - len(PAGE_INCONSISTENCIES) > 30
+
+
+async def test_search_protocol_messages_fit_dittos_schemas(schemas: Schemas) -> None:
+    from centinela.twin.search_protocol import SearchSessions
+
+    async with EmbeddedTwinStore() as store:
+        for i in range(12):
+            await store.put(f"org.acme:t{i:02}", "/", {"attributes": {"temperature": 30 + i % 3}})
+        await store.put("other:t", "/", {"attributes": {"temperature": 32}})
+        sessions = SearchSessions(store, namespaces={"org.acme", "com.acme"})
+
+        def search(action: str, value: Any, fields: str | None = None) -> Envelope:
+            topic = Topic.parse(f"_/_/things/twin/search/{action}")
+            return Envelope(
+                topic, {"content-type": "application/json", "correlation-id": "s-1"}, "/", value, fields
+            )
+
+        subscribe = {"filter": "eq(attributes/temperature,32)", "options": "size(2),sort(-thingId)"}
+        subscribe["namespaces"] = ["org.acme", "other"]
+        out = await sessions.handle(search("subscribe", subscribe, fields="thingId"))
+        sub_id = out[0].value["subscriptionId"]
+        out += await sessions.handle(search("request", {"subscriptionId": sub_id, "demand": 1}))
+        out += await sessions.handle(search("request", {"subscriptionId": sub_id, "demand": 5}))
+        out += await sessions.handle(search("request", {"subscriptionId": sub_id, "demand": 1}))
+        other = (await sessions.handle(search("subscribe", {}, fields="thingId")))[0].value["subscriptionId"]
+        out += await sessions.handle(search("request", {"subscriptionId": other, "demand": 0}))
+        assert await sessions.handle(search("cancel", {"subscriptionId": other})) == []
+    actions = [e.topic.action for e in out if e.topic is not None]
+    assert actions == ["created", "next", "next", "complete", "failed", "failed"]
+    ids = [item["thingId"] for e in out if e.topic and e.topic.action == "next" for item in e.value["items"]]
+    assert ids == ["org.acme:t11", "org.acme:t08", "org.acme:t05", "org.acme:t02"]  # `other` is out of scope
+    for envelope in out:
+        assert schemas.envelope_errors(envelope) == [], envelope.to_json()
+        assert envelope.headers["correlation-id"] == "s-1"

@@ -31,7 +31,7 @@ def _client(
 
 @pytest.fixture
 async def http(store: EmbeddedTwinStore) -> AsyncIterator[httpx.AsyncClient]:
-    settings = TwinServiceSettings(max_body_bytes=4096)
+    settings = TwinServiceSettings(max_body_bytes=400_000)
     async with _client(store, settings, httpx.BasicAuth("ditto", "ditto")) as client:
         yield client
 
@@ -55,6 +55,9 @@ async def test_put_creates_201_then_modifies_204_with_etags(http: httpx.AsyncCli
     assert new_attr.headers["etag"].startswith('"hash:')
     fetched = await http.get(URL)
     assert fetched.headers["etag"] == '"rev:3"'
+    head = await http.head(f"{URL}/attributes")
+    assert (head.status_code, head.content) == (200, b"")
+    assert (await http.head(f"{URL}/attributes/missing")).status_code == 404
     assert fetched.json()["attributes"] == {"site": "south", "depth": 1300}
 
 
@@ -146,6 +149,17 @@ async def test_post_creates_with_generated_id(http: httpx.AsyncClient) -> None:
         ("GET", "/api/2/search/things?option=cursor(zzz)", b"", 400, None),
         ("GET", "/api/2/nothing-here", b"", 404, "gateway:resource.notfound"),
         ("POST", URL, b"{}", 405, "gateway:method.notallowed"),
+        ("DELETE", f"{URL}/policyId", b"", 405, None),
+        ("GET", f"{URL}/attributes//x", b"", 400, "json.pointer.invalid"),
+        ("GET", f"{URL}?fields=(((", b"", 400, None),
+        (
+            "GET",
+            "/api/2/search/things?filter=" + "not(" * 3000 + "exists(thingId)" + ")" * 3000,
+            b"",
+            400,
+            None,
+        ),
+        ("PUT", f"{URL}/attributes/deep", b"[" * 100_000 + b"]" * 100_000, 400, "json.invalid"),
     ],
 )
 async def test_bad_input_gets_ditto_4xx_and_changes_nothing(
@@ -166,7 +180,7 @@ async def test_bad_input_gets_ditto_4xx_and_changes_nothing(
 
 async def test_oversized_body_is_413(http: httpx.AsyncClient) -> None:
     await _create(http)
-    big = json.dumps({"blob": "x" * 5000}).encode()
+    big = json.dumps({"blob": "x" * 500_000}).encode()
     response = await http.put(f"{URL}/attributes/big", content=big)
     assert (response.status_code, response.json()["status"]) == (413, 413)
     assert (await http.get(f"{URL}/attributes/big")).status_code == 404

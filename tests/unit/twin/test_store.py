@@ -108,12 +108,38 @@ async def test_not_found_errors_name_the_missing_level(store: EmbeddedTwinStore)
     assert store.revision(TID) == 2
 
 
-async def test_modify_below_a_missing_thing_is_404_but_root_creates(store: EmbeddedTwinStore) -> None:
+async def test_writes_below_a_missing_thing_are_404_but_root_creates(store: EmbeddedTwinStore) -> None:
     error = await _error(store.modify(TID, "/attributes/x", 1))
     assert error.error == "things:thing.notfound"
-    error = await _error(store.merge(TID, "/", {"attributes": {"x": 1}}))
+    error = await _error(store.merge(TID, "/attributes", {"x": 1}))
     assert error.error == "things:thing.notfound"
     assert await store.modify(TID, "/", {}) == 1
+    sub = store.subscribe()
+    merged = await store.patch("acme:merged", "/", {"attributes": {"x": 1, "gone": None}})
+    assert (merged.status, merged.revision) == (201, 1)
+    assert merged.value == {"thingId": "acme:merged", "policyId": "acme:merged", "attributes": {"x": 1}}
+    event = sub.get_nowait()
+    assert event is not None and (event.action, event.path) == ("created", "/")
+    error = await _error(store.patch("acme:guarded", "/", {"attributes": {}}, if_match="*"))
+    assert error.status == 412
+
+
+async def test_preconditions_may_come_as_ditto_headers(store: EmbeddedTwinStore) -> None:
+    await store.modify(TID, "/", {"attributes": {"site": "north", "depth": 1200}})
+    error = await _error(
+        store.merge(TID, "/", {"attributes": {"site": "e"}}, headers={"If-Match": '"rev:9"'})
+    )
+    assert error.status == 412
+    error = await _error(store.modify(TID, "/", {}, headers={"if-none-match": "*"}))
+    assert error.status == 412
+    error = await _error(
+        store.delete(TID, "/attributes/site", headers={"condition": "lt(attributes/depth,1)"})
+    )
+    assert (error.status, error.error) == (412, "things:condition.failed")
+    assert (
+        await store.merge(TID, "/attributes", {"depth": 1}, headers={"condition": "gt(attributes/depth,1)"})
+        == 2
+    )
 
 
 async def test_create_conflicts_and_generates_ids(store: EmbeddedTwinStore) -> None:
@@ -275,6 +301,8 @@ async def test_search_filter_sort_and_paging(store: EmbeddedTwinStore) -> None:
     assert await store.count(filter="ge(attributes/n,3)", namespaces=["acme"]) == 4
     found = [t async for t in store.search(filter="lt(attributes/n,2)", fields="thingId")]
     assert found == [{"thingId": "acme:w0"}, {"thingId": "acme:w1"}]
+    store.page_size = 2  # the port's search pages through every result
+    assert len([t async for t in store.search(namespaces=["acme"])]) == 7
     error = await _error(store.search_page(filter="eq(attributes/n,1)", option="size(2),cursor(bogus)"))
     assert error.status == 400
 
@@ -292,3 +320,21 @@ async def test_sqlite_survives_restart_with_revisions_and_policies(tmp_path: Pat
         assert second.get_policy(TID)["policyId"] == TID
         assert (await _error(second.retrieve("acme:gone"))).status == 404
         assert (await second.put("acme:gone", "/", {})).revision == 3
+
+
+async def test_a_closed_store_refuses_work() -> None:
+    store = await EmbeddedTwinStore().open()
+    sub = store.subscribe()
+    await store.aclose()
+    assert [e async for e in sub] == []
+    error = await _error(store.put("acme:a", "/", {}))
+    assert error.status == 503
+
+
+async def test_values_that_are_not_json_are_400(store: EmbeddedTwinStore) -> None:
+    await store.put(TID, "/", {})
+    for value in [float("nan"), float("inf"), {1: "a"}, {"a": {1, 2}}, object(), b"bytes"]:
+        error = await _error(store.put(TID, "/attributes/x", value))
+        assert (error.status, error.error) == (400, "json.invalid"), value
+    assert (await store.put(TID, "/attributes/x", (1, 2))).value == [1, 2]
+    assert store.revision(TID) == 2

@@ -1,0 +1,98 @@
+"""Explaining alarm transitions: deterministic ids, operands, rendered messages, the alarm feature."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from centinela.dsl.program import MISSING, Node
+from centinela.rules.alarms import AlarmStatus, Transition
+from centinela.rules.context import ThingContext
+from centinela.rules.output import AlarmEvent
+
+__all__ = ["alarm_feature_value", "render_message", "transition_event"]
+
+
+def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None) -> dict[str, Any]:
+    """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
+    assert node.alarm is not None
+    return {
+        "state": status.state.value,
+        "active": status.active,
+        "severity": node.alarm.severity.value,
+        "since": status.since,
+        "latched": status.latched,
+        "chattering": status.chattering,
+        "shelvedUntil": status.shelved_until,
+        "outOfService": status.out_of_service,
+        "suppressed": status.suppressed,
+        "lastTransition": None if last is None else last.id,
+        "message": None if last is None else last.message,
+    }
+
+
+def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) -> AlarmEvent:
+    """The full record of one transition: deterministic id, explanation, rendered message."""
+    spec = node.alarm
+    assert spec is not None
+    seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause.value}|{tr.state.value}"
+    alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
+    try:
+        operands = tuple(
+            {"text": o.text, "value": None if o.value is MISSING else o.value, "unit": o.unit}
+            for o in spec.explain(ctx)
+        )
+    except Exception as exc:  # noqa: BLE001 - an explanation must never lose the transition
+        operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
+    parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
+    explanation = ", ".join(parts)
+    if spec.on_delay and tr.cause.value == "raised":
+        explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
+    if (value is MISSING or isinstance(value, bool)) and operands:
+        value = operands[0]["value"]
+    message = render_message(ctx, node, tr, value, explanation)
+    return AlarmEvent(
+        alarm_id,
+        tr.time,
+        node.name,
+        ctx.thing_id,
+        ctx.twin_class.name,
+        spec.severity.value,
+        tr.previous.value,
+        tr.state.value,
+        tr.cause.value,
+        tr.active,
+        tr.latched,
+        tr.chattering,
+        None if value is MISSING else value,
+        message,
+        explanation,
+        operands,
+        node.version,
+    )
+
+
+def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, explanation: str) -> str:
+    """The rule's sandboxed template with `value`, `thing`, the lets and the explanation in scope."""
+    spec = node.alarm
+    assert spec is not None
+    if spec.message is None:
+        return f"{node.name} {tr.state.value} on {ctx.thing_id}: {explanation}"
+    scope: dict[str, Any] = {k[4:]: v for k, v in ctx.values.items() if k.startswith("let:")}
+    namespace, _, name = ctx.thing_id.partition(":")
+    scope.update(
+        value=value,
+        thing={"id": ctx.thing_id, "namespace": namespace, "name": name},
+        explanation=explanation,
+        state=tr.state.value,
+        rule=node.name,
+        severity=spec.severity.value,
+    )
+    try:
+        return spec.message(scope)
+    except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
+        return f"{node.name} {tr.state.value} on {ctx.thing_id} (message failed: {exc})"
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)

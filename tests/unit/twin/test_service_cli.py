@@ -1,0 +1,27 @@
+"""`centinela twin serve`: options, and the refusal to expose the default user beyond loopback."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from centinela.cli.main import app
+
+
+def test_serve_is_registered_with_its_options() -> None:
+    result = CliRunner().invoke(app, ["twin", "serve", "--help"])
+    assert result.exit_code == 0
+    for option in ("--db", "--host", "--port"):
+        assert option in result.output
+
+
+def test_default_user_beyond_loopback_is_refused() -> None:
+    result = CliRunner().invoke(app, ["twin", "serve", "--host", "0.0.0.0", "--port", "0"])
+    assert result.exit_code == 2
+    assert "loopback" in result.output
+
+
+def test_invalid_settings_are_reported_not_raised() -> None:
+    env = {"CENTINELA_TWIN_TOKENS": '{"t": {"subject": "s"}}', "CENTINELA_TWIN_PORT": "not-a-port"}
+    result = CliRunner().invoke(app, ["twin", "serve", "--host", "0.0.0.0"], env=env)
+    assert result.exit_code == 2
+    assert "port" in result.output.lower()
