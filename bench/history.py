@@ -35,7 +35,7 @@ from centinela.infra.postgres_history import PostgresHistoryStore  # noqa: E402
 from centinela.ports import Sample  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "300000"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CHUNK = 10_000
 
 

@@ -1,14 +1,16 @@
 """`PostgresHistoryStore`: the `HistoryStore` port on PostgreSQL / TimescaleDB (psycopg 3, binary COPY).
 
 Writes are buffered and a background task flushes them every `flush_interval` seconds or
-`batch_rows` rows, whichever comes first. A batch is one transaction: rows are deduplicated on
+`batch_rows` rows, whichever comes first (up to `max_transaction_rows` per transaction); the COPY
+streams to PostgreSQL while callers keep buffering. A batch is one transaction: rows are deduplicated on
 (thing, path, time) (last wins), then binary-COPied straight into `telemetry`; when the batch meets
 rows already stored (a redelivery), that COPY is rolled back to a savepoint and the batch goes
 through a temporary staging table and `INSERT ... ON CONFLICT DO UPDATE` instead. Either way the
 same (thing, path, time) keeps one row. Alarm transitions are inserted `ON CONFLICT DO NOTHING`.
 
-While PostgreSQL is unreachable the buffer keeps every row, up to `max_buffer_rows`; past that,
-`write_*` waits (backpressure) until the server is back and the buffer drains.
+While PostgreSQL is unreachable the buffer keeps every row, up to `max_buffer_rows` (rows being
+written count too); past that, `write_*` waits (backpressure) until the server is back and the
+buffer drains.
 """
 
 from __future__ import annotations
@@ -96,6 +98,7 @@ class PostgresHistoryStore:
         flush_interval: float = 2.0,
         max_buffer_rows: int = 500_000,
         flush_timeout: float = 60.0,
+        max_transaction_rows: int = 100_000,
         timescale: bool | None = None,
         retention: Retention | None = None,
     ) -> None:
@@ -104,6 +107,7 @@ class PostgresHistoryStore:
         self.flush_interval = flush_interval
         self.max_buffer_rows = max(max_buffer_rows, batch_rows)
         self.flush_timeout = flush_timeout
+        self.max_transaction_rows = max(max_transaction_rows, 1)
         self.timescale: bool | None = timescale
         self._retention = retention or Retention()
         # Keyed by (thing, path, time at PostgreSQL's microsecond precision): last write wins.
@@ -118,6 +122,7 @@ class PostgresHistoryStore:
         self._drained.set()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._inflight = 0
         self.rows_written = 0
         self.last_error: BaseException | None = None
 
@@ -142,17 +147,23 @@ class PostgresHistoryStore:
 
     @property
     def buffered(self) -> int:
-        """Rows waiting to be written."""
-        return len(self._rows) + len(self._alarms)
+        """Rows not yet committed: waiting, or in the transaction being written."""
+        return len(self._rows) + len(self._alarms) + self._inflight
 
     async def write_samples(self, samples: Sequence[Sample]) -> None:
         await self._admit()
+        if not samples:
+            return
         rows = self._rows
+        last_time = samples[0].time  # readings of one poll or scan share a time: convert it once
+        t = _ts(last_time)
         for s in samples:
+            if s.time != last_time:
+                last_time = s.time
+                t = _ts(last_time)
             value_json = None if s.value_json is None else Jsonb(s.value_json)
-            t = _ts(s.time)
             rows[(s.thing_id, s.path, t)] = (t, s.thing_id, s.path, s.value, value_json)
-        self._after_write()
+        await self._after_write()
 
     async def write_alarms(self, records: Sequence[AlarmRecord]) -> None:
         await self._admit()
@@ -162,7 +173,7 @@ class PostgresHistoryStore:
                 (_ts(r.time), r.alarm_id, r.thing_id, r.rule, r.state, r.severity, r.value, r.message,
                  Jsonb(dict(r.details))),
             )
-        self._after_write()
+        await self._after_write()
 
     async def _admit(self) -> None:
         """Backpressure: wait while the buffer is full (PostgreSQL slow or away)."""
@@ -174,9 +185,11 @@ class PostgresHistoryStore:
             self._wake.set()
             await self._drained.wait()
 
-    def _after_write(self) -> None:
-        if self.buffered >= self.batch_rows:
+    async def _after_write(self) -> None:
+        if self.buffered >= self.batch_rows and not self._write_lock.locked():
+            # Let the flusher start its COPY now: it streams to PostgreSQL while we keep buffering.
             self._wake.set()
+            await asyncio.sleep(0)
 
     # ------------------------------------------------------------------ flushing
 
@@ -224,9 +237,11 @@ class PostgresHistoryStore:
                 rows = self._take_rows()
                 alarms = list(self._alarms.values())
                 self._alarms.clear()
+                self._inflight = len(rows) + len(alarms)
                 try:
                     await self._write_batch(rows, alarms)
                 except (psycopg.Error, HistoryError) as exc:
+                    self._inflight = 0
                     self._restore(rows, alarms)
                     self.last_error = exc
                     await self._drop_writer()
@@ -235,16 +250,18 @@ class PostgresHistoryStore:
                         f"{str(exc).strip().rstrip('.')}."
                     )
                     raise HistoryError(msg) from exc
+                self._inflight = 0
                 self.rows_written += len(rows) + len(alarms)
                 if self.buffered < self.max_buffer_rows:
                     self._drained.set()
 
     def _take_rows(self) -> list[Row]:
-        if len(self._rows) <= self.batch_rows * 4:
+        """The next transaction's rows: everything buffered, up to `max_transaction_rows`."""
+        if len(self._rows) <= self.max_transaction_rows:
             rows = list(self._rows.values())
             self._rows = {}
             return rows
-        keys = list(self._rows)[: self.batch_rows * 4]
+        keys = list(self._rows)[: self.max_transaction_rows]
         return [self._rows.pop(k) for k in keys]
 
     def _restore(self, rows: list[Row], alarms: list[tuple[Any, ...]]) -> None:

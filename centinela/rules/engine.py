@@ -98,6 +98,7 @@ class Engine:
         }
         self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
         self._triggers = {c.name: dict(c.triggers) for c in program.classes.values()}  # plain dicts: fast
+        self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
@@ -358,7 +359,17 @@ class Engine:
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
-            self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
+            edges = self._edges[cls.name]
+            keys = {
+                edges.get(k)
+                for k, series in ctx.store.items()
+                if series.wake is not None and series.wake <= now
+            }
+            if None in keys:
+                self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
+            else:
+                for key in sorted(k for k in keys if k is not None):
+                    self._run(ctx, key, out)
         due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
         for name in due:  # delays and shelves of alarms the time trigger did not evaluate
             node = self._alarm_nodes[cls.name][name]
@@ -506,3 +517,24 @@ def _truthy(fn: Any, ctx: ThingContext) -> bool:
         return _tri(fn(ctx)) is True
     except Exception:  # noqa: BLE001 - a failing `where` does not bind the thing
         return False
+
+
+def _edge_triggers(cls: TwinClass) -> dict[str, str]:
+    """Series whose time-driven changes can be re-evaluated by the trigger of their own path.
+
+    A window edge or staleness of a path's series changes only nodes reading that path, which its own
+    trigger evaluates; allowed when that trigger feeds no derived series (which would gain samples at
+    timer times that the class-wide time trigger does not give them).
+    """
+    edges: dict[str, str] = {}
+    for spec in cls.series:
+        if spec.path is None or spec.path not in cls.triggers:
+            continue
+        changed, derived = {spec.path}, False
+        for node in cls.nodes:
+            if node.reads & changed:
+                changed.add(node.key)
+                derived = derived or node.kind is NodeKind.SERIES
+        if not derived:
+            edges[spec.key] = spec.path
+    return edges

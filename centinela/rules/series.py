@@ -22,7 +22,10 @@ from typing import Any
 
 from centinela.dsl.program import MISSING
 
-__all__ = ["PointSeries"]
+__all__ = ["AGE_RESOLUTION", "PointSeries"]
+
+AGE_RESOLUTION = 1.0
+"""Seconds between re-evaluations of rules over `age(x)` while no reading arrives."""
 
 
 def _num(value: Any) -> float | None:
@@ -275,7 +278,11 @@ class PointSeries:
         return self.last_value != self.prev_value if self.has_prev else MISSING
 
     def age(self, now: float) -> Any:
-        return MISSING if self.last_time is None else now - self.last_time
+        """Seconds since the last reading; rules over it are re-evaluated every second without data."""
+        if self.last_time is None:
+            return MISSING
+        self._wake(now + AGE_RESOLUTION, now)
+        return now - self.last_time
 
     def stale(self, now: float, seconds: float) -> Any:
         if self.last_time is None:

@@ -12,10 +12,16 @@ from service_urls import ROOT, service_unavailable
 SCRIPT = ROOT / "compose" / "local" / "services.sh"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """`count` distinct free loopback ports (all held open while choosing, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class PrivateServices:
@@ -23,15 +29,15 @@ class PrivateServices:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        kafka = _free_port()
+        pg, redis, kafka, controller = _free_ports(4)
         self.env = {
             **os.environ,
             "CENTINELA_SERVICES_DIR": str(folder),
             "CENTINELA_CACHE_DIR": str(ROOT / ".cache"),
-            "CENTINELA_PG_PORT": str(_free_port()),
-            "CENTINELA_REDIS_PORT": str(_free_port()),
+            "CENTINELA_PG_PORT": str(pg),
+            "CENTINELA_REDIS_PORT": str(redis),
             "CENTINELA_KAFKA_PORT": str(kafka),
-            "CENTINELA_KAFKA_CONTROLLER_PORT": str(_free_port()),
+            "CENTINELA_KAFKA_CONTROLLER_PORT": str(controller),
             # Private brokers favour start-up time over peak throughput.
             "CENTINELA_KAFKA_JVM_OPTS": "-Xmx384m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
             "CI": "true",  # the script exits non-zero when a service does not start

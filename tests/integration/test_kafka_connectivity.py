@@ -31,13 +31,13 @@ async def test_adapter_to_engine_and_back_through_kafka(kafka_url: str) -> None:
         source["addresses"] = [f"{run}.{a}" for a in source["addresses"]]
     data["targets"][0]["address"] = f"{run}.twin.events/{{{{ thing:id }}}}"
     connection = load_connection(data)
-    things = [f"test.{run}:well-{i}" for i in range(3)]
+    things = [f"test.r{run}:well-{i}" for i in range(3)]  # a namespace part starts with a letter
 
     bus = await KafkaBus.from_url(kafka_url + "?partitions=3")
     store = await EmbeddedTwinStore().open()
     engine = await bus.consumer([f"{run}.twin.events"], group=f"rules-{run}")
     try:
-        async with KafkaConnectivity(connection, bus, store, group=f"ditto-{run}"):
+        async with KafkaConnectivity(connection, bus, store, group=f"ditto-{run}") as connectivity:
             for thing in things:
                 empty = {"features": {"pressure": {"properties": {}}}}
                 create = command_envelope(thing, "create", "/", empty)
@@ -71,7 +71,8 @@ async def test_adapter_to_engine_and_back_through_kafka(kafka_url: str) -> None:
                         await bus.publish(f"{run}.twin.commands", thing, encode(merge).encode())
                 await bus.flush()
                 await engine.commit(records)
-            assert done == set(things)
+            stats = (connectivity.applied, connectivity.dead_lettered, connectivity.published)
+            assert done == set(things), stats
         for thing in things:
             assert await store.retrieve(thing, TUBING) == 1009.0
             assert await store.retrieve(thing, DOUBLE) == 2018.0

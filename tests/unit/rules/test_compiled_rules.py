@@ -65,3 +65,20 @@ def test_transition_carries_explanation_and_rendered_message() -> None:
     again.ingest(WELL, TUBING, 3104.2, 10.0, out2)
     again.advance(100.0, out2)
     assert [a.id for a in out2.alarms if a.rule == "HighTubingPressure"] == [raised.id]  # deterministic id
+
+
+def test_age_rule_fires_without_new_data() -> None:
+    from centinela.dsl import compile_source
+
+    program = compile_source(
+        'twins S = things "s:*"\nalarm S Silent severity low when age(p.x) > 10s\n', "age.rules"
+    )
+    engine = Engine(program)
+    out = StepOutput()
+    engine.bind({"thingId": "s:one"}, 0.0, out)
+    engine.ingest("s:one", "/features/p/properties/x", 1.0, 5.0, out)
+    engine.advance(14.0, out)
+    assert out.alarms == []
+    engine.advance(30.0, out)
+    [silent] = out.alarms
+    assert silent.rule == "Silent" and 15.0 < silent.time <= 16.0  # within the age resolution (1 s)
