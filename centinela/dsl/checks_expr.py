@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from centinela.dsl import ast
 from centinela.dsl import units as U
 from centinela.dsl.diagnostics import Span
-from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names
+from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names, power
 from centinela.dsl.ir import TExpr, Ty, const
 from centinela.dsl.paths import PathError, resolve_path
 from centinela.dsl.program import MISSING
@@ -20,7 +20,7 @@ __all__ = ["ExprChecker", "Host", "text_of"]
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
-    "**": operator.pow,
+    "**": power,
 }  # fmt: skip
 _ORDER = {"<", "<=", ">", ">="}
 _NUMERIC = {Ty.NUM, Ty.ANY, Ty.ERR}
@@ -241,6 +241,16 @@ class ExprChecker:
             if op == "-" and U.is_offset(a.unit) and U.is_offset(b.unit) and U.compatible(a.unit, b.unit):
                 a2, b2, unit = self.unify(a, b, e.span, f"'{text}'")
                 return a2, b2, U.delta(unit) if unit is not None else None
+            if op == "+" and U.is_offset(a.unit) and U.is_offset(b.unit):
+                self.h.diag(
+                    "E031",
+                    f"'{text}' adds two absolute temperatures ('{a.text}' in '{a.unit}' and '{b.text}' in "
+                    f"'{b.unit}'); only a temperature difference can be added to a temperature.",
+                    e.span,
+                    f"write the added amount as a difference ('{U.delta(b.unit)}'), or subtract the two "
+                    "temperatures to get one",
+                )
+                return a, b, None
         if op in ("+", "-", "%"):
             return self.unify(a, b, e.span, f"'{text}'")
         ua, ub = a.unit, b.unit
@@ -295,7 +305,15 @@ class ExprChecker:
                 )
             _, t, _ = self.unify(v, t, o.span, f"'{text}'")
             opts.append(t)
-        return TExpr("in", (v, *opts), e.negated, Ty.BOOL, None, v.may_miss, text)
+        if not opts:
+            self.h.diag(
+                "E020",
+                f"The list of '{text}' is empty, so the test would always give the same answer.",
+                e.span,
+                "list at least one value",
+            )
+        may_miss = v.may_miss or any(t.may_miss for t in opts)
+        return TExpr("in", (v, *opts), e.negated, Ty.BOOL, None, may_miss, text)
 
     # ------------------------------------------------------------------ calls
     def _call(self, e: ast.Call, text: str) -> TExpr:
@@ -400,6 +418,8 @@ class ExprChecker:
     def _series_result(self, result: str, x: TExpr) -> tuple[Ty, U.Unit | None]:
         if result == "same":
             return (x.ty if x.ty is not Ty.BOOL else Ty.ANY), x.unit
+        if result == "difference":
+            return (x.ty if x.ty is not Ty.BOOL else Ty.ANY), U.delta(x.unit) if x.unit else None
         if result == "none":
             return Ty.NUM, None
         if result == "rate":
@@ -427,9 +447,14 @@ class ExprChecker:
                 _, args[i], u2 = self.unify(first, args[i], e.args[i].span, f"the arguments of '{e.name}'")
                 unit = unit or u2
         elif e.name == "round" and len(args) == 2 and args[1].unit is not None:
-            self.h.diag(
-                "E034", f"The digits of 'round' must be a plain number, not '{args[1].text}'.", e.args[1].span
-            )
+            if args[1].unit.is_dimensionless():
+                args[1] = self.scale(args[1], args[1].unit, U.DIMENSIONLESS)
+            else:
+                self.h.diag(
+                    "E034",
+                    f"The digits of 'round' must be a plain number, not '{args[1].text}'.",
+                    e.args[1].span,
+                )
         if rule == "sqrt" and unit is not None:
             unit = U.power(unit, 0.5)
         elif rule == "dimensionless" and unit is not None:
