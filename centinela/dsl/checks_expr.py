@@ -40,6 +40,11 @@ class Host(Protocol):
     def known_names(self) -> list[str]: ...
 
 
+# Deepest expression tree accepted: the generated Python nests about two brackets per level, and
+# CPython's parser refuses more than 200.
+MAX_NESTING = 60
+
+
 def text_of(e: ast.Expr) -> str:
     """A compact source-like text of an expression (explanations, series names)."""
     match e:
@@ -73,6 +78,8 @@ class ExprChecker:
 
     def __init__(self, host: Host) -> None:
         self.h = host
+        self._depth = 0
+        self._too_deep = False
 
     # ------------------------------------------------------------------ helpers
     def _err(self, code: str, message: str, span: Span, hint: str | None = None) -> TExpr:
@@ -121,6 +128,26 @@ class ExprChecker:
 
     # ------------------------------------------------------------------ entry
     def check(self, e: ast.Expr) -> TExpr:
+        """The typed form of `e`; E025 (once per expression) when it nests deeper than MAX_NESTING."""
+        if self._depth >= MAX_NESTING:
+            if not self._too_deep:
+                self._too_deep = True
+                self.h.diag(
+                    "E025",
+                    f"The expression nests deeper than {MAX_NESTING} levels.",
+                    e.span,
+                    "split it into lets or computes",
+                )
+            return TExpr("const", (), MISSING, Ty.ERR, None, True, "")
+        self._depth += 1
+        try:
+            return self._check(e)
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._too_deep = False
+
+    def _check(self, e: ast.Expr) -> TExpr:
         text = text_of(e)
         match e:
             case ast.Num(value=v, unit=u):

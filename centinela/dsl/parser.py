@@ -86,20 +86,40 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     except UnexpectedInput as exc:
         diagnostics.append(syntax_diagnostic(exc, text, filename, _lark()))
         raise _ChunkFailed from None
-    except (LarkError, RecursionError) as exc:  # pragma: no cover - defensive: nesting too deep
-        diagnostics.append(
-            Diagnostic("E001", f"The text cannot be parsed: {exc}.", Span(filename, 1, 1, 1, 2))
-        )
+    except RecursionError:
+        diagnostics.append(_too_deep(text, filename))
+        raise _ChunkFailed from None
+    except LarkError as exc:  # pragma: no cover - defensive: UnexpectedInput covers the grammar
+        diagnostics.append(Diagnostic("E001", f"The text cannot be parsed: {exc}.", _start(text, filename)))
         raise _ChunkFailed from None
     builder = _Builder(filename, text, diagnostics)
     try:
         module = builder.transform(tree)
-    except (RecursionError, VisitError) as exc:  # pragma: no cover - defensive: the builder is total
-        diagnostics.append(
-            Diagnostic("E001", f"The declarations cannot be read: {exc}.", Span(filename, 1, 1, 1, 2))
-        )
+    except (RecursionError, VisitError) as exc:
+        if isinstance(exc, RecursionError) or isinstance(exc.orig_exc, RecursionError):
+            diagnostics.append(_too_deep(text, filename))
+        else:  # pragma: no cover - defensive: the builder is total
+            msg = f"The declarations cannot be read: {exc}."
+            diagnostics.append(Diagnostic("E001", msg, _start(text, filename)))
         raise _ChunkFailed from None
     return list(module)
+
+
+def _start(text: str, filename: str) -> Span:
+    """The span of the first character of `text` that is not blank (a declaration's keyword)."""
+    i = len(text) - len(text.lstrip())
+    line = text.count("\n", 0, i) + 1
+    column = i - text.rfind("\n", 0, i)
+    return Span(filename, line, column, line, column + 1)
+
+
+def _too_deep(text: str, filename: str) -> Diagnostic:
+    return Diagnostic(
+        "E025",
+        "The declaration nests too deeply to be read.",
+        _start(text, filename),
+        "split long expressions into lets or computes",
+    )
 
 
 def _span_of(filename: str, item: Any) -> Span:
