@@ -15,6 +15,7 @@ from typing import Any
 from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
 from centinela.dsl.codegen import Emitter
 from centinela.dsl.functions import SERIES
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.ir import TExpr, walk
 from centinela.dsl.program import (
     ALL,
@@ -35,7 +36,8 @@ Fn = Callable[[Any], Any]
 
 def compile_checked(checked: CheckedProgram, eager: bool = False) -> Program:
     """The Program of checked classes; `eager` compiles every function now (tests, ahead-of-time checks)."""
-    classes = {name: compile_class(cls, eager) for name, cls in checked.classes.items()}
+    with gc_paused():
+        classes = {name: compile_class(cls, eager) for name, cls in checked.classes.items()}
     return Program(checked.namespace, MappingProxyType(classes), tuple(checked.tests), checked.files)
 
 

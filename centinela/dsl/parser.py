@@ -17,6 +17,7 @@ from lark.exceptions import (
 
 from centinela.dsl import ast
 from centinela.dsl.diagnostics import Diagnostic, Span
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.syntax_errors import syntax_diagnostic
 
 __all__ = ["DURATION_UNITS", "ParseResult", "parse"]
@@ -51,6 +52,11 @@ def _lark() -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
     """Parse `.rules` text; never raises: every problem becomes a diagnostic."""
+    with gc_paused():
+        return _parse(text, filename)
+
+
+def _parse(text: str, filename: str) -> ParseResult:
     diagnostics: list[Diagnostic] = []
     decls: list[ast.Decl] = []
     chunks = _chunks(text)

@@ -11,6 +11,7 @@ from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.checks import check_modules
 from centinela.dsl.compile import compile_checked
 from centinela.dsl.diagnostics import Diagnostic, Level
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.parser import parse
 from centinela.dsl.program import Program
 from centinela.errors import RulesError
@@ -48,11 +49,12 @@ def rule_files(paths: Sequence[Path]) -> list[Path]:
 def _check(sources: dict[str, str]) -> CheckResult:
     diagnostics: list[Diagnostic] = []
     modules: list[ast.Module] = []
-    for name, text in sources.items():
-        result = parse(text, name)
-        diagnostics.extend(result.diagnostics)
-        modules.append(result.module)
-    checked = check_modules(modules, diagnostics)
+    with gc_paused():
+        for name, text in sources.items():
+            result = parse(text, name)
+            diagnostics.extend(result.diagnostics)
+            modules.append(result.module)
+        checked = check_modules(modules, diagnostics)
     unique = sorted(set(diagnostics), key=Diagnostic.sort_key)
     return CheckResult(tuple(unique), sources, checked)
 
