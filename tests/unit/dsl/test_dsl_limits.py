@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 from dsl_memory_context import MemoryContext
 from jinja2.exceptions import SecurityError
 
 from centinela.dsl import check_source, compile_source
 from centinela.dsl.checks_expr import MAX_NESTING
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.program import ALL
 
 HEAD = 'twins T = things "x:*"\n'
@@ -119,3 +122,21 @@ def test_message_templates_cannot_load_other_templates(template: str) -> None:
     diags = check_source(HEAD + f'alarm T A when a.b > 1 message "{escaped}"\n').errors
     assert [d.code for d in diags] == ["E060"]
     assert diags[0].span.line == 2
+
+
+def test_the_garbage_collector_is_restored_after_the_pipeline() -> None:
+    source = HEAD + "let T.x = 1 +\n"
+    assert gc.isenabled()
+    check_source(source)
+    compile_source(HEAD + "let T.x = 1\n")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_source(source)
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+    with pytest.raises(ZeroDivisionError), gc_paused():
+        assert not gc.isenabled()
+        _ = 1 / 0
+    assert gc.isenabled()
