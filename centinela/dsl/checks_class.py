@@ -426,9 +426,15 @@ class ClassChecker:
     def _template(self, decl: ast.AlarmDecl, c: ast.Clause) -> Callable[[Mapping[str, Any]], str] | None:
         render, problems = check_template(c.text or "", self.lets)
         span = c.text_span or c.span
+        text = c.text or ""
+        # strings are single-line in a rules file; without escapes, template offsets are columns
+        plain = span.line == span.end_line and span.end_column - span.column == len(text) + 2
         for p in problems:
-            # strings are single-line in a rules file: a template line is a `\n` inside that line
-            self.diag(p.code, p.message, span, p.hint)
+            at = span
+            if plain and p.at is not None:
+                start, end = (span.column + 1 + i for i in p.at)
+                at = Span(span.file, span.line, start, span.line, end)
+            self.diag(p.code, p.message, at, p.hint)
         return render
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -12,19 +13,37 @@ from jinja2.exceptions import SecurityError
 from jinja2.meta import find_undeclared_variables
 from jinja2.sandbox import SandboxedEnvironment
 
-__all__ = ["TEMPLATE_NAMES", "TemplateProblem", "check_template"]
+__all__ = ["TEMPLATE_NAMES", "TemplateProblem", "check_template", "locate"]
 
 # Names every message template may use besides the twin class's lets.
 TEMPLATE_NAMES = ("value", "thing", "alarm", "severity", "explanation", "operands", "now", "state")
 
 
 class TemplateProblem:
-    """One problem in a template: `code`, message, `line` inside the template (1-based), optional hint."""
+    """One problem in a template: `code`, message, `line` inside the template (1-based), optional hint.
 
-    __slots__ = ("code", "hint", "line", "message")
+    `at` holds the (start, end) offsets of the offending name in the template text, when it can be told.
+    """
 
-    def __init__(self, code: str, message: str, line: int, hint: str | None = None) -> None:
-        self.code, self.message, self.line, self.hint = code, message, line, hint
+    __slots__ = ("at", "code", "hint", "line", "message")
+
+    def __init__(
+        self, code: str, message: str, line: int, hint: str | None = None, at: tuple[int, int] | None = None
+    ) -> None:
+        self.code, self.message, self.line, self.hint, self.at = code, message, line, hint, at
+
+
+_TAG = re.compile(r"\{\{.*?\}\}|\{%.*?%\}", re.DOTALL)
+
+
+def locate(text: str, name: str) -> tuple[int, int] | None:
+    """Offsets of the first whole-word `name` inside a `{{ }}` or `{% %}` tag of `text`, if any."""
+    word = re.compile(rf"(?<![\w]){re.escape(name)}(?![\w])")
+    for tag in _TAG.finditer(text):
+        found = word.search(text, tag.start(), tag.end())
+        if found:
+            return found.span()
+    return None
 
 
 # Longest string or list a message template may build with `*` (and `**` stays below 1e300), so a
@@ -113,6 +132,7 @@ def check_template(
                 f"The message template reads the private attribute '{name}', which the sandbox forbids.",
                 line,
                 "use only the values in scope: " + ", ".join(TEMPLATE_NAMES),
+                locate(text, name),
             )
         )
     allowed = set(known) | set(TEMPLATE_NAMES)
@@ -138,6 +158,7 @@ def check_template(
                 f"The message template uses '{name}', which is not defined.",
                 line,
                 (f"did you mean '{near[0]}'? " if near else "") + "in scope: " + ", ".join(sorted(allowed)),
+                locate(text, name),
             )
         )
     if problems:
