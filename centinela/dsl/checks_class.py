@@ -392,6 +392,14 @@ class ClassChecker:
                 "E055", f"The deadband of alarm {decl.name} must be a constant, not '{band.text}'.", c.span
             )
             return None, None
+        if band.value < 0:
+            self.diag(
+                "E055",
+                f"The deadband of alarm {decl.name} must not be negative, but it is '{band.text}'.",
+                c.span,
+                "a deadband is the distance the value must move back past the limit before the alarm clears",
+            )
+            return None, None
         left, right = when.args
         target = left.unit or right.unit
         if band.unit is not None and target is not None:
