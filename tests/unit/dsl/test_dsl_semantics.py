@@ -110,3 +110,16 @@ def test_temperature_differences_still_work(expr: str, unit: str, value: float) 
 def test_describe_tells_a_temperature_from_a_difference() -> None:
     assert U.describe(U.parse_unit("degF")) == "[temperature]"
     assert U.describe(U.parse_unit("delta_degC")) == "[temperature difference]"
+
+
+def test_course_length_units_are_written_in_literals_and_converted() -> None:
+    source = (
+        'twins R = things "r:*"\nunits R { s.dls : deg/100ft }\n'
+        "compute R s.metric : deg/30m = s.dls\n"
+        "compute R s.high = s.dls > 3 deg/100ft\n"
+    )
+    cls = compile_source(source).classes["R"]
+    ctx = MemoryContext({"/features/s/properties/dls": 4.0})
+    out = {cls.nodes[i].name: v for i, v in cls.triggers[ALL](ctx)}
+    assert out["s.metric"] == pytest.approx(4.0 * 30 / 30.48)  # 30 m is 98.425 ft
+    assert out["s.high"] is True
