@@ -8,6 +8,7 @@ costs no Python compilation, and a trigger is compiled once for the life of the 
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -16,13 +17,14 @@ from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
 from centinela.dsl.codegen import Emitter
 from centinela.dsl.functions import SERIES
 from centinela.dsl.gcpause import gc_paused
-from centinela.dsl.ir import TExpr, walk
+from centinela.dsl.ir import TExpr, Ty, walk
 from centinela.dsl.program import (
     ALL,
     TIME,
     AlarmSpec,
     EvalError,
     Node,
+    NodeKind,
     Operand,
     Program,
     SeriesSpec,
@@ -98,6 +100,7 @@ class _ClassGen:
             return EvalError(names[index], f"{type(exc).__name__}: {exc}")
 
         self.em.consts["_err"] = err
+        self.em.consts["_nonfinite"] = _nonfinite
 
     def build(self, name: str, lines: list[str]) -> Fn:
         """Compile `lines` (one function named `name`) with the class constants bound as closure cells."""
@@ -144,9 +147,13 @@ class _ClassGen:
         for i in members:
             node = nodes[i]
             local = produced[node.key]
+            lines += ["    try:", f"        {local} = {self.em.expr(node.expr, env, series)}"]
+            if node.kind is NodeKind.COMPUTE and node.expr.ty is Ty.NUM:
+                # written back to the twin as JSON, which has no NaN or infinity (both fail the range test)
+                big = repr(sys.float_info.max)
+                check = f"{local} is not M and not -{big} <= {local} <= {big}"
+                lines.append(f"        if {check}: raise _nonfinite({local})")
             lines += [
-                "    try:",
-                f"        {local} = {self.em.expr(node.expr, env, series)}",
                 "    except Exception as _e:",
                 f"        out.append(({i}, _err({i}, _e)))",
                 f"        {local} = M",
@@ -164,6 +171,10 @@ class _ClassGen:
 
     def lazy(self, name: str, exprs: list[TExpr], ret: Callable[[list[str]], str]) -> _Lazy:
         return _Lazy(lambda: self.build(name, self.function(name, exprs, ret)))
+
+
+def _nonfinite(value: float) -> ValueError:
+    return ValueError(f"The computed value {value} is not a finite number.")
 
 
 def _closure(start: set[int], dependents: dict[int, set[int]]) -> tuple[int, ...]:

@@ -83,6 +83,8 @@ def _run(expr: str, inputs: dict[str, float | None]) -> tuple[object, object]:
         expected = evaluate(decl.expr, dict(ctx_values))
     except (ArithmeticError, ValueError) as exc:
         expected = type(exc).__name__
+    if isinstance(expected, float) and not math.isfinite(expected):
+        expected = "ValueError"  # a computed value must be finite to be written back as JSON
     if isinstance(compiled, EvalError):
         compiled = compiled.error.split(":")[0]
     return compiled, expected

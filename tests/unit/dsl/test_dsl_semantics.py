@@ -123,3 +123,15 @@ def test_course_length_units_are_written_in_literals_and_converted() -> None:
     out = {cls.nodes[i].name: v for i, v in cls.triggers[ALL](ctx)}
     assert out["s.metric"] == pytest.approx(4.0 * 30 / 30.48)  # 30 m is 98.425 ft
     assert out["s.high"] is True
+
+
+@pytest.mark.parametrize(
+    ("expr", "x"), [("i.x * 1e308", 10.0), ("i.x * 0", float("inf")), ("1e308 * 10", 0.0)]
+)
+def test_a_computed_value_that_is_not_finite_is_an_evaluation_error(expr: str, x: float) -> None:
+    # JSON (and so Ditto) has no NaN or infinity: such a value is the rule's health, never written back
+    out = evaluate(expr, {X: x})
+    assert isinstance(out, EvalError)
+    assert "not a finite number" in out.error
+    assert evaluate("i.x * 2", {X: 1e300}) == 2e300
+    assert evaluate("i.x > 1", {X: float("inf")}) is True  # conditions may still compare infinities
