@@ -251,6 +251,13 @@ class ClassChecker:
                 span,
                 "compare it, e.g. `x > 0`",
             )
+        elif e.ty is not Ty.ERR and not any(s.op in ("load", "series") for s in walk(e)):
+            self.diag(
+                "W002",
+                f"{what} never changes: '{e.text}' reads no input.",
+                span,
+                "compare an input or a let, e.g. `pressure.tubing > 3000 psi`",
+            )
 
     def _alarm(self, decl: ast.AlarmDecl) -> None:
         seen: dict[str, ast.Clause] = {}

@@ -50,4 +50,5 @@ CODES: dict[str, str] = {
     "E073": "test sets or expects a path it cannot",
     "E075": "test steps out of time order",
     "W001": "path neither declared in a units block nor computed",
+    "W002": "condition that is always the same (reads no input)",
 }
