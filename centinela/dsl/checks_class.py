@@ -166,7 +166,7 @@ class ClassChecker:
                 self.diag("E030", str(exc), decl.unit_span or decl.span)
                 want = None
             have = expr.unit
-            if want is not None and have is not None:
+            if want is not None and have is not None and expr.ty is not Ty.ERR:
                 if U.compatible(have, want):
                     expr = self.x.scale(expr, have, want)
                 else:

@@ -102,6 +102,8 @@ class ExprChecker:
         ua, ub = a.unit, b.unit
         if ua is None or ub is None:
             return a, b, ua or ub
+        if Ty.ERR in (a.ty, b.ty):  # already reported: a unit guessed around an error is not checked
+            return a, b, None
         if not U.compatible(ua, ub):
             self.h.diag(
                 "E031",
