@@ -8,7 +8,6 @@ costs no Python compilation, and a trigger is compiled once for the life of the 
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -147,13 +146,9 @@ class _ClassGen:
         for i in members:
             node = nodes[i]
             local = produced[node.key]
-            lines += ["    try:", f"        {local} = {self.em.expr(node.expr, env, series)}"]
-            if node.kind is NodeKind.COMPUTE and node.expr.ty is Ty.NUM:
-                # written back to the twin as JSON, which has no NaN or infinity (both fail the range test)
-                big = repr(sys.float_info.max)
-                check = f"{local} is not M and not -{big} <= {local} <= {big}"
-                lines.append(f"        if {check}: raise _nonfinite({local})")
             lines += [
+                "    try:",
+                f"        {local} = {self.em.expr(node.expr, env, series)}",
                 "    except Exception as _e:",
                 f"        out.append(({i}, _err({i}, _e)))",
                 f"        {local} = M",
@@ -161,9 +156,16 @@ class _ClassGen:
                 f"        out.append(({i}, {local}))",
                 f"    if {local} is M:",
                 f"        v.pop({node.key!r}, None)",
-                "    else:",
-                f"        v[{node.key!r}] = {local}",
             ]
+            if node.kind is NodeKind.COMPUTE and node.expr.ty is Ty.NUM:
+                # written back to the twin as JSON, which has no NaN or infinity: x * 0 is NaN for both
+                lines += [
+                    f"    elif {local} * 0.0 != 0.0:",
+                    f"        out[-1] = ({i}, _err({i}, _nonfinite({local})))",
+                    f"        {local} = M",
+                    f"        v.pop({node.key!r}, None)",
+                ]
+            lines += ["    else:", f"        v[{node.key!r}] = {local}"]
             if node.key in series:
                 lines.append(f"        {series[node.key]}.append(now, {local})")
         lines.append("    return out")
