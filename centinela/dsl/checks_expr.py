@@ -95,6 +95,16 @@ class ExprChecker:
             return TExpr(e.op, e.args, e.value, e.ty, to, e.may_miss, e.text)
         if e.op == "const" and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
             return const(e.value * s + o, e.ty, to, e.text)
+        if o == 0.0 and e.op == "arith" and e.value in ("*", "/"):
+            # `x * 2` converted by s is `x * (2 s)`: one multiply per reading, not two
+            a, b = e.args
+            if b.op == "const" and _plain(b.value) and b.value != 0:
+                factor = b.value * s if e.value == "*" else b.value / s
+                folded = const(factor, b.ty, b.unit, b.text)
+                return TExpr("arith", (a, folded), e.value, e.ty, to, e.may_miss, e.text)
+            if a.op == "const" and _plain(a.value):
+                folded = const(a.value * s, a.ty, a.unit, a.text)
+                return TExpr("arith", (folded, b), e.value, e.ty, to, e.may_miss, e.text)
         return TExpr("scale", (e,), (s, o), e.ty, to, e.may_miss, e.text)
 
     def unify(self, a: TExpr, b: TExpr, span: Span, what: str) -> tuple[TExpr, TExpr, U.Unit | None]:

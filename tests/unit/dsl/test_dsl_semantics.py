@@ -135,3 +135,19 @@ def test_a_computed_value_that_is_not_finite_is_an_evaluation_error(expr: str, x
     assert "not a finite number" in out.error
     assert evaluate("i.x * 2", {X: 1e300}) == 2e300
     assert evaluate("i.x > 1", {X: float("inf")}) is True  # conditions may still compare infinities
+
+
+@pytest.mark.parametrize(
+    ("expr", "unit", "value"),
+    [
+        ("i.p * 2", "bar", 200 * 0.0689475729),
+        ("i.p / 4", "bar", 25 * 0.0689475729),
+        ("2 / i.p", "1/bar", 0.29007548),
+    ],
+)
+def test_a_unit_factor_is_folded_into_a_constant_operand(expr: str, unit: str, value: float) -> None:
+    source = HEAD + f"compute T o.r : {unit} = {expr}\n"
+    cls = compile_source(source).classes["T"]
+    assert evaluate(expr, {"/features/i/properties/p": 100.0}, unit) == pytest.approx(value)
+    body = cls.source["module"]
+    assert "* 0.0689" not in body and "* 14.50" not in body  # no separate conversion step per reading
