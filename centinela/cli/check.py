@@ -31,6 +31,10 @@ def check(
     except (OSError, UnicodeDecodeError) as exc:
         typer.echo(f"error: cannot read the rule files: {exc}", err=True)
         raise typer.Exit(2) from None
+    if not files:
+        shown = ", ".join(str(p) for p in paths)
+        typer.echo(f"error: there is no *.rules file in {shown}; nothing was checked.", err=True)
+        raise typer.Exit(2)
     for diag in result.diagnostics:
         if output is OutputFormat.JSON:
             typer.echo(format_json(diag))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from centinela.dsl import ast
 from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
@@ -13,6 +13,9 @@ from centinela.dsl.diagnostics import Diagnostic, Span
 from centinela.dsl.paths import PathError, is_safe_name, resolve_path
 
 __all__ = ["check_modules", "topological"]
+
+
+_Named = TypeVar("_Named", ast.LetDecl, ast.AlarmDecl)
 
 
 class DiagFn(Protocol):
@@ -109,21 +112,7 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: DiagFn) -> Non
     if isinstance(decl, ast.UnitsDecl):
         d.units.extend(decl.entries)
     elif isinstance(decl, ast.LetDecl):
-        if not is_safe_name(decl.name):
-            diag(
-                "E018",
-                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",
-                decl.span,
-            )
-        elif decl.name in d.lets:
-            diag(
-                "E012",
-                f"The let {cls_name}.{decl.name} is declared twice.",
-                decl.span,
-                f"the first declaration is at {d.lets[decl.name].span}",
-            )
-        else:
-            d.lets[decl.name] = decl
+        _add_named(d.lets, "let", cls_name, decl, decl.span, diag)
     elif isinstance(decl, ast.ComputeDecl):
         try:
             r = resolve_path(decl.path, frozenset())
@@ -148,21 +137,24 @@ def _gather(decl: ast.Decl, classes: dict[str, ClassDecls], diag: DiagFn) -> Non
         else:
             d.computes[r.key] = decl
     elif isinstance(decl, ast.AlarmDecl):
-        if not is_safe_name(decl.name):
-            diag(
-                "E018",
-                f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.",
-                decl.name_span,
-            )
-        elif decl.name in d.alarms:
-            diag(
-                "E012",
-                f"The alarm {cls_name}.{decl.name} is declared twice.",
-                decl.name_span,
-                f"the first declaration is at {d.alarms[decl.name].span}",
-            )
-        else:
-            d.alarms[decl.name] = decl
+        _add_named(d.alarms, "alarm", cls_name, decl, decl.name_span, diag)
+
+
+def _add_named(
+    table: dict[str, _Named], kind: str, cls_name: str, decl: _Named, span: Span, diag: DiagFn
+) -> None:
+    """Register a let or alarm under its name: E018 for a reserved name, E012 for a second one."""
+    if not is_safe_name(decl.name):
+        diag("E018", f"The name '{decl.name}' is not allowed: names starting with '__' are reserved.", span)
+    elif decl.name in table:
+        diag(
+            "E012",
+            f"The {kind} {cls_name}.{decl.name} is declared twice.",
+            span,
+            f"the first declaration is at {table[decl.name].span}",
+        )
+    else:
+        table[decl.name] = decl
 
 
 def topological(nodes: list[CheckedNode], out: list[Diagnostic]) -> list[CheckedNode]:

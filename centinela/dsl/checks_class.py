@@ -166,7 +166,7 @@ class ClassChecker:
                 self.diag("E030", str(exc), decl.unit_span or decl.span)
                 want = None
             have = expr.unit
-            if want is not None and have is not None:
+            if want is not None and have is not None and expr.ty is not Ty.ERR:
                 if U.compatible(have, want):
                     expr = self.x.scale(expr, have, want)
                 else:
@@ -250,6 +250,13 @@ class ClassChecker:
                 f"{what} must be true or false, but '{e.text}' is a {e.ty.value}.",
                 span,
                 "compare it, e.g. `x > 0`",
+            )
+        elif e.ty is not Ty.ERR and not any(s.op in ("load", "series") for s in walk(e)):
+            self.diag(
+                "W002",
+                f"{what} never changes: '{e.text}' reads no input.",
+                span,
+                "compare an input or a let, e.g. `pressure.tubing > 3000 psi`",
             )
 
     def _alarm(self, decl: ast.AlarmDecl) -> None:
@@ -392,6 +399,14 @@ class ClassChecker:
                 "E055", f"The deadband of alarm {decl.name} must be a constant, not '{band.text}'.", c.span
             )
             return None, None
+        if band.value < 0:
+            self.diag(
+                "E055",
+                f"The deadband of alarm {decl.name} must not be negative, but it is '{band.text}'.",
+                c.span,
+                "a deadband is the distance the value must move back past the limit before the alarm clears",
+            )
+            return None, None
         left, right = when.args
         target = left.unit or right.unit
         if band.unit is not None and target is not None:
@@ -426,9 +441,15 @@ class ClassChecker:
     def _template(self, decl: ast.AlarmDecl, c: ast.Clause) -> Callable[[Mapping[str, Any]], str] | None:
         render, problems = check_template(c.text or "", self.lets)
         span = c.text_span or c.span
+        text = c.text or ""
+        # strings are single-line in a rules file; without escapes, template offsets are columns
+        plain = span.line == span.end_line and span.end_column - span.column == len(text) + 2
         for p in problems:
-            # strings are single-line in a rules file: a template line is a `\n` inside that line
-            self.diag(p.code, p.message, span, p.hint)
+            at = span
+            if plain and p.at is not None:
+                start, end = (span.column + 1 + i for i in p.at)
+                at = Span(span.file, span.line, start, span.line, end)
+            self.diag(p.code, p.message, at, p.hint)
         return render
 
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 from centinela.dsl import ast
 from centinela.dsl import units as U
 from centinela.dsl.diagnostics import Span
-from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names
+from centinela.dsl.functions import BUILTINS, MATH, SERIES, domain_functions, function_names, power
 from centinela.dsl.ir import TExpr, Ty, const
 from centinela.dsl.paths import PathError, resolve_path
 from centinela.dsl.program import MISSING
@@ -20,7 +20,7 @@ __all__ = ["ExprChecker", "Host", "text_of"]
 
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
-    "**": operator.pow,
+    "**": power,
 }  # fmt: skip
 _ORDER = {"<", "<=", ">", ">="}
 _NUMERIC = {Ty.NUM, Ty.ANY, Ty.ERR}
@@ -38,6 +38,11 @@ class Host(Protocol):
     def series_key(self, fn: str, arg: TExpr, span: Span) -> str | None: ...
     def use_series(self, key: str, horizon: float) -> None: ...
     def known_names(self) -> list[str]: ...
+
+
+# Deepest expression tree accepted: the generated Python nests about two brackets per level, and
+# CPython's parser refuses more than 200.
+MAX_NESTING = 60
 
 
 def text_of(e: ast.Expr) -> str:
@@ -73,6 +78,8 @@ class ExprChecker:
 
     def __init__(self, host: Host) -> None:
         self.h = host
+        self._depth = 0
+        self._too_deep = False
 
     # ------------------------------------------------------------------ helpers
     def _err(self, code: str, message: str, span: Span, hint: str | None = None) -> TExpr:
@@ -88,6 +95,16 @@ class ExprChecker:
             return TExpr(e.op, e.args, e.value, e.ty, to, e.may_miss, e.text)
         if e.op == "const" and isinstance(e.value, (int, float)) and not isinstance(e.value, bool):
             return const(e.value * s + o, e.ty, to, e.text)
+        if o == 0.0 and e.op == "arith" and e.value in ("*", "/"):
+            # `x * 2` converted by s is `x * (2 s)`: one multiply per reading, not two
+            a, b = e.args
+            if b.op == "const" and _plain(b.value) and b.value != 0:
+                factor = b.value * s if e.value == "*" else b.value / s
+                folded = const(factor, b.ty, b.unit, b.text)
+                return TExpr("arith", (a, folded), e.value, e.ty, to, e.may_miss, e.text)
+            if a.op == "const" and _plain(a.value):
+                folded = const(a.value * s, a.ty, a.unit, a.text)
+                return TExpr("arith", (folded, b), e.value, e.ty, to, e.may_miss, e.text)
         return TExpr("scale", (e,), (s, o), e.ty, to, e.may_miss, e.text)
 
     def unify(self, a: TExpr, b: TExpr, span: Span, what: str) -> tuple[TExpr, TExpr, U.Unit | None]:
@@ -95,6 +112,8 @@ class ExprChecker:
         ua, ub = a.unit, b.unit
         if ua is None or ub is None:
             return a, b, ua or ub
+        if Ty.ERR in (a.ty, b.ty):  # already reported: a unit guessed around an error is not checked
+            return a, b, None
         if not U.compatible(ua, ub):
             self.h.diag(
                 "E031",
@@ -121,6 +140,26 @@ class ExprChecker:
 
     # ------------------------------------------------------------------ entry
     def check(self, e: ast.Expr) -> TExpr:
+        """The typed form of `e`; E025 (once per expression) when it nests deeper than MAX_NESTING."""
+        if self._depth >= MAX_NESTING:
+            if not self._too_deep:
+                self._too_deep = True
+                self.h.diag(
+                    "E025",
+                    f"The expression nests deeper than {MAX_NESTING} levels.",
+                    e.span,
+                    "split it into lets or computes",
+                )
+            return TExpr("const", (), MISSING, Ty.ERR, None, True, "")
+        self._depth += 1
+        try:
+            return self._check(e)
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self._too_deep = False
+
+    def _check(self, e: ast.Expr) -> TExpr:
         text = text_of(e)
         match e:
             case ast.Num(value=v, unit=u):
@@ -241,6 +280,16 @@ class ExprChecker:
             if op == "-" and U.is_offset(a.unit) and U.is_offset(b.unit) and U.compatible(a.unit, b.unit):
                 a2, b2, unit = self.unify(a, b, e.span, f"'{text}'")
                 return a2, b2, U.delta(unit) if unit is not None else None
+            if op == "+" and U.is_offset(a.unit) and U.is_offset(b.unit):
+                self.h.diag(
+                    "E031",
+                    f"'{text}' adds two absolute temperatures ('{a.text}' in '{a.unit}' and '{b.text}' in "
+                    f"'{b.unit}'); only a temperature difference can be added to a temperature.",
+                    e.span,
+                    f"write the added amount as a difference ('{U.delta(b.unit)}'), or subtract the two "
+                    "temperatures to get one",
+                )
+                return a, b, None
         if op in ("+", "-", "%"):
             return self.unify(a, b, e.span, f"'{text}'")
         ua, ub = a.unit, b.unit
@@ -295,7 +344,15 @@ class ExprChecker:
                 )
             _, t, _ = self.unify(v, t, o.span, f"'{text}'")
             opts.append(t)
-        return TExpr("in", (v, *opts), e.negated, Ty.BOOL, None, v.may_miss, text)
+        if not opts:
+            self.h.diag(
+                "E020",
+                f"The list of '{text}' is empty, so the test would always give the same answer.",
+                e.span,
+                "list at least one value",
+            )
+        may_miss = v.may_miss or any(t.may_miss for t in opts)
+        return TExpr("in", (v, *opts), e.negated, Ty.BOOL, None, may_miss, text)
 
     # ------------------------------------------------------------------ calls
     def _call(self, e: ast.Call, text: str) -> TExpr:
@@ -400,6 +457,8 @@ class ExprChecker:
     def _series_result(self, result: str, x: TExpr) -> tuple[Ty, U.Unit | None]:
         if result == "same":
             return (x.ty if x.ty is not Ty.BOOL else Ty.ANY), x.unit
+        if result == "difference":
+            return (x.ty if x.ty is not Ty.BOOL else Ty.ANY), U.delta(x.unit) if x.unit else None
         if result == "none":
             return Ty.NUM, None
         if result == "rate":
@@ -427,9 +486,14 @@ class ExprChecker:
                 _, args[i], u2 = self.unify(first, args[i], e.args[i].span, f"the arguments of '{e.name}'")
                 unit = unit or u2
         elif e.name == "round" and len(args) == 2 and args[1].unit is not None:
-            self.h.diag(
-                "E034", f"The digits of 'round' must be a plain number, not '{args[1].text}'.", e.args[1].span
-            )
+            if args[1].unit.is_dimensionless():
+                args[1] = self.scale(args[1], args[1].unit, U.DIMENSIONLESS)
+            else:
+                self.h.diag(
+                    "E034",
+                    f"The digits of 'round' must be a plain number, not '{args[1].text}'.",
+                    e.args[1].span,
+                )
         if rule == "sqrt" and unit is not None:
             unit = U.power(unit, 0.5)
         elif rule == "dimensionless" and unit is not None:

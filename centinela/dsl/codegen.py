@@ -6,7 +6,7 @@ import math
 import re
 from typing import Any
 
-from centinela.dsl.functions import MATH, domain_functions
+from centinela.dsl.functions import MATH, domain_functions, power
 from centinela.dsl.ir import TExpr
 from centinela.dsl.program import MISSING
 
@@ -15,7 +15,7 @@ __all__ = ["Emitter"]
 _LITERAL = re.compile(r"^(?:-?[0-9.e+-]+|True|False|'[^'\\]*'|\"[^\"\\]*\")$")
 _SIMPLE = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_]*|-?[0-9.e+-]+|True|False)$")
 _PY_CMP = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_PY_ARITH = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%", "**": "**"}
+_PY_ARITH = {"+": "+", "-": "-", "*": "*", "/": "/", "%": "%"}
 
 
 class Emitter:
@@ -82,6 +82,9 @@ class Emitter:
         if op == "not":
             return self.guard(sub, lambda n: f"(not {n[0]})")
         if op == "arith":
+            if e.value == "**":
+                pw = self.bind(power, "_f")
+                return self.guard(sub, lambda n: f"{pw}({n[0]}, {n[1]})")
             py = _PY_ARITH[str(e.value)]
             return self.guard(sub, lambda n: f"({n[0]} {py} {n[1]})")
         if op == "cmp":
@@ -102,9 +105,8 @@ class Emitter:
             t = self.tmp()
             return f"(M if ({t} := {c}) is M else ({t_} if {t} else {o}))"
         if op == "in":
-            opts = ", ".join(code for code, _ in sub[1:])
             neg = "not in" if e.value else "in"
-            return self.guard(sub[:1], lambda n: f"({n[0]} {neg} ({opts},))")
+            return self.guard(sub, lambda n: f"({n[0]} {neg} ({''.join(f'{o}, ' for o in n[1:])}))")
         if op == "fn":
             fn = self.bind(MATH[str(e.value)][2], "_f")
             return self.guard(sub, lambda n: f"{fn}({', '.join(n)})")

@@ -24,6 +24,7 @@ CODES: dict[str, str] = {
     "E022": "window over a value that does not change over time",
     "E023": "window that is not a constant duration",
     "E024": "percentile out of 0..100 or not constant",
+    "E025": "expression nested too deeply",
     "E030": "unknown unit",
     "E031": "incompatible units",
     "E032": "compute expression does not match its declared unit",
@@ -49,4 +50,5 @@ CODES: dict[str, str] = {
     "E073": "test sets or expects a path it cannot",
     "E075": "test steps out of time order",
     "W001": "path neither declared in a units block nor computed",
+    "W002": "condition that is always the same (reads no input)",
 }

@@ -15,13 +15,15 @@ from typing import Any
 from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
 from centinela.dsl.codegen import Emitter
 from centinela.dsl.functions import SERIES
-from centinela.dsl.ir import TExpr, walk
+from centinela.dsl.gcpause import gc_paused
+from centinela.dsl.ir import TExpr, Ty, walk
 from centinela.dsl.program import (
     ALL,
     TIME,
     AlarmSpec,
     EvalError,
     Node,
+    NodeKind,
     Operand,
     Program,
     SeriesSpec,
@@ -35,7 +37,8 @@ Fn = Callable[[Any], Any]
 
 def compile_checked(checked: CheckedProgram, eager: bool = False) -> Program:
     """The Program of checked classes; `eager` compiles every function now (tests, ahead-of-time checks)."""
-    classes = {name: compile_class(cls, eager) for name, cls in checked.classes.items()}
+    with gc_paused():
+        classes = {name: compile_class(cls, eager) for name, cls in checked.classes.items()}
     return Program(checked.namespace, MappingProxyType(classes), tuple(checked.tests), checked.files)
 
 
@@ -96,6 +99,7 @@ class _ClassGen:
             return EvalError(names[index], f"{type(exc).__name__}: {exc}")
 
         self.em.consts["_err"] = err
+        self.em.consts["_nonfinite"] = _nonfinite
 
     def build(self, name: str, lines: list[str]) -> Fn:
         """Compile `lines` (one function named `name`) with the class constants bound as closure cells."""
@@ -152,9 +156,16 @@ class _ClassGen:
                 f"        out.append(({i}, {local}))",
                 f"    if {local} is M:",
                 f"        v.pop({node.key!r}, None)",
-                "    else:",
-                f"        v[{node.key!r}] = {local}",
             ]
+            if node.kind is NodeKind.COMPUTE and node.expr.ty is Ty.NUM:
+                # written back to the twin as JSON, which has no NaN or infinity: x * 0 is NaN for both
+                lines += [
+                    f"    elif {local} * 0.0 != 0.0:",
+                    f"        out[-1] = ({i}, _err({i}, _nonfinite({local})))",
+                    f"        {local} = M",
+                    f"        v.pop({node.key!r}, None)",
+                ]
+            lines += ["    else:", f"        v[{node.key!r}] = {local}"]
             if node.key in series:
                 lines.append(f"        {series[node.key]}.append(now, {local})")
         lines.append("    return out")
@@ -162,6 +173,10 @@ class _ClassGen:
 
     def lazy(self, name: str, exprs: list[TExpr], ret: Callable[[list[str]], str]) -> _Lazy:
         return _Lazy(lambda: self.build(name, self.function(name, exprs, ret)))
+
+
+def _nonfinite(value: float) -> ValueError:
+    return ValueError(f"The computed value {value} is not a finite number.")
 
 
 def _closure(start: set[int], dependents: dict[int, set[int]]) -> tuple[int, ...]:

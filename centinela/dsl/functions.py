@@ -8,7 +8,17 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["BUILTINS", "MATH", "SERIES", "SeriesFn", "clamp", "domain_functions", "function_names"]
+__all__ = [
+    "BUILTINS",
+    "MATH",
+    "SERIES",
+    "SeriesFn",
+    "clamp",
+    "domain_functions",
+    "function_names",
+    "power",
+    "round_to",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,8 +26,8 @@ class SeriesFn:
     """A function over a series.
 
     `shape` lists the arguments after the series (`w` window, `p` percentile, `w?` optional window);
-    `result` is same, none, rate, integral, seconds or bool; `cond` wants a boolean series; `timed`
-    means its value changes with time alone.
+    `result` is same, difference (a change or spread: `degF` → `delta_degF`), none, rate, integral,
+    seconds or bool; `cond` wants a boolean series; `timed` means its value changes with time alone.
     """
 
     shape: tuple[str, ...]
@@ -32,10 +42,10 @@ SERIES: Mapping[str, SeriesFn] = {
     "max": SeriesFn(("w",), "same"),
     "sum": SeriesFn(("w",), "same"),
     "count": SeriesFn(("w",), "none"),
-    "stddev": SeriesFn(("w",), "same"),
+    "stddev": SeriesFn(("w",), "difference"),
     "median": SeriesFn(("w",), "same"),
     "percentile": SeriesFn(("p", "w"), "same"),
-    "delta": SeriesFn(("w",), "same"),
+    "delta": SeriesFn(("w",), "difference"),
     "rate": SeriesFn(("w",), "rate"),
     "integral": SeriesFn(("w?",), "integral"),
     "previous": SeriesFn((), "same", timed=False),
@@ -54,12 +64,21 @@ def clamp(x: float, lo: float, hi: float) -> float:
     return lo if x < lo else hi if x > hi else x
 
 
+# `x ** y` as a real number: ValueError where there is none (`(-8) ** 0.5`, `0 ** -1`), never a complex
+power: Callable[[float, float], float] = math.pow
+
+
+def round_to(x: float, digits: float | None = None) -> float:
+    """`x` rounded half to even, to a whole number or to `digits` decimals (numbers arrive as floats)."""
+    return round(x) if digits is None else round(x, int(digits))
+
+
 # name -> (min args, max args, python callable, unit rule: same | sqrt | dimensionless)
 MATH: Mapping[str, tuple[int, int, Callable[..., Any], str]] = {
     "abs": (1, 1, abs, "same"),
     "min": (2, 16, min, "same"),
     "max": (2, 16, max, "same"),
-    "round": (1, 2, round, "same"),
+    "round": (1, 2, round_to, "same"),
     "floor": (1, 1, math.floor, "same"),
     "ceil": (1, 1, math.ceil, "same"),
     "sqrt": (1, 1, math.sqrt, "sqrt"),

@@ -17,6 +17,7 @@ from lark.exceptions import (
 
 from centinela.dsl import ast
 from centinela.dsl.diagnostics import Diagnostic, Span
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.syntax_errors import syntax_diagnostic
 
 __all__ = ["DURATION_UNITS", "ParseResult", "parse"]
@@ -51,6 +52,11 @@ def _lark() -> Lark:
 
 def parse(text: str, filename: str = "<string>") -> ParseResult:
     """Parse `.rules` text; never raises: every problem becomes a diagnostic."""
+    with gc_paused():
+        return _parse(text, filename)
+
+
+def _parse(text: str, filename: str) -> ParseResult:
     diagnostics: list[Diagnostic] = []
     decls: list[ast.Decl] = []
     chunks = _chunks(text)
@@ -86,20 +92,40 @@ def _parse_chunk(text: str, filename: str, diagnostics: list[Diagnostic]) -> lis
     except UnexpectedInput as exc:
         diagnostics.append(syntax_diagnostic(exc, text, filename, _lark()))
         raise _ChunkFailed from None
-    except (LarkError, RecursionError) as exc:  # pragma: no cover - defensive: nesting too deep
-        diagnostics.append(
-            Diagnostic("E001", f"The text cannot be parsed: {exc}.", Span(filename, 1, 1, 1, 2))
-        )
+    except RecursionError:
+        diagnostics.append(_too_deep(text, filename))
+        raise _ChunkFailed from None
+    except LarkError as exc:  # pragma: no cover - defensive: UnexpectedInput covers the grammar
+        diagnostics.append(Diagnostic("E001", f"The text cannot be parsed: {exc}.", _start(text, filename)))
         raise _ChunkFailed from None
     builder = _Builder(filename, text, diagnostics)
     try:
         module = builder.transform(tree)
-    except (RecursionError, VisitError) as exc:  # pragma: no cover - defensive: the builder is total
-        diagnostics.append(
-            Diagnostic("E001", f"The declarations cannot be read: {exc}.", Span(filename, 1, 1, 1, 2))
-        )
+    except (RecursionError, VisitError) as exc:
+        if isinstance(exc, RecursionError) or isinstance(exc.orig_exc, RecursionError):
+            diagnostics.append(_too_deep(text, filename))
+        else:  # pragma: no cover - defensive: the builder is total
+            msg = f"The declarations cannot be read: {exc}."
+            diagnostics.append(Diagnostic("E001", msg, _start(text, filename)))
         raise _ChunkFailed from None
     return list(module)
+
+
+def _start(text: str, filename: str) -> Span:
+    """The span of the first character of `text` that is not blank (a declaration's keyword)."""
+    i = len(text) - len(text.lstrip())
+    line = text.count("\n", 0, i) + 1
+    column = i - text.rfind("\n", 0, i)
+    return Span(filename, line, column, line, column + 1)
+
+
+def _too_deep(text: str, filename: str) -> Diagnostic:
+    return Diagnostic(
+        "E025",
+        "The declaration nests too deeply to be read.",
+        _start(text, filename),
+        "split long expressions into lets or computes",
+    )
 
 
 def _span_of(filename: str, item: Any) -> Span:

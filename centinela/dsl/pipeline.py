@@ -11,6 +11,7 @@ from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.checks import check_modules
 from centinela.dsl.compile import compile_checked
 from centinela.dsl.diagnostics import Diagnostic, Level
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.parser import parse
 from centinela.dsl.program import Program
 from centinela.errors import RulesError
@@ -48,11 +49,12 @@ def rule_files(paths: Sequence[Path]) -> list[Path]:
 def _check(sources: dict[str, str]) -> CheckResult:
     diagnostics: list[Diagnostic] = []
     modules: list[ast.Module] = []
-    for name, text in sources.items():
-        result = parse(text, name)
-        diagnostics.extend(result.diagnostics)
-        modules.append(result.module)
-    checked = check_modules(modules, diagnostics)
+    with gc_paused():
+        for name, text in sources.items():
+            result = parse(text, name)
+            diagnostics.extend(result.diagnostics)
+            modules.append(result.module)
+        checked = check_modules(modules, diagnostics)
     unique = sorted(set(diagnostics), key=Diagnostic.sort_key)
     return CheckResult(tuple(unique), sources, checked)
 
@@ -63,7 +65,19 @@ def check_source(text: str, filename: str = "<string>") -> CheckResult:
 
 def check_paths(paths: Sequence[Path]) -> CheckResult:
     """Check every rule file under `paths` together; OSError / UnicodeDecodeError if one cannot be read."""
-    return _check({str(f): f.read_text(encoding="utf-8") for f in rule_files(paths)})
+    return _check({str(f): _read(f) for f in rule_files(paths)})
+
+
+def _read(path: Path) -> str:
+    """The text of a rule file; a UnicodeDecodeError that names the file and line when it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        reason = f"the rule file {path} is not UTF-8 text (line {line}, column {column})"
+        raise UnicodeDecodeError(exc.encoding, data, exc.start, exc.end, reason) from None
 
 
 def _compile(result: CheckResult) -> Program:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lark import Lark
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
@@ -28,7 +30,7 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str, lark: Lark
             "E003",
             "The declaration ends before it is complete.",
             Span(filename, line, column, line, column + 1),
-            f"expected {expected}" if expected else None,
+            _percent_hint(text, len(text)) or (f"expected {expected}" if expected else None),
         )
     if isinstance(exc, UnexpectedCharacters):
         pos = exc.pos_in_stream or 0
@@ -45,12 +47,26 @@ def syntax_diagnostic(exc: UnexpectedInput, text: str, filename: str, lark: Lark
     width = max(1, len(str(tok)))
     accepts = (exc.accepts or exc.expected) if isinstance(exc, UnexpectedToken) else set()
     hint = _expected(lark, accepts or set())
+    start = getattr(tok, "start_pos", None)
     return Diagnostic(
         "E001",
         f"The token {str(tok)!r} is not expected here.",
         Span(filename, line, column, line, column + width),
-        f"expected {hint}" if hint else None,
+        (_percent_hint(text, start) if start is not None else None) or (f"expected {hint}" if hint else None),
     )
+
+
+_SPACED_PERCENT = re.compile(r"\d[ \t]+%[ \t]*([A-Za-z_]\w*[ \t]*)?\s*$")
+
+
+def _percent_hint(text: str, pos: int) -> str | None:
+    """A hint when the text before `pos` is a number, a space and `%` (`50 %` is a remainder).
+
+    The `%` may be followed by the one word the remainder then took as its operand (`50 % severity`).
+    """
+    if _SPACED_PERCENT.search(text, max(0, pos - 200), pos):
+        return "write a percentage without a space (`50%`) or as `50 percent`; `a % b` is the remainder"
+    return None
 
 
 def _expected(lark: Lark, names: set[str] | frozenset[str]) -> str:

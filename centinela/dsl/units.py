@@ -396,5 +396,10 @@ _name_dimensions()
 
 def describe(a: Unit) -> str:
     """The dimensionality in words, for hints: `"[pressure]"`, `"[volume rate]"`, `"[dimensionless]"`."""
-    dims = _pint(a.text).dimensionality
-    return _DIMENSION_NAMES.get(dims, str(dims))
+    q = _pint(a.text)
+    words = _DIMENSION_NAMES.get(q.dimensionality, str(q.dimensionality))
+    if words == "[temperature]":
+        offset = any(not _REGISTRY._units[name].is_multiplicative for name in q._units)
+        absolute = offset or not any(name.startswith("delta_") for name in q._units)
+        return "[temperature]" if absolute else "[temperature difference]"
+    return words

@@ -11,13 +11,28 @@ from centinela.dsl.functions import clamp
 from centinela.dsl.paths import resolve_path
 from centinela.dsl.program import MISSING
 
+
+def _pow(x: float, y: float) -> float:
+    """A real power or ValueError: no complex results (`(-8) ** 0.5`) and no `0 ** -1`."""
+    if x == 0 and y < 0:
+        raise ValueError(x, y)
+    r = x**y
+    if isinstance(r, complex):
+        raise ValueError(x, y)
+    return float(r)
+
+
+def _round(x: float, digits: float | None = None) -> float:
+    return round(x) if digits is None else round(x, int(digits))
+
+
 _ARITH = {
     "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv, "%": operator.mod,
-    "**": operator.pow, "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
+    "**": _pow, "==": operator.eq, "!=": operator.ne, "<": operator.lt, "<=": operator.le,
     ">": operator.gt, ">=": operator.ge,
 }  # fmt: skip
 _MATH = {
-    "abs": abs, "min": min, "max": max, "round": round, "floor": math.floor, "ceil": math.ceil,
+    "abs": abs, "min": min, "max": max, "round": _round, "floor": math.floor, "ceil": math.ceil,
     "sqrt": math.sqrt, "exp": math.exp, "ln": math.log, "log10": math.log10, "clamp": clamp,
 }  # fmt: skip
 
@@ -78,7 +93,12 @@ def evaluate(e: ast.Expr, values: dict[str, Any]) -> Any:
             x = evaluate(v, values)
             if x is MISSING:
                 return MISSING
-            found = x in [evaluate(o, values) for o in opts]
+            listed = []
+            for o in opts:  # like every operator: a missing option makes the answer missing
+                listed.append(evaluate(o, values))
+                if listed[-1] is MISSING:
+                    return MISSING
+            found = x in listed
             return not found if neg else found
         case ast.Call(name=name, args=args):
             xs = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
@@ -26,7 +27,7 @@ num_leaf = st.one_of(consts, st.sampled_from(INPUTS))
 
 
 def _num(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-    binop = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "%"]), children).map(
+    binop = st.tuples(children, st.sampled_from(["+", "-", "*", "/", "%", "**"]), children).map(
         lambda t: f"({t[0]} {t[1]} {t[2]})"
     )
     neg = children.map(lambda c: f"(-{c})")
@@ -37,17 +38,20 @@ def _num(children: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     fn2 = st.tuples(st.sampled_from(["min", "max"]), children, children).map(
         lambda t: f"{t[0]}({t[1]}, {t[2]})"
     )
+    round2 = st.tuples(children, st.sampled_from(["0", "1", "2", "x.c"])).map(
+        lambda t: f"round({t[0]}, {t[1]})"
+    )
     clamp = st.tuples(children, children, children).map(lambda t: f"clamp({t[0]}, {t[1]}, {t[2]})")
     cond = _bool_of(children)
     if_ = st.tuples(cond, children, children).map(lambda t: f"(if {t[0]} then {t[1]} else {t[2]})")
-    return st.one_of(binop, neg, coalesce, fn1, fn2, clamp, if_)
+    return st.one_of(binop, neg, coalesce, fn1, fn2, round2, clamp, if_)
 
 
 def _bool_of(nums: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     cmp = st.tuples(nums, st.sampled_from(["<", "<=", ">", ">=", "==", "!="]), nums).map(
         lambda t: f"({t[0]} {t[1]} {t[2]})"
     )
-    member = st.tuples(nums, st.lists(consts, min_size=1, max_size=3), st.booleans()).map(
+    member = st.tuples(nums, st.lists(num_leaf, min_size=1, max_size=3), st.booleans()).map(
         lambda t: f"({t[0]} {'not in' if t[2] else 'in'} [{', '.join(t[1])}])"
     )
     return st.one_of(cmp, member)
@@ -79,6 +83,8 @@ def _run(expr: str, inputs: dict[str, float | None]) -> tuple[object, object]:
         expected = evaluate(decl.expr, dict(ctx_values))
     except (ArithmeticError, ValueError) as exc:
         expected = type(exc).__name__
+    if isinstance(expected, float) and not math.isfinite(expected):
+        expected = "ValueError"  # a computed value must be finite to be written back as JSON
     if isinstance(compiled, EvalError):
         compiled = compiled.error.split(":")[0]
     return compiled, expected
@@ -90,6 +96,8 @@ def test_compiled_equals_reference(expr: str, inputs: dict[str, float | None]) -
     compiled, expected = _run(expr, inputs)
     if expected is MISSING:
         assert compiled is MISSING
+    elif isinstance(expected, float) and math.isnan(expected):
+        assert isinstance(compiled, float) and math.isnan(compiled)
     else:
         assert compiled == expected
         assert type(compiled) is type(expected)

@@ -92,7 +92,16 @@ def test_template_problems_are_positioned_in_the_rules_file() -> None:
     src = HEAD + 'let W.lim = 1\nalarm W A when p.a > 1\n    message "{{ value }}\\n{{ lmi }}"\n'
     (diag,) = check_source(src, "t.rules").errors
     assert diag.code == "E061" and "'lmi'" in diag.message and diag.hint and "did you mean 'lim'" in diag.hint
-    assert (diag.span.line, diag.span.column) == (5, 13)  # the template string in the file
+    assert (diag.span.line, diag.span.column) == (5, 13)  # with an escape: the whole template string
+
+
+def test_template_names_are_pointed_at_inside_the_string() -> None:
+    line = '    message "lmi is {{ value }} (limit {{ lmi }})"'
+    src = HEAD + f"let W.lim = 1\nalarm W A when p.a > 1\n{line}\n"
+    (diag,) = check_source(src, "t.rules").errors
+    assert diag.code == "E061"
+    start = line.index("{{ lmi") + 4  # the name inside the tag, not the same word in plain text
+    assert (diag.span.line, diag.span.column, diag.span.end_column) == (5, start, start + 3)
 
 
 @pytest.mark.parametrize(

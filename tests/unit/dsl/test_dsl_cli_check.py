@@ -79,3 +79,18 @@ def test_undecodable_file_exits_two(tmp_path: Path) -> None:
     f.write_bytes(b"\xff\xfe\x00bad")
     result = runner.invoke(app, ["check", str(f)])
     assert result.exit_code == 2
+
+
+def test_undecodable_file_is_named_with_its_line(tmp_path: Path) -> None:
+    f = tmp_path / "latin1.rules"
+    f.write_bytes(b'twins W = things "x:*"\nlet W.t = 3 # 30 \xb0C\n')
+    result = runner.invoke(app, ["check", str(f)])
+    assert result.exit_code == 2
+    assert f"the rule file {f} is not UTF-8 text (line 2, column 18)" in result.output
+
+
+def test_a_folder_without_rule_files_is_a_usage_error_not_a_clean_pass(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not rules")
+    result = runner.invoke(app, ["check", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "there is no *.rules file" in result.output
