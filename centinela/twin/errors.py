@@ -259,10 +259,11 @@ def invalid_field_selector(selector: str, reason: str) -> TwinError:
 
 
 def invalid_rql(expression: str, reason: str) -> TwinError:
+    shown = expression if len(expression) <= 200 else f"{expression[:200]}..."
     return TwinError(
         400,
         "rql.expression.invalid",
-        f"The RQL expression <{expression}> is not valid: {reason}",
+        f"The RQL expression <{shown}> is not valid: {reason}.",
         "Check the syntax of the filter, e.g. 'and(eq(attributes/site,\"north\"),gt(_revision,3))'.",
     )
 
