@@ -13,7 +13,7 @@ from centinela.errors import TwinError
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
 from centinela.twin.http.errors import media_type_unsupported, method_not_allowed
-from centinela.twin.http.requests import csv_param, param, read_json
+from centinela.twin.http.requests import csv_param, ditto_headers, param, read_json
 from centinela.twin.http.sse import thing_events_stream, wants_event_stream
 from centinela.twin.ids import validate_thing_id
 
@@ -22,7 +22,6 @@ __all__ = ["DEFAULT_NAMESPACE", "routes"]
 JSON = Any
 DEFAULT_NAMESPACE = "org.eclipse.ditto"
 MERGE_PATCH = "application/merge-patch+json"
-_PASS_HEADERS = ("correlation-id", "condition", "centinela-origin", "response-required")
 
 
 def _backend(request: Request) -> Backend:
@@ -53,7 +52,7 @@ def _path(request: Request) -> str:
 
 
 def _headers(request: Request) -> dict[str, str]:
-    headers = {name: request.headers[name] for name in _PASS_HEADERS if name in request.headers}
+    headers: dict[str, str] = ditto_headers(request.headers)
     # As in Ditto, the authenticated subject is the originator (a new thing's policy names it).
     headers["ditto-originator"] = _principal(request).subject
     condition = param(request.query_params, "condition")
