@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -16,6 +15,7 @@ from centinela.twin.client_sse import SseSubscription
 from centinela.twin.client_ws import Backoff, WsSubscription
 from centinela.twin.client_ws_commands import WsCommandChannel
 from centinela.twin.ids import validate_thing_id
+from centinela.twin.lifecycle import AsyncCloseable
 
 __all__ = ["DittoTwinStore"]
 
@@ -40,7 +40,7 @@ def _revision(etag: str | None) -> int | None:
     return None
 
 
-class DittoTwinStore:
+class DittoTwinStore(AsyncCloseable):
     """A real Eclipse Ditto (or Centinela's embedded twin service) behind the `TwinStore` port.
 
     Reads and writes use HTTP (`PUT`, `PATCH` with `application/merge-patch+json`, `DELETE`);
@@ -319,17 +319,6 @@ class DittoTwinStore:
     async def aclose(self) -> None:
         await self._channel.aclose()
         await self._http.aclose()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
 
 def _raise(status: int, body: Mapping[str, JSON]) -> dict[str, JSON]:

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
@@ -22,6 +21,7 @@ from centinela.twin.http.backend import Backend
 from centinela.twin.http.config import TwinServiceSettings
 from centinela.twin.http.errors import EXCEPTION_HANDLERS, error_response
 from centinela.twin.http.ws import websocket_endpoint
+from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.store import EmbeddedTwinStore
 
 __all__ = ["AuthMiddleware", "TwinServer", "create_app", "embedded_service"]
@@ -70,7 +70,7 @@ def create_app(store: EmbeddedTwinStore, settings: TwinServiceSettings | None = 
     return app
 
 
-class TwinServer:
+class TwinServer(AsyncCloseable):
     """Runs the service with uvicorn in the current event loop; `port=0` picks a free port.
 
     `async with TwinServer(store, settings) as server:` serves until the block ends;
@@ -147,17 +147,13 @@ class TwinServer:
         self._server = None
         self._task = None
 
+    async def aclose(self) -> None:
+        """The same as `stop()`."""
+        await self.stop()
+
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 @asynccontextmanager
