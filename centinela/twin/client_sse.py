@@ -15,6 +15,7 @@ from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.client_auth import DittoEndpoint
 from centinela.twin.client_stream import EventStream
+from centinela.twin.errors import error_from_body
 from centinela.twin.lifecycle import Backoff
 
 __all__ = ["SseSubscription", "decode_sse_thing"]
@@ -118,13 +119,6 @@ class SseSubscription(EventStream):
 def _error(status: int, body: bytes) -> TwinError:
     try:
         data = json.loads(body)
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return TwinError(
-        status,
-        str(data.get("error", "gateway:http.error")),
-        str(data.get("message", f"Ditto answered HTTP {status} to the SSE request.")),
-        data.get("description"),
-    )
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    return error_from_body(status, data, f"Ditto answered HTTP {status} to the SSE request.")

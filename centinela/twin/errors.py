@@ -9,6 +9,7 @@ __all__ = [
     "attribute_not_found",
     "attributes_not_found",
     "condition_failed",
+    "error_from_body",
     "feature_definition_empty",
     "feature_definition_invalid",
     "feature_definition_not_found",
@@ -302,4 +303,24 @@ def condition_failed(thing_id: str, condition: str) -> TwinError:
         "things:condition.failed",
         f"The specified condition <{condition}> does not match the state of the Thing with ID '{thing_id}'.",
         "Check the condition and the current state of the Thing.",
+    )
+
+
+def error_from_body(
+    status: int, body: object, fallback: str, *, code: str = "gateway:http.error"
+) -> TwinError:
+    """The `TwinError` a Ditto error body (`status`, `error`, `message`, `description`) describes.
+
+    What the body lacks comes from the answer's `status`, `code` and the `fallback` message, so a
+    body that is not Ditto's (or no body) still gives a whole error.
+    """
+    data = body if isinstance(body, dict) else {}
+    given = data.get("status")
+    message = data.get("message") or data.get("description") or fallback
+    description = data.get("description")
+    return TwinError(
+        given if isinstance(given, int) and 100 <= given <= 599 else status,
+        str(data.get("error") or code),
+        str(message),
+        description if isinstance(description, str) else None,
     )
