@@ -242,7 +242,7 @@ def path_unknown(pointer: str) -> TwinError:
 
 
 def invalid_pointer(pointer: str, reason: str) -> TwinError:
-    return TwinError(400, "json.pointer.invalid", f"The JSON pointer '{pointer}' is not valid: {reason}")
+    return TwinError(400, "json.pointer.invalid", f"The JSON pointer '{pointer}' is not valid: {reason}.")
 
 
 def invalid_json(message: str, description: str | None = None) -> TwinError:
@@ -253,7 +253,7 @@ def invalid_field_selector(selector: str, reason: str) -> TwinError:
     return TwinError(
         400,
         "json.fieldselector.invalid",
-        f"The field selector <{selector}> is not valid: {reason}",
+        f"The field selector <{selector}> is not valid: {reason}.",
         "Use comma separated JSON pointers, optionally grouped with parentheses, e.g. "
         "'attributes/model,features(pressure/properties)'.",
     )
@@ -273,7 +273,7 @@ def invalid_search_option(option: str, reason: str) -> TwinError:
     return TwinError(
         400,
         "thing-search:search.option.invalid",
-        f"The search option <{option}> is not valid: {reason}",
+        f"The search option <{option}> is not valid: {reason}.",
     )
 
 

@@ -107,6 +107,19 @@ async def test_every_resource_round_trips(http: httpx.AsyncClient, path: str, va
     assert (got.status_code, got.json()) == (200, value)
 
 
+@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_put_and_post_refuse_bodies_that_are_not_json(http: httpx.AsyncClient, media: str) -> None:
+    await _create(http)
+    for method, path in (("PUT", f"{URL}/attributes/z"), ("POST", "/api/2/things")):
+        response = await http.request(method, path, content=b"1", headers={"content-type": media})
+        assert (response.status_code, response.json()["error"]) == (415, "gateway:mediatype.unsupported")
+        assert media in response.json()["message"]
+    assert (await http.get(URL, params={"fields": "_revision"})).json() == {"_revision": 1}
+    for headers in ({"content-type": "application/json; charset=utf-8"}, {}):
+        response = await http.put(f"{URL}/attributes/z", content=b"2", headers=headers)
+        assert response.status_code in (201, 204)
+
+
 async def test_merge_patch_requires_its_media_type(http: httpx.AsyncClient) -> None:
     await _create(http)
     wrong = await http.patch(f"{URL}/attributes", json={"depth": 1})
