@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Self
@@ -108,8 +109,9 @@ class TwinServer(AsyncCloseable):
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
+        sock = self._listen()
         self._server = server
-        self._task = asyncio.create_task(server.serve())
+        self._task = asyncio.create_task(server.serve(sockets=[sock]))
         self._watcher = asyncio.create_task(self._end_streams_on_exit(server))
         while not server.started:
             if self._task.done():
@@ -119,6 +121,16 @@ class TwinServer(AsyncCloseable):
             await asyncio.sleep(0.01)
         sockets: list[Any] = [s for srv in server.servers for s in srv.sockets]
         self.port = int(sockets[0].getsockname()[1])
+
+    def _listen(self) -> socket.socket:
+        # Bound here, not by uvicorn, which exits the whole process when it cannot bind.
+        host, port = self.settings.host, self.settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            return socket.create_server((host, port), family=family)
+        except OSError as exc:
+            msg = f"The twin service cannot listen on {host}:{port}: {exc.strerror or exc}."
+            raise ConfigError(msg) from None
 
     async def _end_streams_on_exit(self, server: uvicorn.Server) -> None:
         # uvicorn waits for open responses before it stops; SSE streams never end by themselves.
