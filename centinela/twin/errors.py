@@ -237,7 +237,7 @@ def path_unknown(pointer: str) -> TwinError:
         404,
         "things:path.unknown",
         f"The path '{pointer}' is not a resource of a Thing.",
-        "Use a path below /, /thingId, /policyId, /definition, /attributes or /features.",
+        "Use /, /policyId, /definition, /attributes, /features or a path below the last two.",
     )
 
 
