@@ -62,6 +62,9 @@ def serve(
         asyncio.run(_serve(settings))
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
 
 
 def register(app: typer.Typer) -> None:

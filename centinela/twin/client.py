@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -15,7 +14,9 @@ from centinela.twin.client_auth import DittoAuth, DittoEndpoint, parse_ditto_url
 from centinela.twin.client_sse import SseSubscription
 from centinela.twin.client_ws import Backoff, WsSubscription
 from centinela.twin.client_ws_commands import WsCommandChannel
+from centinela.twin.errors import error_from_body
 from centinela.twin.ids import validate_thing_id
+from centinela.twin.lifecycle import AsyncCloseable
 
 __all__ = ["DittoTwinStore"]
 
@@ -40,7 +41,7 @@ def _revision(etag: str | None) -> int | None:
     return None
 
 
-class DittoTwinStore:
+class DittoTwinStore(AsyncCloseable):
     """A real Eclipse Ditto (or Centinela's embedded twin service) behind the `TwinStore` port.
 
     Reads and writes use HTTP (`PUT`, `PATCH` with `application/merge-patch+json`, `DELETE`);
@@ -265,11 +266,7 @@ class DittoTwinStore:
         cursor: str | None = None,
     ) -> tuple[list[JSON], str | None]:
         """One page of `GET /api/2/search/things` and the cursor of the next (`None` at the end)."""
-        params: dict[str, str] = {}
-        if filter:
-            params["filter"] = filter
-        if namespaces:
-            params["namespaces"] = ",".join(namespaces)
+        params = _search_params(filter, namespaces)
         if fields:
             params["fields"] = fields
         options = [f"sort({sort})"] if sort else []
@@ -284,11 +281,7 @@ class DittoTwinStore:
 
     async def count(self, *, filter: str | None = None, namespaces: Sequence[str] | None = None) -> int:  # noqa: A002
         """`GET /api/2/search/things/count`."""
-        params: dict[str, str] = {}
-        if filter:
-            params["filter"] = filter
-        if namespaces:
-            params["namespaces"] = ",".join(namespaces)
+        params = _search_params(filter, namespaces)
         return int((await self._request("GET", "/api/2/search/things/count", params=params)).json())
 
     def subscribe_sse(
@@ -320,25 +313,19 @@ class DittoTwinStore:
         await self._channel.aclose()
         await self._http.aclose()
 
-    async def __aenter__(self) -> Self:
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
+def _search_params(filter_: str | None, namespaces: Sequence[str] | None) -> dict[str, str]:
+    params: dict[str, str] = {}
+    if filter_:
+        params["filter"] = filter_
+    if namespaces:
+        params["namespaces"] = ",".join(namespaces)
+    return params
 
 
 def _raise(status: int, body: Mapping[str, JSON]) -> dict[str, JSON]:
-    raise TwinError(
-        int(body.get("status", status)),
-        str(body.get("error", "gateway:command.failed")),
-        str(body.get("message", f"Ditto answered the command with status {status}.")),
-        body.get("description"),
-    )
+    fallback = f"Ditto answered the command with status {status}."
+    raise error_from_body(status, body, fallback, code="gateway:command.failed")
 
 
 def _error(response: httpx.Response) -> TwinError:
@@ -347,14 +334,6 @@ def _error(response: httpx.Response) -> TwinError:
         data = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         data = None
-    if isinstance(data, dict) and "error" in data:
-        return TwinError(
-            int(data.get("status", status)),
-            str(data["error"]),
-            str(data.get("message", "")),
-            data.get("description"),
-        )
-    if status == 304:
+    if status == 304 and not isinstance(data, dict):
         return TwinError(304, "things:precondition.notmodified", "The resource was not modified.")
-    text = response.text[:200]
-    return TwinError(status, "gateway:http.error", f"Ditto answered HTTP {status}: {text}")
+    return error_from_body(status, data, f"Ditto answered HTTP {status}: {response.text[:200]}")

@@ -6,16 +6,17 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterator, Sequence
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Sequence
+from typing import Any
 
 import httpx
 
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.client_auth import DittoEndpoint
-from centinela.twin.client_ws import Backoff
+from centinela.twin.client_stream import EventStream
+from centinela.twin.errors import error_from_body
+from centinela.twin.lifecycle import Backoff
 
 __all__ = ["SseSubscription", "decode_sse_thing"]
 
@@ -42,7 +43,7 @@ def decode_sse_thing(data: JSON) -> ThingEvent | None:
     )
 
 
-class SseSubscription:
+class SseSubscription(EventStream):
     """Twin events from Ditto's SSE endpoint; reconnects with backoff. `async with` waits for the stream."""
 
     def __init__(
@@ -58,6 +59,7 @@ class SseSubscription:
         backoff: Backoff | None = None,
         queue_size: int = 1000,
     ) -> None:
+        super().__init__(backoff, queue_size)
         self._client = client
         self._endpoint = endpoint
         params: dict[str, str] = {}
@@ -71,17 +73,6 @@ class SseSubscription:
             if value:
                 params[key] = value
         self._params = params
-        self._backoff = backoff or Backoff()
-        self._queue: asyncio.Queue[ThingEvent | BaseException | None] = asyncio.Queue(queue_size)
-        self._open = asyncio.Event()
-        self.connections = 0
-        """How many times the stream was opened (1 + reconnects)."""
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-
-    def _start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
         try:
@@ -112,7 +103,7 @@ class SseSubscription:
                 raise _error(resp.status_code, body)
             self._backoff.reset()
             self.connections += 1
-            self._open.set()
+            self._ready.set()
             data: list[str] = []
             async for line in resp.aiter_lines():
                 if line.startswith("data:"):
@@ -124,60 +115,10 @@ class SseSubscription:
                             await self._queue.put(event)
                     data = []
 
-    async def started(self) -> None:
-        self._start()
-        assert self._task is not None  # noqa: S101 - set by _start
-        waiter = asyncio.create_task(self._open.wait())
-        done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            await self._task
-
-    def __aiter__(self) -> AsyncIterator[ThingEvent]:
-        self._start()
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[ThingEvent]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    async def aclose(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
-
-    async def __aenter__(self) -> Self:
-        await self.started()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
 
 def _error(status: int, body: bytes) -> TwinError:
     try:
         data = json.loads(body)
-    except json.JSONDecodeError:
-        data = {}
-    if not isinstance(data, dict):
-        data = {}
-    return TwinError(
-        status,
-        str(data.get("error", "gateway:http.error")),
-        str(data.get("message", f"Ditto answered HTTP {status} to the SSE request.")),
-        data.get("description"),
-    )
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = None
+    return error_from_body(status, data, f"Ditto answered HTTP {status} to the SSE request.")

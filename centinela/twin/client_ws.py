@@ -6,10 +6,8 @@ import asyncio
 import contextlib
 import json
 import logging
-import random
-from collections.abc import AsyncIterator, Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from collections.abc import Mapping, Sequence
+from typing import Any
 from urllib.parse import urlencode
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -18,6 +16,8 @@ from websockets.exceptions import InvalidStatus, WebSocketException
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.client_auth import DittoEndpoint
+from centinela.twin.client_stream import EventStream
+from centinela.twin.lifecycle import Backoff
 from centinela.twin.messages import event_from_envelope
 from centinela.twin.protocol import Envelope, Group, Kind
 
@@ -25,23 +25,6 @@ __all__ = ["Backoff", "WsSubscription", "decode_event", "open_ws", "refused"]
 
 JSON = Any
 _log = logging.getLogger(__name__)
-
-
-class Backoff:
-    """Exponential backoff with jitter: `initial`, doubling up to `maximum` seconds."""
-
-    def __init__(self, initial: float = 0.1, maximum: float = 5.0) -> None:
-        self.initial = initial
-        self.maximum = maximum
-        self.attempt = 0
-
-    def next_delay(self) -> float:
-        delay = min(self.maximum, self.initial * 2.0 ** min(self.attempt, 32))
-        self.attempt += 1
-        return delay * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
-
-    def reset(self) -> None:
-        self.attempt = 0
 
 
 def decode_event(envelope: Mapping[str, JSON]) -> ThingEvent | None:
@@ -83,7 +66,7 @@ def refused(exc: InvalidStatus) -> TwinError:
     return TwinError(status, "gateway:websocket.refused", f"Ditto refused the WebSocket with HTTP {status}.")
 
 
-class WsSubscription:
+class WsSubscription(EventStream):
     """Twin events over one WebSocket; reconnects with backoff and sends START-SEND-EVENTS again.
 
     Entering `async with` waits until Ditto acknowledged the subscription. Events Ditto emitted
@@ -101,32 +84,12 @@ class WsSubscription:
         backoff: Backoff | None = None,
         queue_size: int = 1000,
     ) -> None:
+        super().__init__(backoff, queue_size)
         self._endpoint = endpoint
         self._signal = _start_signal(namespaces, filter, extra_fields)
         self._timeout = timeout
-        self._backoff = backoff or Backoff()
-        self._queue: asyncio.Queue[ThingEvent | BaseException | None] = asyncio.Queue(queue_size)
-        self._acked = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._closed = False
-        self.connections = 0
-        """How many times a connection was established (1 + reconnects)."""
         self.acks = 0
         """How many times Ditto acknowledged START-SEND-EVENTS (once per connection)."""
-
-    def _start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run())
-
-    async def started(self) -> None:
-        """Wait until Ditto acknowledged START-SEND-EVENTS (raises what made that impossible)."""
-        self._start()
-        assert self._task is not None  # noqa: S101 - set by _start
-        waiter = asyncio.create_task(self._acked.wait())
-        done, _ = await asyncio.wait({waiter, self._task}, return_when=asyncio.FIRST_COMPLETED)
-        if waiter not in done:
-            waiter.cancel()
-            await self._task
 
     async def _run(self) -> None:
         try:
@@ -162,7 +125,7 @@ class WsSubscription:
                 if message.startswith("START-SEND-EVENTS:ACK"):
                     self._backoff.reset()
                     self.acks += 1
-                    self._acked.set()
+                    self._ready.set()
                     continue
                 if not message.startswith("{"):
                     continue
@@ -178,37 +141,3 @@ class WsSubscription:
                 event = decode_event(envelope)
                 if event is not None:
                     await self._queue.put(event)
-
-    def __aiter__(self) -> AsyncIterator[ThingEvent]:
-        self._start()
-        return self._events()
-
-    async def _events(self) -> AsyncIterator[ThingEvent]:
-        while True:
-            item = await self._queue.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
-
-    async def aclose(self) -> None:
-        self._closed = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait(None)
-
-    async def __aenter__(self) -> Self:
-        await self.started()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()

@@ -11,7 +11,7 @@ from centinela.twin.messages import error_envelope, response_envelope, string_he
 from centinela.twin.model import parse_fields, select_fields
 from centinela.twin.pointer import MISSING, format_pointer, get_at, parse_pointer
 from centinela.twin.policies import parse_policy_pointer
-from centinela.twin.protocol import ABSENT, Channel, Criterion, Envelope, Group, invalid_envelope
+from centinela.twin.protocol import ABSENT, Channel, Criterion, Envelope, Group, Topic, invalid_envelope
 
 if TYPE_CHECKING:
     from centinela.twin.store import EmbeddedTwinStore
@@ -144,7 +144,14 @@ async def _retrieve_many(
         except TwinError as error:
             if error.status != 404:
                 raise
-    return response_envelope(command, 200, things)
+    response = response_envelope(command, 200, things)
+    # As Ditto: when every requested thing is in one namespace, the answer's topic names it.
+    spaces = {thing_id.partition(":")[0] for thing_id in ids}
+    topic = response.topic
+    if len(spaces) == 1 and topic is not None and (namespace := spaces.pop()):
+        topic = Topic(namespace, "_", topic.group, topic.criterion, topic.channel, topic.action)
+        response = replace(response, topic=topic)
+    return response
 
 
 async def _policy(

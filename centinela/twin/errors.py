@@ -9,6 +9,7 @@ __all__ = [
     "attribute_not_found",
     "attributes_not_found",
     "condition_failed",
+    "error_from_body",
     "feature_definition_empty",
     "feature_definition_invalid",
     "feature_definition_not_found",
@@ -236,12 +237,12 @@ def path_unknown(pointer: str) -> TwinError:
         404,
         "things:path.unknown",
         f"The path '{pointer}' is not a resource of a Thing.",
-        "Use a path below /, /thingId, /policyId, /definition, /attributes or /features.",
+        "Use /, /policyId, /definition, /attributes, /features or a path below the last two.",
     )
 
 
 def invalid_pointer(pointer: str, reason: str) -> TwinError:
-    return TwinError(400, "json.pointer.invalid", f"The JSON pointer '{pointer}' is not valid: {reason}")
+    return TwinError(400, "json.pointer.invalid", f"The JSON pointer '{pointer}' is not valid: {reason}.")
 
 
 def invalid_json(message: str, description: str | None = None) -> TwinError:
@@ -252,17 +253,18 @@ def invalid_field_selector(selector: str, reason: str) -> TwinError:
     return TwinError(
         400,
         "json.fieldselector.invalid",
-        f"The field selector <{selector}> is not valid: {reason}",
+        f"The field selector <{selector}> is not valid: {reason}.",
         "Use comma separated JSON pointers, optionally grouped with parentheses, e.g. "
         "'attributes/model,features(pressure/properties)'.",
     )
 
 
 def invalid_rql(expression: str, reason: str) -> TwinError:
+    shown = expression if len(expression) <= 200 else f"{expression[:200]}..."
     return TwinError(
         400,
         "rql.expression.invalid",
-        f"The RQL expression <{expression}> is not valid: {reason}",
+        f"The RQL expression <{shown}> is not valid: {reason}.",
         "Check the syntax of the filter, e.g. 'and(eq(attributes/site,\"north\"),gt(_revision,3))'.",
     )
 
@@ -271,7 +273,7 @@ def invalid_search_option(option: str, reason: str) -> TwinError:
     return TwinError(
         400,
         "thing-search:search.option.invalid",
-        f"The search option <{option}> is not valid: {reason}",
+        f"The search option <{option}> is not valid: {reason}.",
     )
 
 
@@ -301,4 +303,24 @@ def condition_failed(thing_id: str, condition: str) -> TwinError:
         "things:condition.failed",
         f"The specified condition <{condition}> does not match the state of the Thing with ID '{thing_id}'.",
         "Check the condition and the current state of the Thing.",
+    )
+
+
+def error_from_body(
+    status: int, body: object, fallback: str, *, code: str = "gateway:http.error"
+) -> TwinError:
+    """The `TwinError` a Ditto error body (`status`, `error`, `message`, `description`) describes.
+
+    What the body lacks comes from the answer's `status`, `code` and the `fallback` message, so a
+    body that is not Ditto's (or no body) still gives a whole error.
+    """
+    data = body if isinstance(body, dict) else {}
+    given = data.get("status")
+    message = data.get("message") or data.get("description") or fallback
+    description = data.get("description")
+    return TwinError(
+        given if isinstance(given, int) and 100 <= given <= 599 else status,
+        str(data.get("error") or code),
+        str(message),
+        description if isinstance(description, str) else None,
     )

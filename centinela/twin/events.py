@@ -23,11 +23,11 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import replace
-from types import TracebackType
 from typing import Any, Self
 
 from centinela.ports import ThingEvent
 from centinela.twin.ids import namespace_of
+from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.model import parse_fields, select_fields
 from centinela.twin.pointer import copy_json
 
@@ -39,7 +39,7 @@ Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
 and returns the event to deliver (enriched with `extra`), or `None` to skip it."""
 
 
-class EventSubscription:
+class EventSubscription(AsyncCloseable):
     """One subscriber's bounded queue of `ThingEvent`s; iterate it, close it to stop."""
 
     def __init__(self, hub: EventHub, accept: Accept | None, queue_size: int) -> None:
@@ -105,17 +105,6 @@ class EventSubscription:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------------ writer side
 

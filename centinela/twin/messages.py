@@ -8,6 +8,7 @@ from typing import Any
 
 from centinela.errors import TwinError
 from centinela.ports import ThingEvent
+from centinela.twin.errors import error_from_body
 from centinela.twin.model import from_iso, to_iso
 from centinela.twin.protocol import ABSENT, Channel, Criterion, Envelope, Topic, invalid_envelope
 
@@ -81,14 +82,8 @@ def error_envelope(
 
 def error_from_envelope(envelope: Envelope) -> TwinError:
     """The `TwinError` an error envelope describes."""
-    body = envelope.value if isinstance(envelope.value, dict) else {}
-    status = body.get("status", envelope.status or 500)
-    return TwinError(
-        int(status),
-        str(body.get("error", "unknown")),
-        str(body.get("message", body.get("description", "The twin service reported an error."))),
-        body.get("description"),
-    )
+    status = envelope.status or 500
+    return error_from_body(status, envelope.value, "The twin service reported an error.", code="unknown")
 
 
 def event_envelope(event: ThingEvent, channel: Channel = Channel.TWIN) -> Envelope:

@@ -12,6 +12,7 @@ from centinela.twin.errors import condition_failed, invalid_rql, invalid_search_
 from centinela.twin.pointer import MISSING, Pointer, find_all, parse_pointer
 
 __all__ = [
+    "MAX_DEPTH",
     "And",
     "Compare",
     "Exists",
@@ -89,10 +90,15 @@ _TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 
+MAX_DEPTH = 64
+"""How deeply `and`/`or`/`not` may nest in a filter (deeper ones are refused with 400)."""
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.depth = 0
 
     def fail(self, reason: str) -> Exception:
         return invalid_rql(self.text, f"{reason} at position {self.pos}")
@@ -119,6 +125,17 @@ class _Parser:
             msg = "an operator expected"
             raise self.fail(msg)
         self.expect("(")
+        if name in ("and", "or", "not"):
+            self.depth += 1
+            if self.depth > MAX_DEPTH:
+                msg = f"the logical operators nest deeper than {MAX_DEPTH} levels"
+                raise self.fail(msg)
+            node = self._logical(name)
+            self.depth -= 1
+            return node
+        return self._comparison(name)
+
+    def _logical(self, name: str) -> Node:
         if name in ("and", "or"):
             children = [self.query()]
             while self.peek() == ",":
@@ -126,10 +143,11 @@ class _Parser:
                 children.append(self.query())
             self.expect(")")
             return And(tuple(children)) if name == "and" else Or(tuple(children))
-        if name == "not":
-            child = self.query()
-            self.expect(")")
-            return Not(child)
+        child = self.query()
+        self.expect(")")
+        return Not(child)
+
+    def _comparison(self, name: str) -> Node:
         path = self.path()
         if name == "exists":
             self.expect(")")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Collection
-from types import TracebackType
 from typing import Any, Self
 
 from centinela.clock import SystemClock
@@ -15,6 +14,7 @@ from centinela.twin.commands import ThingRecord, thing_view
 from centinela.twin.errors import policy_not_found
 from centinela.twin.events import EventHub
 from centinela.twin.ids import namespace_of
+from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.persistence import MemoryPersistence, TwinPersistence, open_persistence
 from centinela.twin.pointer import copy_json
 from centinela.twin.policies import PolicyBook
@@ -24,7 +24,7 @@ __all__ = ["TwinState"]
 JSON = Any
 
 
-class TwinState:
+class TwinState(AsyncCloseable):
     """What `EmbeddedTwinStore` holds, and its lifecycle.
 
     Every thing's record (a deleted thing keeps its revision), the policies, a lock per thing,
@@ -83,14 +83,6 @@ class TwinState:
 
     async def __aenter__(self) -> Self:
         return await self.open()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     # ------------------------------------------------------------------ helpers
 

@@ -49,11 +49,6 @@ async def test_merges_reach_the_twin_service_over_http(tmp_path: Path) -> None:
     assert twins.events[-1].headers["centinela-origin"] == "edge"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the twin service's HTTP routes pass only correlation-id, condition, centinela-origin and "
-    "response-required, so put-metadata and centinela-source-time do not reach the store",
-)
 async def test_source_times_reach_the_twin_service_over_http(tmp_path: Path) -> None:
     twins, _, meta = await _run(tmp_path)
     assert "centinela-source-time" in twins.value_events("pressure")[0].headers

@@ -112,9 +112,26 @@ async def test_bad_filter_is_refused_without_ack(rql: str) -> None:
     async with embedded_service() as server, connect(_ws_url(server), additional_headers=AUTH) as ws:
         await ws.send(f"START-SEND-EVENTS?filter={rql}")
         reply = await _recv(ws)
-        assert reply["status"] == 400
+        assert (reply["status"], reply["error"]) == (400, "rql.expression.invalid")
         await ws.send("START-SEND-EVENTS")
         assert await _recv(ws) == "START-SEND-EVENTS:ACK"
+
+
+async def test_deeply_nested_condition_on_a_command_is_a_400_rql_error() -> None:
+    deep = "not(" * 3000 + "exists(thingId)" + ")" * 3000
+    async with embedded_service() as server, connect(_ws_url(server), additional_headers=AUTH) as ws:
+        await _command(ws, "create", "/", {"attributes": {"site": "north"}}, cid="c-1")
+        envelope = {
+            "topic": "org.acme.field/well-7/things/twin/commands/modify",
+            "headers": {"correlation-id": "deep", "condition": deep},
+            "path": "/attributes/site",
+            "value": "south",
+        }
+        await ws.send(json.dumps(envelope))
+        reply = await _recv(ws)
+        assert (reply["status"], reply["value"]["error"]) == (400, "rql.expression.invalid")
+        assert reply["headers"]["correlation-id"] == "deep"
+        assert (await _command(ws, "retrieve", "/attributes/site"))["value"] == "north"
 
 
 async def test_websocket_requires_credentials() -> None:

@@ -11,9 +11,21 @@ from starlette.requests import Request
 from centinela.twin.errors import invalid_json
 from centinela.twin.http.errors import payload_too_large
 
-__all__ = ["csv_param", "param", "read_body", "read_json"]
+__all__ = ["csv_param", "ditto_headers", "param", "read_body", "read_json"]
 
 JSON = Any
+
+# Headers that describe the transport or the credentials, not the command: Ditto drops these
+# (its protocol header blocklist and its authentication) and forwards every other request header
+# to the command and to the event the command causes.
+_NOT_FORWARDED = frozenset({
+    "accept-encoding", "authorization", "cache-control", "connection", "content-length", "cookie",
+    "host", "keep-alive", "proxy-authorization", "raw-request-url", "te", "timeout-access", "trailer",
+    "transfer-encoding", "upgrade", "x-forwarded-for", "x-forwarded-host", "x-forwarded-proto",
+    "x-forwarded-user", "x-real-ip",
+})  # fmt: skip
+# Headers Ditto sets itself and never reads from a client (the originator, the auth context, ...).
+_INTERNAL_PREFIXES = ("ditto-", "sec-websocket-")
 
 
 def _reject_constant(name: str) -> JSON:
@@ -53,6 +65,20 @@ async def read_json(request: Request, limit: int) -> JSON:
     except RecursionError:
         msg = "The JSON body is nested too deeply."
         raise invalid_json(msg) from None
+
+
+def ditto_headers(headers: Mapping[str, JSON]) -> dict[str, JSON]:
+    """The headers of a request or envelope that travel with the command, names lower-cased.
+
+    As in Ditto, custom headers (`put-metadata`, `centinela-source-time`, ...) pass through;
+    transport and credential headers and Ditto's internal `ditto-*` headers do not.
+    """
+    forwarded: dict[str, JSON] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        if key not in _NOT_FORWARDED and not key.startswith(_INTERNAL_PREFIXES):
+            forwarded[key] = value
+    return forwarded
 
 
 def param(values: Mapping[str, str], name: str) -> str | None:

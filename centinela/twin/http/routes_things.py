@@ -13,7 +13,7 @@ from centinela.errors import TwinError
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
 from centinela.twin.http.errors import media_type_unsupported, method_not_allowed
-from centinela.twin.http.requests import csv_param, param, read_json
+from centinela.twin.http.requests import csv_param, ditto_headers, param, read_json
 from centinela.twin.http.sse import thing_events_stream, wants_event_stream
 from centinela.twin.ids import validate_thing_id
 
@@ -22,7 +22,18 @@ __all__ = ["DEFAULT_NAMESPACE", "routes"]
 JSON = Any
 DEFAULT_NAMESPACE = "org.eclipse.ditto"
 MERGE_PATCH = "application/merge-patch+json"
-_PASS_HEADERS = ("correlation-id", "condition", "centinela-origin", "response-required")
+# As Ditto: PUT/POST bodies are JSON; a body sent without a media type counts as octet-stream,
+# which Ditto accepts too (its `additional-accepted-media-types`).
+_JSON_MEDIA = frozenset({"application/json", "application/octet-stream", ""})
+
+
+def _check_media_type(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if request.method == "PATCH":
+        if media != MERGE_PATCH:
+            raise media_type_unsupported(media or "(none)", MERGE_PATCH)
+    elif media not in _JSON_MEDIA:
+        raise media_type_unsupported(media, "application/json")
 
 
 def _backend(request: Request) -> Backend:
@@ -53,7 +64,7 @@ def _path(request: Request) -> str:
 
 
 def _headers(request: Request) -> dict[str, str]:
-    headers = {name: request.headers[name] for name in _PASS_HEADERS if name in request.headers}
+    headers: dict[str, str] = ditto_headers(request.headers)
     # As in Ditto, the authenticated subject is the originator (a new thing's policy names it).
     headers["ditto-originator"] = _principal(request).subject
     condition = param(request.query_params, "condition")
@@ -96,6 +107,7 @@ async def list_things(request: Request) -> Response:
 async def create_thing(request: Request) -> Response:
     """`POST /api/2/things`: create a thing with a generated name in `namespace`."""
     principal = _principal(request)
+    _check_media_type(request)
     body = await read_json(request, _limit(request))
     namespace = param(request.query_params, "namespace") or _default_namespace(principal)
     if isinstance(body, dict) and "thingId" in body:
@@ -143,10 +155,7 @@ async def thing_resource(request: Request) -> Response:
     if method == "DELETE":
         await store.remove(thing_id, path, headers=headers, namespaces=scope, **conditions)
         return Response(status_code=204)
-    if method == "PATCH":
-        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media != MERGE_PATCH:
-            raise media_type_unsupported(media or "(none)", MERGE_PATCH)
+    _check_media_type(request)
     body = await read_json(request, _limit(request))
     if method == "PATCH":
         result = await store.patch(thing_id, path, body, headers=headers, namespaces=scope, **conditions)

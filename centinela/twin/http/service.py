@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from types import TracebackType
 from typing import Any, Self
 
 import uvicorn
@@ -22,6 +22,7 @@ from centinela.twin.http.backend import Backend
 from centinela.twin.http.config import TwinServiceSettings
 from centinela.twin.http.errors import EXCEPTION_HANDLERS, error_response
 from centinela.twin.http.ws import websocket_endpoint
+from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.store import EmbeddedTwinStore
 
 __all__ = ["AuthMiddleware", "TwinServer", "create_app", "embedded_service"]
@@ -70,7 +71,7 @@ def create_app(store: EmbeddedTwinStore, settings: TwinServiceSettings | None = 
     return app
 
 
-class TwinServer:
+class TwinServer(AsyncCloseable):
     """Runs the service with uvicorn in the current event loop; `port=0` picks a free port.
 
     `async with TwinServer(store, settings) as server:` serves until the block ends;
@@ -108,8 +109,9 @@ class TwinServer:
             timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
+        sock = self._listen()
         self._server = server
-        self._task = asyncio.create_task(server.serve())
+        self._task = asyncio.create_task(server.serve(sockets=[sock]))
         self._watcher = asyncio.create_task(self._end_streams_on_exit(server))
         while not server.started:
             if self._task.done():
@@ -119,6 +121,16 @@ class TwinServer:
             await asyncio.sleep(0.01)
         sockets: list[Any] = [s for srv in server.servers for s in srv.sockets]
         self.port = int(sockets[0].getsockname()[1])
+
+    def _listen(self) -> socket.socket:
+        # Bound here, not by uvicorn, which exits the whole process when it cannot bind.
+        host, port = self.settings.host, self.settings.port
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            return socket.create_server((host, port), family=family)
+        except OSError as exc:
+            msg = f"The twin service cannot listen on {host}:{port}: {exc.strerror or exc}."
+            raise ConfigError(msg) from None
 
     async def _end_streams_on_exit(self, server: uvicorn.Server) -> None:
         # uvicorn waits for open responses before it stops; SSE streams never end by themselves.
@@ -147,17 +159,13 @@ class TwinServer:
         self._server = None
         self._task = None
 
+    async def aclose(self) -> None:
+        """The same as `stop()`."""
+        await self.stop()
+
     async def __aenter__(self) -> Self:
         await self.start()
         return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
 
 
 @asynccontextmanager

@@ -11,6 +11,7 @@ from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.http.auth import Principal
 from centinela.twin.http.backend import Backend
+from centinela.twin.http.requests import ditto_headers
 from centinela.twin.messages import error_envelope
 from centinela.twin.messages import event_envelope as protocol_event
 from centinela.twin.protocol import Envelope, decode, encode
@@ -42,7 +43,8 @@ async def handle_envelope(backend: Backend, principal: Principal, text: str) -> 
         )
         return error_envelope(invalid, headers=_headers_of(text)).to_json()
     # As in Ditto, the authenticated subject is the originator (a new thing's policy names it).
-    command = replace(command, headers={**command.headers, "ditto-originator": principal.subject})
+    headers = {**ditto_headers(command.headers), "ditto-originator": principal.subject}
+    command = replace(command, headers=headers)
     response: Envelope = await backend.store.apply(command, namespaces=Backend.scope(principal))
     return response.to_json()
 

@@ -8,6 +8,7 @@ from centinela.errors import ConfigError
 from centinela.twin.client import DittoTwinStore
 from centinela.twin.client_auth import AuthKind, DittoAuth, parse_ditto_url
 from centinela.twin.client_ws import Backoff, decode_event
+from centinela.twin.errors import error_from_body
 
 
 def test_url_with_basic_credentials() -> None:
@@ -72,3 +73,24 @@ def test_decode_event_envelope() -> None:
     assert event.timestamp == 1767225600.0
     assert event.extra == {"attributes": {"crew": "B"}}
     assert decode_event({"topic": "org.acme/well-7/things/twin/commands/modify"}) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            {"status": 412, "error": "things:precondition.failed", "message": "m", "description": "d"},
+            (412, "things:precondition.failed", "m", "d"),
+        ),
+        (
+            {"error": "things:thing.notfound", "description": "only d"},
+            (404, "things:thing.notfound", "only d", "only d"),
+        ),
+        ({"status": "x", "message": 7}, (404, "gateway:http.error", "7", None)),
+        (None, (404, "gateway:http.error", "fallback text", None)),
+        (["not", "an", "object"], (404, "gateway:http.error", "fallback text", None)),
+    ],
+)
+def test_ditto_error_bodies_become_whole_twin_errors(body: object, expected: tuple[object, ...]) -> None:
+    error = error_from_body(404, body, "fallback text")
+    assert (error.status, error.error, error.message, error.description) == expected

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from centinela.twin.messages import command_envelope
-from centinela.twin.protocol import ABSENT, Channel, Envelope, Kind, Topic
+from centinela.twin.protocol import ABSENT, Channel, Envelope, Kind, Topic, decode, encode
 from centinela.twin.store import EmbeddedTwinStore
 
 TID = "org.acme:pump-1"
@@ -112,10 +114,26 @@ async def test_retrieve_many(store: EmbeddedTwinStore) -> None:
     )
     response = await store.apply(command, namespaces={"org.acme"})
     assert response.status == 200
+    assert str(response.topic) == "_/_/things/twin/commands/retrieve"  # several namespaces asked
     assert response.value == [
         {"thingId": "org.acme:a", "attributes": {"n": 1}},
         {"thingId": "org.acme:b", "attributes": {"n": 2}},
     ]
+
+
+async def test_retrieve_many_names_the_namespace_as_ditto_does(
+    store: EmbeddedTwinStore, shared_ditto: Path
+) -> None:
+    examples = shared_ditto / "protocol-examples" / "things" / "commands" / "query"
+    command = decode(json.dumps(json.loads((examples / "retrievethings.json").read_text())))
+    expected = json.loads((examples / "retrievethingsresponse.json").read_text())
+    for thing in expected["value"]:
+        await store.put(thing["thingId"], "/", {k: v for k, v in thing.items() if k != "policyId"})
+    response = await store.apply(command)
+    assert response.status == 200
+    assert str(response.topic) == expected["topic"] == "org.eclipse.ditto/_/things/twin/commands/retrieve"
+    assert [t["thingId"] for t in response.value] == [t["thingId"] for t in expected["value"]]
+    assert decode(encode(response)).topic == response.topic
 
 
 async def test_policy_commands(store: EmbeddedTwinStore) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 from centinela.errors import TwinError
 from centinela.twin.rql import (
+    MAX_DEPTH,
     And,
     Compare,
     Exists,
@@ -98,6 +99,26 @@ def test_invalid_filters_are_400_with_the_expression(expression: str) -> None:
         compile_filter(expression)
     assert (info.value.status, info.value.error) == (400, "rql.expression.invalid")
     assert f"<{expression}>" in info.value.message
+
+
+@pytest.mark.parametrize("op", ["not", "and", "or"])
+def test_deep_nesting_is_a_400_not_a_recursion_error(op: str) -> None:
+    deep = f"{op}(" * 5000 + "exists(thingId)" + ")" * 5000
+    for parse in (compile_filter, parse_filter):
+        with pytest.raises(TwinError) as info:
+            parse(deep)
+        assert (info.value.status, info.value.error) == (400, "rql.expression.invalid")
+        assert "deeper than" in info.value.message and len(info.value.message) < 400
+    with pytest.raises(TwinError):
+        check_condition(deep, THING, "acme:w1")
+
+
+def test_nesting_up_to_the_limit_still_evaluates() -> None:
+    depth = MAX_DEPTH
+    expression = "not(" * depth + 'eq(thingId,"acme:w1")' + ")" * depth
+    assert compile_filter(expression)(THING) is (depth % 2 == 0)
+    wide = "or(" + ",".join(f"eq(_revision,{i})" for i in range(5000)) + ")"
+    assert compile_filter(wide)({"_revision": 4999})
 
 
 def test_condition_failure_is_412() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 from typer.testing import CliRunner
 
 from centinela.cli.main import app
@@ -25,3 +27,12 @@ def test_invalid_settings_are_reported_not_raised() -> None:
     result = CliRunner().invoke(app, ["twin", "serve", "--host", "0.0.0.0"], env=env)
     assert result.exit_code == 2
     assert "port" in result.output.lower()
+
+
+def test_a_port_in_use_is_reported_not_a_traceback() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(app, ["twin", "serve", "--port", str(port)])
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "Traceback" not in result.output

@@ -61,6 +61,33 @@ async def test_put_creates_201_then_modifies_204_with_etags(http: httpx.AsyncCli
     assert fetched.json()["attributes"] == {"site": "south", "depth": 1300}
 
 
+async def test_request_headers_travel_with_the_command_and_its_event(
+    http: httpx.AsyncClient, store: EmbeddedTwinStore
+) -> None:
+    await _create(http)
+    subscription = store.subscribe()
+    metadata = json.dumps([{"key": "*/sourceTime", "value": 1_700_000_000_123}])
+    headers = {
+        **MERGE,
+        "put-metadata": metadata,
+        "centinela-source-time": "1700000000123",
+        "x-custom": "kept",
+        "ditto-originator": "nginx:mallory",
+        "correlation-id": "cid-7",
+    }
+    response = await http.patch(f"{URL}/features/pump/properties", json={"p": 2}, headers=headers)
+    assert response.status_code == 204, response.text
+    event = subscription.get_nowait()
+    assert event is not None
+    assert event.headers["put-metadata"] == metadata
+    assert event.headers["centinela-source-time"] == "1700000000123"
+    assert (event.headers["x-custom"], event.headers["correlation-id"]) == ("kept", "cid-7")
+    assert event.headers["ditto-originator"] == "nginx:ditto"  # set by the service, not the client
+    assert "authorization" not in event.headers and "host" not in event.headers
+    meta = (await http.get(URL, params={"fields": "_metadata"})).json()["_metadata"]
+    assert meta["features"]["pump"]["properties"]["p"] == {"sourceTime": 1_700_000_000_123}
+
+
 @pytest.mark.parametrize(
     ("path", "value"),
     [
@@ -78,6 +105,19 @@ async def test_every_resource_round_trips(http: httpx.AsyncClient, path: str, va
     assert put.status_code in (201, 204), put.text
     got = await http.get(f"{URL}{path}")
     assert (got.status_code, got.json()) == (200, value)
+
+
+@pytest.mark.parametrize("media", ["text/plain", "application/x-www-form-urlencoded"])
+async def test_put_and_post_refuse_bodies_that_are_not_json(http: httpx.AsyncClient, media: str) -> None:
+    await _create(http)
+    for method, path in (("PUT", f"{URL}/attributes/z"), ("POST", "/api/2/things")):
+        response = await http.request(method, path, content=b"1", headers={"content-type": media})
+        assert (response.status_code, response.json()["error"]) == (415, "gateway:mediatype.unsupported")
+        assert media in response.json()["message"]
+    assert (await http.get(URL, params={"fields": "_revision"})).json() == {"_revision": 1}
+    for headers in ({"content-type": "application/json; charset=utf-8"}, {}):
+        response = await http.put(f"{URL}/attributes/z", content=b"2", headers=headers)
+        assert response.status_code in (201, 204)
 
 
 async def test_merge_patch_requires_its_media_type(http: httpx.AsyncClient) -> None:
@@ -157,7 +197,14 @@ async def test_post_creates_with_generated_id(http: httpx.AsyncClient) -> None:
             "/api/2/search/things?filter=" + "not(" * 3000 + "exists(thingId)" + ")" * 3000,
             b"",
             400,
-            None,
+            "rql.expression.invalid",
+        ),
+        (
+            "PUT",
+            f"{URL}/attributes/site?condition=" + "and(" * 3000 + "exists(thingId)" + ")" * 3000,
+            b'"south"',
+            400,
+            "rql.expression.invalid",
         ),
         ("PUT", f"{URL}/attributes/deep", b"[" * 100_000 + b"]" * 100_000, 400, "json.invalid"),
     ],

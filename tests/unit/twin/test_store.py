@@ -255,6 +255,22 @@ async def test_condition_parameter(store: EmbeddedTwinStore) -> None:
     assert (error.status, error.error) == (400, "rql.expression.invalid")
 
 
+async def test_deeply_nested_rql_is_a_400_everywhere(store: EmbeddedTwinStore) -> None:
+    await store.put(TID, "/", THING)
+    deep = "not(" * 3000 + "exists(thingId)" + ")" * 3000
+    for awaitable in [
+        store.put(TID, "/attributes/site", "s", condition=deep),
+        store.patch(TID, "/attributes", {"site": "s"}, headers={"condition": deep}),
+        store.get(TID, condition=deep),
+        store.search_page(filter=deep),
+        store.count(filter=deep),
+        _sync(store.subscribe, filter=deep),
+    ]:
+        error = await _error(awaitable)
+        assert (error.status, error.error) == (400, "rql.expression.invalid")
+    assert store.revision(TID) == 1
+
+
 async def test_namespaces_scope_hides_other_things(store: EmbeddedTwinStore) -> None:
     await store.put(TID, "/", THING)
     scope = frozenset({"other"})
@@ -279,8 +295,8 @@ async def test_default_policy_is_created_and_kept(store: EmbeddedTwinStore) -> N
     assert (await _error(_sync(store.get_policy, "acme:none"))).error == "policies:policy.notfound"
 
 
-async def _sync(fn: Any, *args: Any) -> Any:
-    return fn(*args)
+async def _sync(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    return fn(*args, **kwargs)
 
 
 async def test_search_filter_sort_and_paging(store: EmbeddedTwinStore) -> None:
