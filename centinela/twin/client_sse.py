@@ -74,6 +74,8 @@ class SseSubscription:
         self._backoff = backoff or Backoff()
         self._queue: asyncio.Queue[ThingEvent | BaseException | None] = asyncio.Queue(queue_size)
         self._open = asyncio.Event()
+        self.connections = 0
+        """How many times the stream was opened (1 + reconnects)."""
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
@@ -88,6 +90,10 @@ class SseSubscription:
                     await self._stream()
                 except (httpx.TransportError, httpx.StreamError) as exc:
                     _log.warning("The Ditto SSE stream failed (%s); reconnecting.", exc)
+                except TwinError as exc:
+                    if exc.status < 500:
+                        raise  # credentials, scope or parameters: retrying cannot help
+                    _log.warning("Ditto answered the SSE request with %s; reconnecting.", exc.status)
                 if not self._closed:
                     await asyncio.sleep(self._backoff.next_delay())
         except TwinError as exc:
@@ -105,6 +111,7 @@ class SseSubscription:
                 body = await resp.aread()
                 raise _error(resp.status_code, body)
             self._backoff.reset()
+            self.connections += 1
             self._open.set()
             data: list[str] = []
             async for line in resp.aiter_lines():

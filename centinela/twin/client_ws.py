@@ -141,6 +141,10 @@ class WsSubscription:
                     _log.warning(
                         "The Ditto WebSocket %s failed (%s); reconnecting.", self._endpoint.ws_url, exc
                     )
+                except TwinError as exc:
+                    if exc.status < 500:
+                        raise  # a refused filter or scope: retrying cannot help
+                    _log.warning("Ditto refused START-SEND-EVENTS with %s; retrying.", exc.status)
                 if not self._closed:
                     await asyncio.sleep(self._backoff.next_delay())
         except BaseException as exc:

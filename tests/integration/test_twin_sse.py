@@ -12,7 +12,8 @@ import pytest
 
 from centinela.twin.client import DittoTwinStore
 from centinela.twin.client_auth import DittoAuth
-from centinela.twin.http import embedded_service
+from centinela.twin.http import TwinServer, TwinServiceSettings, embedded_service
+from centinela.twin.store import EmbeddedTwinStore
 
 pytestmark = pytest.mark.integration
 
@@ -95,3 +96,34 @@ async def test_client_subscription_over_sse() -> None:
                 await client.merge("org.acme:w1", "/attributes", {"n": 3})
                 third = await asyncio.wait_for(anext(events), 5)
             assert (third.revision, third.value["attributes"]) == (3, {"n": 3})
+
+
+async def test_client_sse_reconnects_after_the_service_restarts() -> None:
+    async with EmbeddedTwinStore() as store:
+        first = TwinServer(store, TwinServiceSettings(port=0))
+        await first.start()
+        port = first.port
+        client = DittoTwinStore(
+            first.url, auth=DittoAuth.basic("ditto", "ditto"), events="sse", backoff_initial=0.05
+        )
+        sub = client.subscribe(namespaces=["org.acme"])
+        await sub.started()
+        events = aiter(sub)
+        await client.modify("org.acme:w1", "/", {"attributes": {"n": 1}})
+        assert (await asyncio.wait_for(anext(events), 5)).value["attributes"] == {"n": 1}
+        await first.stop()
+        second = TwinServer(store, TwinServiceSettings(port=port or 0))
+        await second.start()
+        try:
+            for _ in range(200):  # wait, bounded, for the stream to be opened again
+                if sub.connections >= 2:
+                    break
+                await asyncio.sleep(0.05)
+            assert sub.connections == 2
+            await client.merge("org.acme:w1", "/attributes", {"n": 2})
+            event = await asyncio.wait_for(anext(events), 5)
+            assert event.value["attributes"] == {"n": 2}
+        finally:
+            await sub.aclose()
+            await client.aclose()
+            await second.stop()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections import deque
 from collections.abc import Collection, Iterator
 
+from centinela.errors import TwinError
 from centinela.ports import ThingEvent
 from centinela.twin.http.auth import Principal
 from centinela.twin.store import EmbeddedTwinStore
@@ -97,6 +99,14 @@ class Backend:
     def __init__(self, store: EmbeddedTwinStore, *, feed_limit: int = 1000) -> None:
         self.store = store
         self.feed_limit = feed_limit
+        self._feeds: weakref.WeakSet[EventFeed] = weakref.WeakSet()
+        self.closing = False
+
+    async def close_feeds(self) -> None:
+        """End every open event feed and refuse new ones: the service is shutting down."""
+        self.closing = True
+        for feed in list(self._feeds):
+            await feed.aclose()
 
     @staticmethod
     def scope(principal: Principal) -> Collection[str] | None:
@@ -110,7 +120,10 @@ class Backend:
         filter: str | None = None,  # noqa: A002 - Ditto's parameter name
         extra_fields: str | None = None,
     ) -> EventFeed:
-        return EventFeed(
+        if self.closing:
+            msg = "The twin service is shutting down and accepts no new event subscriptions."
+            raise TwinError(503, "gateway:service.unavailable", msg, "Connect again in a moment.")
+        feed = EventFeed(
             self.store,
             principal,
             self.feed_limit,
@@ -118,3 +131,5 @@ class Backend:
             filter=filter,
             extra_fields=extra_fields,
         )
+        self._feeds.add(feed)
+        return feed

@@ -54,6 +54,8 @@ def _path(request: Request) -> str:
 
 def _headers(request: Request) -> dict[str, str]:
     headers = {name: request.headers[name] for name in _PASS_HEADERS if name in request.headers}
+    # As in Ditto, the authenticated subject is the originator (a new thing's policy names it).
+    headers["ditto-originator"] = _principal(request).subject
     condition = param(request.query_params, "condition")
     if condition is not None:
         headers["condition"] = condition

@@ -82,6 +82,7 @@ class TwinServer:
         self.app = create_app(store, self.settings)
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self.port: int | None = None
 
     @property
@@ -104,10 +105,12 @@ class TwinServer:
             ws_ping_interval=None,
             ws_max_size=self.settings.max_body_bytes,
             access_log=False,
+            timeout_graceful_shutdown=5,
         )
         server = uvicorn.Server(config)
         self._server = server
         self._task = asyncio.create_task(server.serve())
+        self._watcher = asyncio.create_task(self._end_streams_on_exit(server))
         while not server.started:
             if self._task.done():
                 await self._task
@@ -116,6 +119,13 @@ class TwinServer:
             await asyncio.sleep(0.01)
         sockets: list[Any] = [s for srv in server.servers for s in srv.sockets]
         self.port = int(sockets[0].getsockname()[1])
+
+    async def _end_streams_on_exit(self, server: uvicorn.Server) -> None:
+        # uvicorn waits for open responses before it stops; SSE streams never end by themselves.
+        while not server.should_exit:
+            await asyncio.sleep(0.1)
+        backend: Backend = self.app.state.backend
+        await backend.close_feeds()
 
     async def wait(self) -> None:
         """Return when the server stops (a signal, or `stop()` from another task)."""
@@ -126,8 +136,14 @@ class TwinServer:
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True
+        backend: Backend = self.app.state.backend
+        await backend.close_feeds()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         self._server = None
         self._task = None
 

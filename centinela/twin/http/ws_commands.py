@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from dataclasses import replace
 from typing import Any
 
 from centinela.errors import TwinError
@@ -40,6 +41,8 @@ async def handle_envelope(backend: Backend, principal: Principal, text: str) -> 
             400, "things:protocol.invalid", f"The Ditto Protocol message is not valid: {exc}."
         )
         return error_envelope(invalid, headers=_headers_of(text)).to_json()
+    # As in Ditto, the authenticated subject is the originator (a new thing's policy names it).
+    command = replace(command, headers={**command.headers, "ditto-originator": principal.subject})
     response: Envelope = await backend.store.apply(command, namespaces=Backend.scope(principal))
     return response.to_json()
 

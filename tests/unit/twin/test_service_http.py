@@ -260,4 +260,6 @@ async def test_namespaces_are_scoped_per_user(store: EmbeddedTwinStore) -> None:
         bad = await token_client.get(URL, headers={"authorization": "Bearer nope"})
         assert bad.status_code == 401
     assert store.revision("org.other:t1") == 1
+    policy = store.get_policy("org.other:t1")
+    assert list(policy["entries"]["DEFAULT"]["subjects"]) == ["nginx:root"]
     assert store.revision("org.other:t2") is None
