@@ -125,21 +125,26 @@ def _check(file: str, config: GatewayConfig) -> list[ConfigProblem]:
                 add(label, "property", f"{where} is already mapped by {targets[target]}.")
             targets.setdefault(target, label)
     for modbus in config.modbus:
-        used: dict[tuple[str, int], str] = {}
+        # Owner of each register (or bit) and the bits of it taken; bool points may share a
+        # register one bit each, nothing else may share.
+        used: dict[tuple[str, int], tuple[str, set[int] | None]] = {}
         for point in modbus.points:
+            label = f"{modbus.name}/{point.name}"
             for address in range(point.address, point.address + point.width):
                 key = (point.table.value, address)
                 owner = used.get(key)
-                # Several bool points may share a register, one bit each.
-                if owner is not None and point.bit is None:
-                    problems.append(
-                        ConfigProblem(
-                            file,
-                            f"{modbus.name}/{point.name}",
-                            "address",
-                            f"{point.table.value} {address} is already used by point {owner}.",
-                        )
-                    )
-                    break
-                used.setdefault(key, point.name)
+                if owner is None:
+                    used[key] = (point.name, None if point.bit is None else {point.bit})
+                    continue
+                bits = owner[1]
+                if point.bit is not None and bits is not None and point.bit not in bits:
+                    bits.add(point.bit)
+                    continue
+                where = f"bit {point.bit} of " if point.bit is not None else ""
+                add(
+                    label,
+                    "address",
+                    f"{where}{point.table.value} {address} is already used by point {owner[0]}.",
+                )
+                break
     return problems

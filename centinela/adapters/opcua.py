@@ -121,7 +121,7 @@ class OpcuaSubscriber:
 
     async def _connect(self) -> Client:
         e = self.endpoint
-        client = Client(e.url, timeout=e.timeout, watchdog_intervall=min(1.0, e.timeout))
+        client = Client(e.url, timeout=e.timeout, watchdog_intervall=max(1.0, e.timeout))
         client.application_uri = e.security.application_uri
         if e.username is not None:
             client.set_user(e.username)

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 from centinela.adapters.readings import Quality, Reading
 from centinela.errors import AdapterError, BusError, TwinError
 from centinela.ports import Bus, TwinStore
+from centinela.twin.messages import command_envelope
+from centinela.twin.protocol import decode
 
 __all__ = [
     "BusSink",
@@ -68,9 +70,12 @@ class Command:
 
     @classmethod
     def from_json(cls, data: bytes | str) -> Command:
-        envelope = json.loads(data)
-        namespace, name = envelope["topic"].split("/")[:2]
-        return cls(f"{namespace}:{name}", envelope)
+        envelope = decode(data)
+        thing_id = envelope.topic.entity_id if envelope.topic is not None else None
+        if thing_id is None:
+            msg = f"The queued command {str(data)[:120]} names no thing in its topic."
+            raise AdapterError(msg)
+        return cls(thing_id, envelope.to_json())
 
 
 _ids = itertools.count()
@@ -80,18 +85,9 @@ _PREFIX = uuid.uuid4().hex[:12]
 def merge_command(
     thing_id: str, path: str, value: Any, headers: Mapping[str, str] | None = None
 ) -> dict[str, Any]:
-    """The Ditto Protocol envelope of a twin merge command (RFC 7396 patch at `path`)."""
-    namespace, _, name = thing_id.partition(":")
-    return {
-        "topic": f"{namespace}/{name}/things/twin/commands/merge",
-        "headers": {
-            "content-type": "application/merge-patch+json",
-            "correlation-id": f"{_PREFIX}-{next(_ids)}",
-            **(headers or {}),
-        },
-        "path": path,
-        "value": value,
-    }
+    """The Ditto Protocol envelope (as JSON) of a twin merge command: an RFC 7396 patch at `path`."""
+    hdrs = {"correlation-id": f"{_PREFIX}-{next(_ids)}", **(headers or {})}
+    return command_envelope(thing_id, "merge", path, value, headers=hdrs).to_json()
 
 
 def _ms(seconds: float) -> int:
@@ -121,15 +117,18 @@ def batch_commands(readings: Iterable[Reading], *, origin: str = "adapter") -> l
     skipped; the thing's connectivity status reports them.
     """
     groups: dict[str, list[list[Reading]]] = {}
+    taken: dict[str, set[tuple[str, str]]] = {}  # properties in each thing's current command
     for reading in readings:
         if reading.quality is Quality.BAD or reading.value is None:
             continue
         batches = groups.setdefault(reading.thing_id, [[]])
-        current = batches[-1]
-        if any(r.feature == reading.feature and r.property == reading.property for r in current):
-            current = []
-            batches.append(current)
-        current.append(reading)
+        seen = taken.setdefault(reading.thing_id, set())
+        prop = (reading.feature, reading.property)
+        if prop in seen:
+            batches.append([])
+            seen.clear()
+        seen.add(prop)
+        batches[-1].append(reading)
     return [_command(thing, batch, origin) for thing, batches in groups.items() for batch in batches]
 
 

@@ -146,3 +146,24 @@ async def test_device_down_goes_offline_without_values_and_resumes(server: Modbu
         await twins.wait_for(
             lambda: twins.prop(THING, "pressure", "tubing") == 200.0 and status() == "online"
         )
+
+
+async def test_an_exception_reply_marks_only_that_block_bad(server: ModbusRegisterServer) -> None:
+    await server.write(1, Table.HOLDING, 0, encode(5.0, DataType.FLOAT32))
+    points = [
+        {"name": "good", "thing": THING, "feature": "values", "property": "good", "address": 0},
+        # Past the end of the server's 512 registers: the device answers with an exception.
+        {"name": "missing", "thing": THING, "feature": "values", "property": "missing", "address": 600},
+    ]
+    async with (
+        WatchedTwins([THING]) as twins,
+        Gateway(
+            _gateway(points, server.port), TwinSink(twins.store), queue=CommandQueue(":memory:", 100)
+        ) as gw,
+    ):
+        await twins.wait_for(lambda: twins.prop(THING, "values", "good") == 5.0)
+        poller = gw.modbus[0]
+        assert poller.online
+        assert {k: q.value for k, q in poller.quality().items()} == {"good": "good", "missing": "bad"}
+    assert twins.prop(THING, "values", "missing") is None
+    assert twins.prop(THING, "connectivity", "status") == "online"

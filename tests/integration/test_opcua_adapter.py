@@ -57,6 +57,9 @@ async def test_subscription_carries_source_timestamps_and_quality(sim: OpcuaWell
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "wob") == 31.5)
         meta = twins.metadata("/drilling/properties/wob")[-1]
         assert meta == {"sourceTime": int(when.timestamp() * 1000), "quality": "good"}
+        # The twin keeps it as Ditto metadata of the property.
+        stored = await twins.store.retrieve(RIG, "/", fields="_metadata")
+        assert stored["_metadata"]["features"]["drilling"]["properties"]["wob"] == meta
         # Uncertain values are written and flagged; bad ones are not written at all.
         await sim.write(RIG, "drilling", "rpm", _dv(99.0, when, ua.StatusCodes.UncertainLastUsableValue))
         await twins.wait_for(lambda: twins.prop(RIG, "drilling", "rpm") == 99.0)

@@ -114,3 +114,18 @@ def test_security_needs_certificates() -> None:
         "bad.yaml: device 'rig', field 'security': policy Basic256Sha256 needs `certificate` and "
         "`private_key`."
     ]
+
+
+def test_bits_may_share_a_register_but_not_a_bit_or_a_value() -> None:
+    data = yaml.safe_load(GOOD)
+    points = data["modbus"][0]["points"]
+    base = {"thing": "org.acme.wells:well-01", "feature": "esp", "table": "input", "type": "bool"}
+    points.append({**base, "name": "alarm", "property": "alarm", "address": 7, "bit": 5})  # shares: fine
+    points.append({**base, "name": "again", "property": "again", "address": 7, "bit": 4})  # same bit
+    points.append({"name": "word", "thing": "org.acme.wells:well-01", "feature": "esp", "property": "word",
+                   "table": "input", "address": 7, "type": "uint16"})  # fmt: skip
+    problems = _problems(yaml.safe_dump(data))
+    assert problems == [
+        "bad.yaml: point 'well-01/again', field 'address': bit 4 of input 7 is already used by point fault.",
+        "bad.yaml: point 'well-01/word', field 'address': input 7 is already used by point fault.",
+    ]
