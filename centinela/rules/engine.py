@@ -221,7 +221,13 @@ class Engine:
                 out.sample(time, thing_id, path, value)
         for ctx in contexts:
             inputs = ctx.twin_class.inputs
-            changed = [p for p, v, t in items if p in inputs and self._accept(ctx, p, v, t, out)]
+            mine = [(p, v, t) for p, v, t in items if p in inputs]
+            if not mine:
+                continue
+            first = min(t for _, _, t in mine)
+            if ctx.wake is not None and ctx.wake < first:
+                self._catch_up(ctx, first, out)  # timers due before it see none of this change
+            changed = [p for p, v, t in mine if self._accept(ctx, p, v, t, out)]
             if changed:
                 self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
 
@@ -237,7 +243,7 @@ class Engine:
                 if path in self._path_series[ctx.twin_class.name] and not ctx.series(path).add(time, value):
                     self.late += 1
                 return False
-        if ctx.wake is not None and ctx.wake <= time:
+        if ctx.wake is not None and ctx.wake < time:
             self._catch_up(ctx, time, out)
         ctx.seen[path] = time
         if time > ctx.now:
@@ -314,9 +320,12 @@ class Engine:
             return when
         return None
 
-    def advance(self, now: float, out: StepOutput) -> None:
-        """Fire every timer due at or before `now`, in time order, each at its own time."""
-        while (when := self.next_wake()) is not None and when <= now:
+    def advance(self, now: float, out: StepOutput, *, before: bool = False) -> None:
+        """Fire every timer due by `now`, in time order, each at its own time.
+
+        With `before`, only timers due strictly before `now` (a replay about to apply data at `now`).
+        """
+        while (when := self.next_wake()) is not None and (when < now if before else when <= now):
             _, _, thing_id, name = heapq.heappop(self._timers)
             ctx = self._timer_context(thing_id, name)
             if ctx is not None:
@@ -347,10 +356,14 @@ class Engine:
     # ------------------------------------------------------------------ evaluation
 
     def _catch_up(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
-        """Fire a thing's timers due by `now`, each at its own time, before applying newer data."""
+        """Fire a thing's timers due before `now`, each at its own time, before applying data at `now`.
+
+        A timer due exactly at `now` is left for after the data: the state at `now` includes the
+        reading, and the reading's own rules usually make the timer moot (a window edge of its path).
+        """
         for _ in range(10_000):
             when = ctx.wake
-            if when is None or when > now:
+            if when is None or when >= now:
                 return
             self._fire(ctx, when, out)
 
