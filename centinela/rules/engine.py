@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from centinela.dsl.program import (
@@ -43,6 +43,8 @@ from centinela.rules.output import HealthEvent, StepOutput, pointer_parts
 __all__ = ["ALARM_FEATURE", "Engine", "EngineError"]
 
 ALARM_FEATURE = "/features/alarms/properties/"
+Trigger = Callable[[Any], list[tuple[int, Any]]]
+_UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
 
@@ -97,7 +99,8 @@ class Engine:
             NodeKind.SERIES: _LET,
         }
         self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
-        self._triggers = {c.name: dict(c.triggers) for c in program.classes.values()}  # plain dicts: fast
+        # Plain dicts filled on first use: fast lookups, and the compiler's lazy triggers stay lazy.
+        self._triggers: dict[str, dict[str, Trigger | None]] = {c.name: {} for c in program.classes.values()}
         self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
@@ -379,7 +382,7 @@ class Engine:
                 if series.wake is not None and series.wake <= now
             }
             if None in keys:
-                self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
+                self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
             else:
                 for key in sorted(k for k in keys if k is not None):
                     self._run(ctx, key, out)
@@ -393,7 +396,10 @@ class Engine:
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
         cls = ctx.twin_class
-        trigger = self._triggers[cls.name].get(key)
+        cache = self._triggers[cls.name]
+        trigger = cache.get(key, _UNSEEN)
+        if trigger is _UNSEEN:
+            trigger = cache[key] = cls.triggers.get(key)
         if trigger is None:
             return
         nodes = cls.nodes
