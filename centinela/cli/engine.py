@@ -65,6 +65,8 @@ def test_command(
             typer.echo("  timeline:" if result.timeline else "  timeline: (no alarm transitions)")
             for line in result.timeline:
                 typer.echo(f"  {line}")
+    if not results:
+        typer.echo("No test blocks were found in " + ", ".join(str(p) for p in paths) + ".", err=True)
     typer.echo(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed or not results:
         raise typer.Exit(code=1)

@@ -10,8 +10,8 @@ Model (ISA-18.2 / IEC 62682, figure "alarm state transition diagram"):
 * Three states take an alarm out of annunciation: OUT_OF_SERVICE (operator) over SHELVED (operator,
   with an expiry) over SUPPRESSED (a rule condition). The condition is still tracked underneath; on
   leaving them the alarm is UNACK when its condition is active and NORMAL otherwise.
-* A latched alarm whose condition returns stays UNACK/ACKED with `latched` set until an operator
-  `reset` returns it to NORMAL (a reset acknowledges too).
+* A latched alarm whose condition returns stays UNACK/ACKED with `latched` set (reported once) until
+  an operator `reset`, allowed while the condition is inactive, returns it to NORMAL (and acknowledges).
 * Chattering: more than N activations within a window marks the alarm chattering (reported as a
   transition with cause CHATTERING); it ends when the window holds N or fewer again.
 
@@ -198,7 +198,7 @@ def _settle(s: AlarmStatus, cause: Cause, t: float, out: list[Transition]) -> Al
 def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition]) -> AlarmStatus:
     s = replace(s, active=True, pending_since=None, clearing_since=None)
     if s.latched:  # the condition came back while latched: still the same standing alarm
-        s = replace(s, latched=False)
+        pass
     elif s.state in (AlarmState.NORMAL, AlarmState.RTN_UNACK):
         out.append(Transition(t, s.state, AlarmState.UNACK, Cause.RAISED, True, False, s.chattering))
         s = replace(s, state=AlarmState.UNACK, since=t)
@@ -217,7 +217,8 @@ def _deactivate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition
     if s.state not in (AlarmState.UNACK, AlarmState.ACKED):
         return s
     if cfg.latch:
-        out.append(Transition(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
+        if not s.latched:  # reported once: a condition flickering under a latched alarm is not news
+            out.append(Transition(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
         return replace(s, latched=True)
     target = AlarmState.RTN_UNACK if s.state is AlarmState.UNACK else AlarmState.NORMAL
     out.append(Transition(t, s.state, target, Cause.CLEARED, False, False, s.chattering))
@@ -298,6 +299,9 @@ def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> A
     if kind is ActionKind.RESET:
         if not s.latched:
             msg = f"The alarm in state {s.state.value} is not latched, so there is nothing to reset."
+            raise AlarmActionError(msg)
+        if s.active:
+            msg = "The latched alarm's condition is active again; it can be reset once it has returned."
             raise AlarmActionError(msg)
         out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.RESET, False, False, s.chattering))
         return replace(s, state=AlarmState.NORMAL, latched=False, since=now)

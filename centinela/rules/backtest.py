@@ -74,7 +74,7 @@ class Replayer:
         if time > self._advanced:
             if self._pending and time > self._pending_time:
                 self._bind_pending()
-            engine.advance(time, self.out)
+            engine.advance(time, self.out, before=True)  # as a reading's own catch-up does
             self._advanced = time
         value = sample.value if sample.value_json is None else sample.value_json
         inputs = self._inputs.get(sample.thing_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import heapq
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from centinela.dsl.program import (
@@ -43,6 +43,8 @@ from centinela.rules.output import HealthEvent, StepOutput, pointer_parts
 __all__ = ["ALARM_FEATURE", "Engine", "EngineError"]
 
 ALARM_FEATURE = "/features/alarms/properties/"
+Trigger = Callable[[Any], list[tuple[int, Any]]]
+_UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
 
@@ -97,7 +99,8 @@ class Engine:
             NodeKind.SERIES: _LET,
         }
         self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
-        self._triggers = {c.name: dict(c.triggers) for c in program.classes.values()}  # plain dicts: fast
+        # Plain dicts filled on first use: fast lookups, and the compiler's lazy triggers stay lazy.
+        self._triggers: dict[str, dict[str, Trigger | None]] = {c.name: {} for c in program.classes.values()}
         self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
@@ -221,7 +224,13 @@ class Engine:
                 out.sample(time, thing_id, path, value)
         for ctx in contexts:
             inputs = ctx.twin_class.inputs
-            changed = [p for p, v, t in items if p in inputs and self._accept(ctx, p, v, t, out)]
+            mine = [(p, v, t) for p, v, t in items if p in inputs]
+            if not mine:
+                continue
+            first = min(t for _, _, t in mine)
+            if ctx.wake is not None and ctx.wake < first:
+                self._catch_up(ctx, first, out)  # timers due before it see none of this change
+            changed = [p for p, v, t in mine if self._accept(ctx, p, v, t, out)]
             if changed:
                 self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
 
@@ -237,7 +246,7 @@ class Engine:
                 if path in self._path_series[ctx.twin_class.name] and not ctx.series(path).add(time, value):
                     self.late += 1
                 return False
-        if ctx.wake is not None and ctx.wake <= time:
+        if ctx.wake is not None and ctx.wake < time:
             self._catch_up(ctx, time, out)
         ctx.seen[path] = time
         if time > ctx.now:
@@ -314,9 +323,12 @@ class Engine:
             return when
         return None
 
-    def advance(self, now: float, out: StepOutput) -> None:
-        """Fire every timer due at or before `now`, in time order, each at its own time."""
-        while (when := self.next_wake()) is not None and when <= now:
+    def advance(self, now: float, out: StepOutput, *, before: bool = False) -> None:
+        """Fire every timer due by `now`, in time order, each at its own time.
+
+        With `before`, only timers due strictly before `now` (a replay about to apply data at `now`).
+        """
+        while (when := self.next_wake()) is not None and (when < now if before else when <= now):
             _, _, thing_id, name = heapq.heappop(self._timers)
             ctx = self._timer_context(thing_id, name)
             if ctx is not None:
@@ -347,10 +359,14 @@ class Engine:
     # ------------------------------------------------------------------ evaluation
 
     def _catch_up(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
-        """Fire a thing's timers due by `now`, each at its own time, before applying newer data."""
+        """Fire a thing's timers due before `now`, each at its own time, before applying data at `now`.
+
+        A timer due exactly at `now` is left for after the data: the state at `now` includes the
+        reading, and the reading's own rules usually make the timer moot (a window edge of its path).
+        """
         for _ in range(10_000):
             when = ctx.wake
-            if when is None or when > now:
+            if when is None or when >= now:
                 return
             self._fire(ctx, when, out)
 
@@ -366,7 +382,7 @@ class Engine:
                 if series.wake is not None and series.wake <= now
             }
             if None in keys:
-                self._run(ctx, TIME if TIME in self._triggers[cls.name] else ALL, out)
+                self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
             else:
                 for key in sorted(k for k in keys if k is not None):
                     self._run(ctx, key, out)
@@ -380,7 +396,10 @@ class Engine:
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
         cls = ctx.twin_class
-        trigger = self._triggers[cls.name].get(key)
+        cache = self._triggers[cls.name]
+        trigger = cache.get(key, _UNSEEN)
+        if trigger is _UNSEEN:
+            trigger = cache[key] = cls.triggers.get(key)
         if trigger is None:
             return
         nodes = cls.nodes

@@ -124,6 +124,15 @@ ROWS = [
         (),
         LATCH,
     ),
+    Row(
+        "latched alarm clearing again is not reported again",
+        replace(UNACK, latched=True),
+        DOWN,
+        5,
+        S.UNACK,
+        (),
+        LATCH,
+    ),
     # shelving
     Row("shelve unack", UNACK, Action(ActionKind.SHELVE, until=100), 5, S.SHELVED, (C.SHELVE,)),
     Row("shelve normal", NORMAL, Action(ActionKind.SHELVE, until=100), 5, S.SHELVED, (C.SHELVE,)),
@@ -304,6 +313,8 @@ def test_late_step_equals_timely_ticks() -> None:
 def test_invalid_operator_actions_are_refused() -> None:
     with pytest.raises(AlarmActionError, match="not latched"):
         step(UNACK, PLAIN, Action(ActionKind.RESET), 5.0)
+    with pytest.raises(AlarmActionError, match="active again"):
+        step(replace(UNACK, latched=True), LATCH, Action(ActionKind.RESET), 5.0)
     with pytest.raises(AlarmActionError, match="later time"):
         step(UNACK, PLAIN, Action(ActionKind.SHELVE, until=4.0), 5.0)
 

@@ -82,3 +82,20 @@ def test_age_rule_fires_without_new_data() -> None:
     engine.advance(30.0, out)
     [silent] = out.alarms
     assert silent.rule == "Silent" and 15.0 < silent.time <= 16.0  # within the age resolution (1 s)
+
+
+def test_a_timer_due_with_a_merge_never_sees_half_of_the_merge() -> None:
+    from centinela.dsl import compile_source
+
+    program = compile_source(
+        'twins S = things "s:*"\n'
+        "alarm S Both severity low when a.x > 1 and a.y > 1 and not stale(a.x, 10s)\n",
+        "merge.rules",
+    )
+    engine = Engine(program)
+    out = StepOutput()
+    engine.bind({"thingId": "s:m"}, 0.0, out)
+    engine.ingest_change("s:m", "/features/a/properties", {"x": 0.0, "y": 0.0}, 0.0, out)
+    # x goes stale at 10 s; at exactly 10 s one merge brings x and y above 1 together.
+    engine.ingest_change("s:m", "/features/a/properties", {"x": 5.0, "y": 5.0}, 10.0, out)
+    assert [(a.time, a.cause) for a in out.alarms] == [(10.0, "raised")]
