@@ -217,7 +217,11 @@ start_kafka() {
   if [ ! -f "$dir/data/meta.properties" ]; then
     local cluster
     # A cluster id is 16 random bytes in URL-safe base64 without padding (what `random-uuid` prints).
-    cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    # One starting with '-' would be read as an option by kafka-storage, so draw again.
+    cluster=-
+    while [ "${cluster#-}" != "$cluster" ]; do
+      cluster=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    done
     KAFKA_JVM_OPTS="-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC" \
       kafka_java kafka.tools.StorageTool format -t "$cluster" -c "$dir/server.properties" \
       >"$dir/format.log" 2>&1 || {
