@@ -12,9 +12,9 @@ SHARED_DITTO = ROOT.parent / "shared" / "ditto"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def service_unavailable(name: str, reason: str) -> None:
+def service_unavailable(name: str, reason: str, *, remedy: str = "Start it with `make services`.") -> None:
     """Fail under CI (a missing service is a failure there), skip with the reason elsewhere."""
-    text = f"{name} is not available: {reason}. Start it with `make services`."
+    text = f"{name} is not available: {reason}. {remedy}"
     if IN_CI:
         pytest.fail(text)
     pytest.skip(text)
@@ -24,5 +24,9 @@ def service_unavailable(name: str, reason: str) -> None:
 def shared_ditto() -> Path:
     """Eclipse Ditto's published contract, read from `../shared/ditto` (never copied into the repo)."""
     if not SHARED_DITTO.is_dir():
-        service_unavailable("../shared/ditto", f"{SHARED_DITTO} does not exist")
+        service_unavailable(
+            "../shared/ditto",
+            f"{SHARED_DITTO} does not exist",
+            remedy="Ditto's published contract must sit beside the repository, in ../shared/ditto.",
+        )
     return SHARED_DITTO
