@@ -1,8 +1,14 @@
-"""`centinela demo`: the embedded stack, a simulated well pad at 1 Hz and the example rules, live."""
+"""`centinela demo`: the embedded stack, a simulated well pad at 1 Hz and the example rules, live.
+
+The wells' RTUs are served over Modbus TCP and the rig's control system over OPC-UA by the well-pad
+simulators; a gateway reads them as a field gateway would and merges the readings into the embedded
+twin service, where the engine picks them up like any other twin change.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -10,10 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from centinela.adapters.wellpad import WellPad
+from centinela.adapters.buffer import CommandQueue
+from centinela.adapters.config import GatewayConfig
+from centinela.adapters.gateway import Gateway
+from centinela.adapters.output import TwinSink
+from centinela.adapters.sim_modbus import ModbusWellPadSimulator, wellpad_modbus_mapping
+from centinela.adapters.sim_opcua import OpcuaWellPadSimulator, wellpad_opcua_mapping
+from centinela.adapters.wellpad import RIG, WellPad
 from centinela.rules.loading import load_program
 from centinela.rules.output import AlarmEvent, StepOutput
-from centinela.rules.runtime import SOURCE_TIME_HEADER
 from centinela.rules.stack import EngineConfig, embedded_stack
 
 __all__ = ["DemoSummary", "ScaledClock", "run_demo"]
@@ -70,6 +81,8 @@ async def run_demo(
 ) -> DemoSummary:
     """Run the demo for `duration` simulated seconds; return what happened."""
     program = load_program(paths)
+    # asyncua warns about security choices the loopback simulator makes on purpose.
+    logging.getLogger("asyncua").setLevel(logging.ERROR)
     clock = ScaledClock(speed)
     summary = DemoSummary()
     start = clock.now()
@@ -92,43 +105,52 @@ async def run_demo(
             echo(f"Twin API: {stack.url}/api/2/things  (HTTP basic user 'ditto', password 'ditto')")
             echo(f"WebSocket: {stack.url.replace('http', 'ws', 1)}/ws/2   history: {tmp}/history.db")
             echo(f"Rules: {', '.join(program.classes)} from {', '.join(program.files)}")
-            pad = WellPad(seed)
             for thing_id, doc in WellPad.things().items():
                 await stack.store.modify(thing_id, "/", {"thingId": thing_id, **doc})
-            await _simulate(stack.store, pad, clock, start, duration, summary, echo)
+            async with (
+                ModbusWellPadSimulator(seed=seed, update_interval=1.0, clock=clock) as wells,
+                OpcuaWellPadSimulator(seed=seed, update_interval=1.0, clock=clock) as rig,
+            ):
+                echo(f"Simulators: wells on modbus://{wells.host}:{wells.port} (units 1-3), rig on {rig.url}")
+                gateway = Gateway(
+                    _gateway_config(wells.host, wells.port, rig.url),
+                    TwinSink(stack.store),
+                    queue=CommandQueue(":memory:", 100_000),
+                    clock=clock,
+                )
+                async with gateway:
+                    await _watch(clock, start, duration, summary, echo)
+                summary.readings = gateway.readings
             await stack.runtime.checkpoint()
     return summary
 
 
-async def _simulate(
-    store: Any,
-    pad: WellPad,
+def _gateway_config(modbus_host: str, modbus_port: int, opcua_url: str) -> GatewayConfig:
+    """Wells over Modbus TCP polled at 1 Hz, the rig over OPC-UA subscriptions."""
+    modbus = wellpad_modbus_mapping(modbus_host, modbus_port, poll_interval=1.0)["modbus"]
+    wells = [device for device in modbus if device["points"][0]["thing"] != RIG]
+    opcua = wellpad_opcua_mapping(opcua_url, things=(RIG,))["opcua"]
+    return GatewayConfig.model_validate(
+        {"name": "demo", "output": "twin", "modbus": wells, "opcua": opcua, "batch_interval": 0.1}
+    )
+
+
+async def _watch(
     clock: ScaledClock,
     start: float,
     duration: float,
     summary: DemoSummary,
     echo: Callable[[str], None],
 ) -> None:
-    elapsed = 0.0
-    while elapsed <= duration:
+    """Print the computed values every 10 simulated seconds until `duration` has passed."""
+    for elapsed in range(10, int(duration) + 1, 10):
         await clock.sleep_until(start + elapsed)
-        per_thing: dict[str, dict[str, Any]] = {}
-        for key, value in pad.sample(elapsed).items():
-            thing_id, feature, prop = key.split("/")
-            features = per_thing.setdefault(thing_id, {})
-            features.setdefault(feature, {"properties": {}})["properties"][prop] = round(value, 3)
-            summary.readings += 1
-        stamp = str(int(round((start + elapsed) * 1000)))
-        for thing_id, features in per_thing.items():
-            await store.merge(thing_id, "/features", features, headers={SOURCE_TIME_HEADER: stamp})
-        if elapsed and elapsed % 10 == 0:
-            for thing_id, values in sorted(summary.computed.items()):
-                shown = ", ".join(
-                    f"{k.strip('/').replace('/properties/', '.')}={_num(v)}"
-                    for k, v in sorted(values.items())
-                )
-                echo(f"[t+{elapsed:6.1f}s] {thing_id}: {shown}")
-        elapsed += 1.0
+        for thing_id, values in sorted(summary.computed.items()):
+            shown = ", ".join(
+                f"{k.strip('/').replace('/properties/', '.')}={_num(v)}" for k, v in sorted(values.items())
+            )
+            echo(f"[t+{float(elapsed):6.1f}s] {thing_id}: {shown}")
+    await clock.sleep_until(start + duration)
 
 
 def _num(value: Any) -> str:
