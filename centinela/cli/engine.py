@@ -128,6 +128,9 @@ def run_command(
     commands: Annotated[
         str, typer.Option("--commands", help="Topic for the engine's merge commands ('' for none).")
     ] = "twin.commands",
+    alarms_prefix: Annotated[
+        str, typer.Option("--alarms-prefix", help="Prefix of the alarms.critical and alarms.warnings topics.")
+    ] = "",
 ) -> None:
     """Run the engine against a twin store (or, with --source, as a Kafka worker) until interrupted."""
     from centinela.rules.launch import run_engine
@@ -136,7 +139,7 @@ def run_command(
         from centinela.rules.kafka_source import run_worker
 
         worker = run_worker(rules, source, group=group, state_url=state, history_url=history or None,
-                            commands=commands or None, echo=typer.echo)
+                            commands=commands or None, echo=typer.echo, alarms_prefix=alarms_prefix)
         try:
             asyncio.run(_until_signal(worker))
         except CentinelaError as exc:

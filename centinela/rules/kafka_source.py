@@ -12,10 +12,10 @@ from urllib.parse import urlsplit
 from centinela.config import open_history_store, open_state_store
 from centinela.errors import ConfigError
 from centinela.ports import HistoryStore, StateStore
-from centinela.rules.bus_sinks import CommandSink
+from centinela.rules.bus_sinks import AlarmSink, CommandSink
 from centinela.rules.loading import load_program
 from centinela.rules.output import StepOutput
-from centinela.rules.sinks import BusSink, HistorySink, Sink
+from centinela.rules.sinks import HistorySink, Sink
 from centinela.rules.worker import EngineWorker, WorkerSettings
 
 __all__ = ["KafkaSource", "open_worker_state", "parse_source", "run_worker"]
@@ -68,6 +68,7 @@ async def run_worker(
     history_url: str | None,
     commands: str | None,
     echo: Echo,
+    alarms_prefix: str = "",
     stop: asyncio.Event | None = None,
     settings: WorkerSettings | None = None,
 ) -> EngineWorker:
@@ -84,7 +85,7 @@ async def run_worker(
         sinks: list[Sink] = []
         if commands:
             sinks.append(CommandSink(bus, commands))
-        sinks.append(BusSink(bus))
+        sinks.append(AlarmSink(bus, alarms_prefix))
         if history_url:
             history = await open_history_store(history_url)
             sinks.append(HistorySink(history))
