@@ -34,12 +34,11 @@ from centinela.errors import TwinError
 from centinela.infra.dlq import dead_letter
 from centinela.ports import Bus, Consumer, Record, StateStore, ThingEvent
 from centinela.rules.engine import Engine
+from centinela.rules.event_codec import decode_event
 from centinela.rules.output import StepOutput, pointer_parts
 from centinela.rules.partition_state import partition_prefix, restore_partition, snapshot_items
 from centinela.rules.runtime import event_time, source_times
 from centinela.rules.sinks import ORIGIN_HEADER, Sink
-from centinela.twin.messages import event_from_envelope
-from centinela.twin.protocol import decode
 
 __all__ = ["EngineWorker", "WorkerSettings"]
 
@@ -124,9 +123,11 @@ class EngineWorker:
             while not stop.is_set():
                 records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
                 async with self._lock:
+                    out = StepOutput()  # one output per batch: one merge per thing, one publish pass
                     for record in records:
-                        await self._handle(record)
-                    await self._advance()
+                        await self._handle(record, out)
+                    self._advance(out)
+                    await self._emit(out)
                     if loop.time() - last_checkpoint >= s.checkpoint_seconds:
                         await self._checkpoint(list(self._parts))
                         last_checkpoint = loop.time()
@@ -171,7 +172,7 @@ class EngineWorker:
 
     # ------------------------------------------------------------------ processing
 
-    async def _handle(self, record: Record) -> None:
+    async def _handle(self, record: Record, out: StepOutput) -> None:
         part = self._parts.get((record.topic, record.partition))
         if part is None:
             if self._rebalancing:  # not ours (any more): its owner processes it
@@ -186,7 +187,7 @@ class EngineWorker:
                 self.ignored_own += 1
                 return
         try:
-            event = event_from_envelope(decode(record.value))
+            event = decode_event(record.value)
         except TwinError as exc:
             self.dead_lettered += 1
             where = f"{record.topic}[{record.partition}]@{record.offset}"
@@ -198,9 +199,7 @@ class EngineWorker:
             self.ignored_own += 1
             return
         self.events += 1
-        out = StepOutput()
         self._apply(part, event, out)
-        await self._emit(out)
 
     def _apply(self, part: _Partition, event: ThingEvent, out: StepOutput) -> None:
         engine, thing_id = part.engine, event.thing_id
@@ -233,14 +232,12 @@ class EngineWorker:
         )
         engine.touched.add(thing_id)
 
-    async def _advance(self) -> None:
+    def _advance(self, out: StepOutput) -> None:
         now = self._now()
         for part in self._parts.values():
             wake = part.engine.next_wake()
             if wake is not None and wake <= now:
-                out = StepOutput()
                 part.engine.advance(now, out)
-                await self._emit(out)
 
     async def _emit(self, out: StepOutput) -> None:
         if not out:
