@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from centinela.dsl.program import Program
-from centinela.errors import TwinError
+from centinela.errors import BusError, HistoryError, StateError, TwinError
 from centinela.infra.dlq import dead_letter
 from centinela.ports import Bus, Consumer, Record, StateStore, ThingEvent
 from centinela.rules.engine import Engine
@@ -56,6 +56,7 @@ class WorkerSettings:
     batch: int = 2000
     poll_seconds: float = 0.1
     checkpoint_seconds: float = 1.0
+    retry_seconds: float = 1.0
 
 
 @dataclass(slots=True)
@@ -95,6 +96,7 @@ class EngineWorker:
         self.skipped = 0
         self.dead_lettered = 0
         self.checkpoints = 0
+        self.failures = 0
         self.on_output: Callable[[StepOutput], None] | None = None
 
     @property
@@ -105,8 +107,43 @@ class EngineWorker:
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        """Consume until `stop` is set (or the task is cancelled), then checkpoint and leave the group."""
+        """Consume until `stop` is set (or the task is cancelled), then checkpoint and leave the group.
+
+        When an effect cannot be made durable (bus, history or state store failing), the worker
+        rewinds: every owned partition goes back to its saved state and committed offset, and the
+        records are processed again once the stores answer.
+        """
         stop = stop or asyncio.Event()
+        s = self.settings
+        consumer = await self._open()
+        loop = asyncio.get_running_loop()
+        last_checkpoint = loop.time()
+        try:
+            while not stop.is_set():
+                try:
+                    records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
+                    async with self._lock:
+                        out = StepOutput()  # one output per batch: one merge per thing, one publish pass
+                        for record in records:
+                            await self._handle(record, out)
+                        self._advance(out)
+                        await self._emit(out)
+                        if loop.time() - last_checkpoint >= s.checkpoint_seconds:
+                            await self._checkpoint(list(self._parts))
+                            last_checkpoint = loop.time()
+                except (BusError, HistoryError, StateError) as exc:
+                    self.failures += 1
+                    log.warning("group %s: %s; going back to the last checkpoint", s.group, exc)
+                    consumer = await self._recover(consumer, stop)
+        finally:
+            try:
+                async with self._lock:
+                    await self._checkpoint(list(self._parts))
+            finally:
+                self._consumer = None
+                await consumer.aclose()
+
+    async def _open(self) -> Consumer:
         s = self.settings
         opener: Any = self.bus.consumer
         consumer: Consumer
@@ -117,27 +154,32 @@ class EngineWorker:
         else:  # a bus without rebalance callbacks (in-process): partitions restore lazily
             consumer = await self.bus.consumer([s.topic], group=s.group)
         self._consumer = consumer
-        loop = asyncio.get_running_loop()
-        last_checkpoint = loop.time()
-        try:
-            while not stop.is_set():
-                records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
-                async with self._lock:
-                    out = StepOutput()  # one output per batch: one merge per thing, one publish pass
-                    for record in records:
-                        await self._handle(record, out)
-                    self._advance(out)
-                    await self._emit(out)
-                    if loop.time() - last_checkpoint >= s.checkpoint_seconds:
-                        await self._checkpoint(list(self._parts))
-                        last_checkpoint = loop.time()
-        finally:
+        return consumer
+
+    async def _recover(self, consumer: Consumer, stop: asyncio.Event) -> Consumer:
+        """Rewind, retrying every `retry_seconds` while the state store cannot be read."""
+        while True:
+            await asyncio.sleep(self.settings.retry_seconds)
             try:
-                async with self._lock:
-                    await self._checkpoint(list(self._parts))
-            finally:
-                self._consumer = None
-                await consumer.aclose()
+                return await self._rewind(consumer)
+            except (BusError, StateError) as exc:
+                if stop.is_set():
+                    raise
+                log.warning("group %s: cannot restore the last checkpoint yet: %s", self.settings.group, exc)
+
+    async def _rewind(self, consumer: Consumer) -> Consumer:
+        """Drop what is not checkpointed: restore the owned partitions, re-read from the committed offsets."""
+        async with self._lock:
+            keys = list(self._parts)
+            self._parts.clear()
+            for key in keys:
+                await self._restore(key)
+            seek = getattr(consumer, "seek_to_committed", None)
+            if seek is not None:
+                await seek()
+                return consumer
+        await consumer.aclose()
+        return await self._open()
 
     async def checkpoint(self) -> None:
         """Make every effect durable, save the state of every owned partition, commit the offsets."""
@@ -255,11 +297,17 @@ class EngineWorker:
             await sink.flush()
         await self.bus.flush()  # dead letters
         items: dict[str, bytes | None] = {}
+        touched = [(part, set(part.engine.touched)) for part in parts]
         for part in parts:
             offset = part.last.offset + 1 if part.last is not None else None
             items.update(snapshot_items(part.engine, part.prefix, offset))
         if items:
-            await self.state.save(items)
+            try:
+                await self.state.save(items)
+            except BaseException:
+                for part, things in touched:  # not saved: still to be saved
+                    part.engine.touched |= things
+                raise
         done = [p.last for p in parts if p.last is not None]
         if done and self._consumer is not None:
             await self._consumer.commit(done)

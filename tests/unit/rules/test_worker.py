@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from centinela.errors import ConfigError
+from centinela.errors import ConfigError, StateError
 from centinela.infra.dlq import read_dead_letter
 from centinela.infra.memory_bus import MemoryBus
 from centinela.infra.memory_state import MemoryStateStore
@@ -146,3 +146,36 @@ def test_source_urls() -> None:
     assert parse_source("kafka://k:9092").topic == "twin.events"
     with pytest.raises(ConfigError, match="not a Kafka URL"):
         parse_source("redis://k:9092/twin.events")
+
+
+class FlakyState(MemoryStateStore):
+    """Refuses the first `failures` saves, as a state store that is down for a moment."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def save(self, items):  # type: ignore[no-untyped-def]
+        if self.failures:
+            self.failures -= 1
+            raise StateError("The state store is unreachable.")
+        await super().save(items)
+
+
+async def test_a_failed_checkpoint_rewinds_to_the_last_one(program) -> None:  # type: ignore[no-untyped-def]
+    bus, state = MemoryBus(), FlakyState(failures=1)
+    await publish(bus, created("test.w:a", 1000.0, T0))
+    await publish(bus, modified("test.w:a", 1600.0, T0 + 1, 2))
+    worker = make(program, bus, state)
+    worker.settings = WorkerSettings(poll_seconds=0.02, checkpoint_seconds=0.0, retry_seconds=0.01)
+    await run_until(worker, lambda: bus.committed("rules", "twin.events") == 2)
+    assert worker.failures == 1 and worker.events == 4  # both records processed again after the rewind
+    assert await state.load("engine/rules/twin.events/0/offset") == b"2"
+    # The transition was published twice (at-least-once), as identical records.
+    alarms = [r.value for r in bus.records("alarms.critical")]
+    assert len(alarms) == 2 and alarms[0] == alarms[1]
+    # The saved state is complete: a new worker continues the alarm from it.
+    await publish(bus, modified("test.w:a", 1100.0, T0 + 2, 3))
+    second = make(program, bus, state)
+    await run_until(second, lambda: second.events == 1)
+    assert json.loads(bus.records("alarms.critical")[-1].value)["state"] == "returned-unacknowledged"
