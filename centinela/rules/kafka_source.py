@@ -47,15 +47,23 @@ def parse_source(url: str) -> KafkaSource:
 
 
 async def open_worker_state(url: str) -> StateStore:
-    """The checkpoint store a URL names: `redis://…`, `sqlite:///path` or `memory://`."""
-    if urlsplit(url).scheme == "sqlite":
+    """The checkpoint store a URL names: `redis://…`, `postgresql://…`, `sqlite:///path` or `memory://`."""
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
         from centinela.infra.sqlite_state import SqliteStateStore
 
         return SqliteStateStore(url)
+    if scheme in {"postgresql", "postgres"}:
+        from centinela.infra.postgres_state import PostgresStateStore
+
+        return await PostgresStateStore.open(url)
     try:
         return await open_state_store(url)
     except ConfigError:
-        msg = f"The state store URL {url!r} is not supported; expected redis://…, sqlite:///path or memory://."
+        msg = (
+            f"The state store URL {url!r} is not supported; "
+            "expected redis://…, postgresql://…, sqlite:///path or memory://."
+        )
         raise ConfigError(msg) from None
 
 

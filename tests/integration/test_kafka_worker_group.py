@@ -1,6 +1,6 @@
-"""Two engine workers in one consumer group on real Kafka with Redis checkpoints: partitions are shared;
-when one stops, the other takes its partitions over with their restored state, and the alarm timeline
-equals a single worker's, with no transition lost or repeated."""
+"""Two engine workers in one consumer group on real Kafka with Redis or PostgreSQL checkpoints: partitions
+are shared; when one stops, the other takes its partitions over with their restored state, and the alarm
+timeline equals a single worker's, with no transition lost or repeated."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import uuid
 from pathlib import Path
 
 import pytest
+from service_urls import postgres_schema_url
 from worker_support import wait_for, well_script, write_rules
 
 from centinela.infra.kafka_bus import KafkaBus
 from centinela.infra.memory_state import MemoryStateStore
+from centinela.infra.postgres_state import PostgresStateStore
 from centinela.infra.redis_state import RedisStateStore
+from centinela.ports import StateStore
 from centinela.rules.loading import load_program
 from centinela.rules.sinks import ListSink
 from centinela.rules.worker import EngineWorker, WorkerSettings
@@ -28,8 +31,9 @@ def timeline(*sinks: ListSink) -> list[tuple[str, str, float, str, str]]:
     return sorted((a.thing_id, a.rule, a.time, a.state, a.id) for s in sinks for a in s.out.alarms)
 
 
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
 async def test_two_workers_share_partitions_and_take_over(
-    kafka_url: str, redis_url: str, tmp_path: Path
+    kafka_url: str, redis_url: str, postgres_url: str, tmp_path: Path, backend: str
 ) -> None:
     run = "g" + uuid.uuid4().hex[:8]
     topic = f"{run}.twin.events"
@@ -40,7 +44,11 @@ async def test_two_workers_share_partitions_and_take_over(
     phase1, phase2 = script[:split], script[split:]
 
     bus = await KafkaBus.from_url(kafka_url, partitions={topic: PARTITIONS})
-    state = await RedisStateStore.from_url(redis_url, namespace=f"centinela:test:{run}")
+    state: StateStore
+    if backend == "redis":
+        state = await RedisStateStore.from_url(redis_url, namespace=f"centinela:test:{run}")
+    else:
+        state = await PostgresStateStore.open(postgres_schema_url())
     settings = WorkerSettings(topic, f"rules-{run}", poll_seconds=0.05, checkpoint_seconds=0.2)
     sink_a, sink_b, sink_ref = ListSink(), ListSink(), ListSink()
     a = EngineWorker(program, bus, state, [sink_a], settings)
