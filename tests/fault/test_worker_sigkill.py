@@ -59,22 +59,31 @@ async def test_worker_killed_mid_stream_loses_and_repeats_nothing(tmp_path: Path
         "--alarms-prefix", f"{run}.",
     ]
     log = tmp_path / "worker.log"
+    half = len(script) // 2
     try:
-        for key, value in script:
+        for key, value in script[:half]:
             await bus.publish(topic, key, value)
         await bus.flush()
-
         loop = asyncio.get_running_loop()
         began = loop.time()
         first = await _start(args, log)
         try:
-            # Kill once a checkpoint is saved, while records are still in flight.
             await wait_for(lambda: _saved_offsets(state, prefix), 60, "the first checkpoint")
-            first.send_signal(signal.SIGKILL)
+            # Kill while the second half streams in: records processed, effects out, not all committed.
+            for n, (key, value) in enumerate(script[half:]):
+                await bus.publish(topic, key, value)
+                if n % 200 == 199:
+                    await bus.flush()
+                    await asyncio.sleep(0.02)
+                if n == (len(script) - half) // 2:
+                    first.send_signal(signal.SIGKILL)
+            await bus.flush()
         finally:
+            if first.returncode is None:
+                first.send_signal(signal.SIGKILL)
             await first.wait()
         at_kill = await _saved_offsets(state, prefix)
-        print(f"killed at {at_kill} of {len(script)} records, {loop.time() - began:.2f} s after start")
+        print(f"killed with {at_kill} of {len(script)} records checkpointed, {loop.time() - began:.2f} s in")
         assert 0 < at_kill < len(script), log.read_text()[-2000:]
 
         second = await _start(args, log)
@@ -106,6 +115,7 @@ async def test_worker_killed_mid_stream_loses_and_repeats_nothing(tmp_path: Path
         by_id: dict[str, set[bytes]] = {}
         for record in published:
             by_id.setdefault(json.loads(record.value)["id"], set()).add(record.value)
+        print(f"{len(published) - len(by_id)} alarm records published again after the restart")
         assert sorted(by_id) == want_ids  # none lost; redelivered copies are identical records
         assert all(len(copies) == 1 for copies in by_id.values())
 
