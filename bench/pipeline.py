@@ -12,7 +12,9 @@ Latency: the whole distributed pipeline at RATE readings/s — a producer of Dit
 telemetry.raw → `KafkaConnectivity` + `EmbeddedTwinStore` (own process) → twin.events → `EngineWorker`
 (own process) → alarms topic, read here. Every reading flips an alarm; the reading's send time travels
 as the `centinela-source-time` header, so latency = when the alarm arrives here − when the reading was
-sent (Kafka record timestamps split it into stages). p50/p99 after the first sixth of the run (warm-up).
+sent (Kafka record timestamps split it into stages). Then the same with the worker alone: twin
+events produced at RATE straight to twin.events (no twin service). p50/p99 leave out the first sixth
+of each run (warm-up).
 """
 
 from __future__ import annotations
@@ -212,12 +214,29 @@ def _latency_worker_process(url: str, run: str, rules: Path, ready: Any) -> None
     asyncio.run(go())
 
 
-async def _latency(url: str, rules: Path) -> tuple[list[float], int, float]:
+async def _send(
+    bus: KafkaBus, run: str, twin: bool, thing: str, path: str, value: Any, revision: int, ms: str | None
+) -> None:
+    """A reading: a Ditto modify/create command to telemetry.raw, or (worker only) its twin event."""
+    headers = {"centinela-source-time": ms} if ms is not None else {}
+    action = "create" if path == "/" else "modify"
+    if twin:
+        command = command_envelope(thing, action, path, value, headers=headers)
+        await bus.publish(f"{run}.telemetry.raw", thing, encode(command).encode())
+        return
+    event = ThingEvent(thing, "created" if action == "create" else "modified", path, value, revision,
+                       time.time(), headers)
+    await bus.publish(f"{run}.twin.events", thing, encode(event_envelope(event)).encode())
+
+
+async def _latency(url: str, rules: Path, *, twin: bool = True) -> tuple[list[float], int, float]:
+    """Reading→alarm latencies through the whole pipeline (`twin`), or from twin.events on (worker only)."""
     run = f"lat{uuid.uuid4().hex[:6]}"
     ctx = mp.get_context("spawn")
     ready = ctx.Value("i", 0)
-    procs = [ctx.Process(target=_connectivity_process, args=(url, run, ready)),
-             ctx.Process(target=_latency_worker_process, args=(url, run, rules, ready))]
+    procs = [ctx.Process(target=_latency_worker_process, args=(url, run, rules, ready))]
+    if twin:
+        procs.append(ctx.Process(target=_connectivity_process, args=(url, run, ready)))
     for p in procs:
         p.start()
     bus = await KafkaBus.from_url(url, partitions={f"{run}.telemetry.raw": PARTITIONS})
@@ -228,13 +247,15 @@ async def _latency(url: str, rules: Path) -> tuple[list[float], int, float]:
     stages: list[float] = []
     twin_stage: list[float] = []
     try:
+        if not twin:
+            await bus.ensure_topics([f"{run}.twin.events"])
+            ready.value = 1
         while ready.value != 1:
             await asyncio.sleep(0.05)
         for thing in things:
             doc = {"attributes": {"kind": "well"},
                    "features": {"pressure": {"properties": {"tubing": 1000.0}}}}
-            create = command_envelope(thing, "create", "/", doc)
-            await bus.publish(f"{run}.telemetry.raw", thing, encode(create).encode())
+            await _send(bus, run, twin, thing, "/", doc, 1, None)
         await bus.flush()
         await asyncio.sleep(3.0)  # creations applied and bound; the group has settled
 
@@ -265,8 +286,7 @@ async def _latency(url: str, rules: Path) -> tuple[list[float], int, float]:
             thing = things[i % len(things)]
             value = 2000.0 if (i // len(things)) % 2 == 0 else 1000.0  # every reading flips its alarm
             ms = str(int(time.time() * 1000))
-            command = command_envelope(thing, "modify", TUBING, value, headers={"centinela-source-time": ms})
-            await bus.publish(f"{run}.telemetry.raw", thing, encode(command).encode())
+            await _send(bus, run, twin, thing, TUBING, value, i + 2, ms)
         achieved = total / (time.perf_counter() - began)
         await bus.flush()
         loop = asyncio.get_running_loop()
@@ -313,6 +333,7 @@ async def main() -> None:
             one = [await asyncio.to_thread(_workers, url, topic, rules, 1, f"{run}.") for _ in range(2)]
             two = [await asyncio.to_thread(_workers, url, topic, rules, 2, f"{run}.") for _ in range(2)]
         latencies, sent, achieved = await _latency(url, rules) if PART != "throughput" else ([], 0, 0.0)
+        alone = (await _latency(url, rules, twin=False))[0] if PART != "throughput" else []
     finally:
         admin = KafkaAdmin(bootstrap)
         await admin.start()
@@ -321,17 +342,22 @@ async def main() -> None:
         await admin.aclose()
     warm = latencies[len(latencies) // 6 :]
     p50, p99 = _pct(warm, 0.5) * 1000, _pct(warm, 0.99) * 1000
+    warm = alone[len(alone) // 6 :]
+    w50, w99 = _pct(warm, 0.5) * 1000, _pct(warm, 0.99) * 1000
     print(f"events: {EVENTS}, partitions: {PARTITIONS}, wells: {WELLS}")
     print(f"bare aiokafka consumer (json.loads):  {max(base):,.0f} events/s  runs {[round(b) for b in base]}")
     print(f"EngineWorker, 1 worker:               {max(one):,.0f} events/s  runs {[round(b) for b in one]}")
     print(f"EngineWorker, 2 workers (one group):  {max(two):,.0f} events/s  runs {[round(b) for b in two]}")
     print(f"pipeline at {RATE} readings/s (achieved {achieved:,.0f}/s, {sent} sent, "
           f"{len(latencies)} alarms): reading→alarm p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"worker alone (twin events produced at {RATE}/s straight to twin.events): "
+          f"reading→alarm p50 {w50:.1f} ms, p99 {w99:.1f} ms")
     print(json.dumps({"bench": "pipeline", "ours_per_s": round(max(one)), "baseline_per_s": round(max(base)),
                       "ratio": round(max(one) / max(base), 3) if max(base) else None,
                       "two_workers_per_s": round(max(two)),
                       "rate": RATE, "achieved_rate": round(achieved), "alarms": len(latencies),
-                      "p50_ms": round(p50, 1), "p99_ms": round(p99, 1)}))
+                      "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+                      "worker_only_p50_ms": round(w50, 1), "worker_only_p99_ms": round(w99, 1)}))
 
 
 if __name__ == "__main__":
