@@ -123,10 +123,30 @@ def run_command(
         str, typer.Option("--history", help="History store URL.")
     ] = "sqlite:///.centinela/history.db",
     state: Annotated[str, typer.Option("--state", help="State store URL.")] = "sqlite:///.centinela/state.db",
+    source: Annotated[
+        str | None, typer.Option("--source", help="Consume Ditto twin events: kafka://host:port/twin.events.")
+    ] = None,
+    group: Annotated[str, typer.Option("--group", help="Kafka consumer group of the workers.")] = "rules",
+    commands: Annotated[
+        str, typer.Option("--commands", help="Topic for the engine's merge commands ('' for none).")
+    ] = "twin.commands",
+    alarms_prefix: Annotated[
+        str, typer.Option("--alarms-prefix", help="Prefix of the alarms.critical and alarms.warnings topics.")
+    ] = "",
 ) -> None:
-    """Run the engine against a twin store until interrupted."""
+    """Run the engine against a twin store (or, with --source, as a Kafka worker) until interrupted."""
     from centinela.rules.launch import run_engine
 
+    if source is not None:
+        from centinela.rules.kafka_source import run_worker
+
+        worker = run_worker(rules, source, group=group, state_url=state, history_url=history or None,
+                            commands=commands or None, echo=typer.echo, alarms_prefix=alarms_prefix)
+        try:
+            asyncio.run(_until_signal(worker))
+        except CentinelaError as exc:
+            raise _fail(exc) from exc
+        return
     try:
         asyncio.run(_until_signal(run_engine(rules, twin, history, state, watch=watch, echo=typer.echo)))
     except CentinelaError as exc:

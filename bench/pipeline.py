@@ -1,0 +1,364 @@
+"""The distributed engine path: events/s per engine worker (1 vs 2 in one group) and reading→alarm latency.
+
+Throughput: N Ditto twin events (500 wells; creations, then tubing-pressure changes) are produced once
+to a topic of PARTITIONS partitions. Then, each in a new consumer group:
+- baseline: a bare aiokafka consumer doing `json.loads` per record and a commit per batch (the ceiling
+  of reading the topic in Python, no rules);
+- ours 1: one `EngineWorker` (decode to ThingEvent, rules, merge commands to twin.commands, alarm
+  transitions to the alarm topics, checkpoints in memory every second, offsets committed after flush);
+- ours 2: two `EngineWorker`s of one group, each in its own process, timed from the first event to the last.
+
+Latency: the whole distributed pipeline at RATE readings/s — a producer of Ditto modify commands →
+telemetry.raw → `KafkaConnectivity` + `EmbeddedTwinStore` (own process) → twin.events → `EngineWorker`
+(own process) → alarms topic, read here. Every reading flips an alarm; the reading's send time travels
+as the `centinela-source-time` header, so latency = when the alarm arrives here − when the reading was
+sent (Kafka record timestamps split it into stages). Then the same with the worker alone: twin
+events produced at RATE straight to twin.events (no twin service). p50/p99 leave out the first sixth
+of each run (warm-up).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import json
+import multiprocessing as mp
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+_spec = importlib.util.spec_from_file_location("_bench_services", _HERE / "_services.py")
+assert _spec is not None and _spec.loader is not None
+_services = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_services)
+require = _services.require
+
+from aiokafka import AIOKafkaConsumer  # noqa: E402
+
+from centinela.infra.kafka_admin import KafkaAdmin  # noqa: E402
+from centinela.infra.kafka_bus import KafkaBus  # noqa: E402
+from centinela.infra.memory_state import MemoryStateStore  # noqa: E402
+from centinela.ports import ThingEvent  # noqa: E402
+from centinela.rules.bus_sinks import AlarmSink, CommandSink  # noqa: E402
+from centinela.rules.loading import load_program  # noqa: E402
+from centinela.rules.worker import EngineWorker, WorkerSettings  # noqa: E402
+from centinela.twin.messages import command_envelope, event_envelope  # noqa: E402
+from centinela.twin.protocol import encode  # noqa: E402
+
+EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
+RATE = int(os.environ.get("BENCH_RATE", "5000"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
+PART = os.environ.get("BENCH_PART", "all")  # all, throughput or latency
+PARTITIONS = 4
+WELLS = 500
+TUBING = "/features/pressure/properties/tubing"
+RULES = """
+namespace bench.pipeline
+twins Well = things "*" where attributes.kind == "well"
+compute Well computed.double = pressure.tubing * 2
+alarm Well HighPressure severity critical
+    when pressure.tubing > 1500
+    clear when pressure.tubing < 1200
+"""
+
+
+def _rules() -> Path:
+    path = Path(tempfile.mkdtemp(prefix="centinela-bench-")) / "wells.rules"
+    path.write_text(RULES)
+    return path
+
+
+def _event(i: int, t0: float) -> tuple[str, bytes]:
+    thing = f"org.acme.field:well-{i % WELLS}"
+    if i < WELLS:
+        doc = {"attributes": {"kind": "well"}, "features": {"pressure": {"properties": {"tubing": 1000.0}}}}
+        event = ThingEvent(thing, "created", "/", doc, 1, t0)
+    else:
+        n = i // WELLS
+        value = 1000.0 + (i % 7) * 100.0  # 1000…1600: the alarm goes on and off now and then
+        event = ThingEvent(thing, "modified", TUBING, value, n + 1, t0 + n,
+                           {"correlation-id": f"c-{i}"})
+    return thing, encode(event_envelope(event)).encode()
+
+
+async def _produce(url: str, topic: str) -> None:
+    bus = await KafkaBus.from_url(url, partitions={topic: PARTITIONS})
+    t0 = time.time() - EVENTS
+    try:
+        for i in range(EVENTS):
+            await bus.publish(topic, *_event(i, t0))
+    finally:
+        await bus.aclose()
+
+
+async def _baseline(bootstrap: str, topic: str) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"base-{uuid.uuid4().hex[:6]}",
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                max_partition_fetch_bytes=4 * 1024 * 1024)
+    await consumer.start()
+    count, began = 0, None
+    try:
+        while count < EVENTS:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            for messages in batches.values():
+                if began is None and messages:
+                    began = time.perf_counter()
+                for m in messages:
+                    json.loads(m.value)
+                count += len(messages)
+            if batches:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+    assert began is not None
+    return EVENTS / (time.perf_counter() - began)
+
+
+async def _run_worker(url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str) -> float:
+    """Run one worker until the group has seen every event; returns this worker's events/s."""
+    bus = await KafkaBus.from_url(url)
+    worker = EngineWorker(load_program([rules]), bus, MemoryStateStore(),
+                          [CommandSink(bus, prefix + "twin.commands"), AlarmSink(bus, prefix)],
+                          WorkerSettings(topic, group))
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    began: float | None = None
+    reported = 0
+    try:
+        while True:
+            done = worker.events + worker.ignored_own
+            if done and began is None:
+                began = time.perf_counter()
+            with counter.get_lock():
+                counter.value += done - reported
+                total = counter.value
+            reported = done
+            if total >= EVENTS:
+                break
+            await asyncio.sleep(0.005)
+        elapsed = time.perf_counter() - (began or time.perf_counter())
+    finally:
+        stop.set()
+        await task
+        await bus.aclose()
+    return reported / elapsed if elapsed > 0 else 0.0
+
+
+def _worker_process(url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str) -> None:
+    asyncio.run(_run_worker(url, topic, group, rules, counter, prefix))
+
+
+def _workers(url: str, topic: str, rules: Path, count: int, prefix: str) -> float:
+    ctx = mp.get_context("spawn")
+    counter = ctx.Value("l", 0)
+    group = f"bench-{count}-{uuid.uuid4().hex[:6]}"
+    procs = [ctx.Process(target=_worker_process, args=(url, topic, group, rules, counter, prefix))
+             for _ in range(count)]
+    for p in procs:
+        p.start()
+    while counter.value == 0:
+        time.sleep(0.001)
+    began = time.perf_counter()
+    while counter.value < EVENTS:
+        time.sleep(0.001)
+    elapsed = time.perf_counter() - began
+    for p in procs:
+        p.join(60)
+    return EVENTS / elapsed
+
+
+# ---------------------------------------------------------------------- latency through the whole pipeline
+
+
+def _connectivity_process(url: str, run: str, ready: Any) -> None:
+    from centinela.twin.connectivity import KafkaConnectivity, load_connection
+    from centinela.twin.store import EmbeddedTwinStore
+
+    async def go() -> None:
+        data = json.loads((_HERE.parent / "compose" / "ditto" / "connection-kafka.json").read_text())
+        for source in data["sources"]:
+            source["addresses"] = [f"{run}.{a}" for a in source["addresses"]]
+        data["targets"][0]["address"] = f"{run}.twin.events/{{{{ thing:id }}}}"
+        bus = await KafkaBus.from_url(url, partitions={f"{run}.twin.events": PARTITIONS})
+        store = await EmbeddedTwinStore().open()
+        async with KafkaConnectivity(load_connection(data), bus, store, group=f"ditto-{run}"):
+            ready.value = 1
+            while ready.value != 2:
+                await asyncio.sleep(0.05)
+        await store.aclose()
+        await bus.aclose()
+
+    asyncio.run(go())
+
+
+def _latency_worker_process(url: str, run: str, rules: Path, ready: Any) -> None:
+    async def go() -> None:
+        bus = await KafkaBus.from_url(url)
+        worker = EngineWorker(load_program([rules]), bus, MemoryStateStore(),
+                              [CommandSink(bus, f"{run}.twin.commands"), AlarmSink(bus, f"{run}.")],
+                              WorkerSettings(f"{run}.twin.events", f"rules-{run}", poll_seconds=0.05))
+        stop = asyncio.Event()
+        task = asyncio.create_task(worker.run(stop))
+        while ready.value != 2:
+            await asyncio.sleep(0.05)
+        stop.set()
+        await task
+        await bus.aclose()
+
+    asyncio.run(go())
+
+
+async def _send(
+    bus: KafkaBus, run: str, twin: bool, thing: str, path: str, value: Any, revision: int, ms: str | None
+) -> None:
+    """A reading: a Ditto modify/create command to telemetry.raw, or (worker only) its twin event."""
+    headers = {"centinela-source-time": ms} if ms is not None else {}
+    action = "create" if path == "/" else "modify"
+    if twin:
+        command = command_envelope(thing, action, path, value, headers=headers)
+        await bus.publish(f"{run}.telemetry.raw", thing, encode(command).encode())
+        return
+    event = ThingEvent(thing, "created" if action == "create" else "modified", path, value, revision,
+                       time.time(), headers)
+    await bus.publish(f"{run}.twin.events", thing, encode(event_envelope(event)).encode())
+
+
+async def _latency(url: str, rules: Path, *, twin: bool = True) -> tuple[list[float], int, float]:
+    """Reading→alarm latencies through the whole pipeline (`twin`), or from twin.events on (worker only)."""
+    run = f"lat{uuid.uuid4().hex[:6]}"
+    ctx = mp.get_context("spawn")
+    ready = ctx.Value("i", 0)
+    procs = [ctx.Process(target=_latency_worker_process, args=(url, run, rules, ready))]
+    if twin:
+        procs.append(ctx.Process(target=_connectivity_process, args=(url, run, ready)))
+    for p in procs:
+        p.start()
+    bus = await KafkaBus.from_url(url, partitions={f"{run}.telemetry.raw": PARTITIONS})
+    things = [f"org.acme.lat:well-{i}" for i in range(100)]
+    alarms = await bus.consumer([f"{run}.alarms.critical"], group=f"lat-{run}")
+    events = await bus.consumer([f"{run}.twin.events"], group=f"lat-events-{run}")
+    latencies: list[float] = []
+    stages: list[float] = []
+    twin_stage: list[float] = []
+    try:
+        if not twin:
+            await bus.ensure_topics([f"{run}.twin.events"])
+            ready.value = 1
+        while ready.value != 1:
+            await asyncio.sleep(0.05)
+        for thing in things:
+            doc = {"attributes": {"kind": "well"},
+                   "features": {"pressure": {"properties": {"tubing": 1000.0}}}}
+            await _send(bus, run, twin, thing, "/", doc, 1, None)
+        await bus.flush()
+        await asyncio.sleep(3.0)  # creations applied and bound; the group has settled
+
+        async def read() -> None:
+            while True:
+                for record in await alarms.getmany(timeout=0.1, max_records=5000):
+                    now = time.time()
+                    sent = json.loads(record.value)["time"]
+                    latencies.append(now - sent)
+                    if record.timestamp is not None:
+                        stages.append(record.timestamp - sent)
+
+        async def read_events() -> None:  # when the twin service published each reading's twin event
+            while True:
+                for record in await events.getmany(timeout=0.1, max_records=5000):
+                    sent_ms = json.loads(record.value).get("headers", {}).get("centinela-source-time")
+                    if sent_ms is not None and record.timestamp is not None:
+                        twin_stage.append(record.timestamp - int(sent_ms) / 1000)
+
+        reader = asyncio.create_task(read())
+        event_reader = asyncio.create_task(read_events())
+        total = int(RATE * SECONDS)
+        began = time.perf_counter()
+        for i in range(total):
+            due = began + i / RATE
+            if (lag := due - time.perf_counter()) > 0.002:
+                await asyncio.sleep(lag)
+            thing = things[i % len(things)]
+            value = 2000.0 if (i // len(things)) % 2 == 0 else 1000.0  # every reading flips its alarm
+            ms = str(int(time.time() * 1000))
+            await _send(bus, run, twin, thing, TUBING, value, i + 2, ms)
+        achieved = total / (time.perf_counter() - began)
+        await bus.flush()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 30
+        while len(latencies) < total // 2 and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.0)
+        for task in (reader, event_reader):
+            task.cancel()
+            try:
+                await task
+            except asyncio.CancelledError:
+                pass
+    finally:
+        ready.value = 2
+        await alarms.aclose()
+        await events.aclose()
+        await bus.aclose()
+        for p in procs:
+            p.join(60)
+    twin, worker = twin_stage[len(twin_stage) // 6 :], stages[len(stages) // 6 :]
+    print(f"stages: reading→twin event published by the twin service p50 {_pct(twin, 0.5) * 1000:.1f}"
+          f" / p99 {_pct(twin, 0.99) * 1000:.1f} ms; reading→alarm published by the worker p50 "
+          f"{_pct(worker, 0.5) * 1000:.1f} / p99 {_pct(worker, 0.99) * 1000:.1f} ms")
+    return latencies, int(RATE * SECONDS), achieved
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def main() -> None:
+    url = require("kafka", "pipeline")
+    bootstrap = url.removeprefix("kafka://")
+    run = f"benchp{uuid.uuid4().hex[:6]}"
+    topic = f"{run}.twin.events"
+    rules = _rules()
+    base, one, two = [0.0], [0.0], [0.0]
+    try:
+        if PART in ("all", "throughput"):
+            await _produce(url, topic)
+            base = [await _baseline(bootstrap, topic) for _ in range(2)]
+            one = [await asyncio.to_thread(_workers, url, topic, rules, 1, f"{run}.") for _ in range(2)]
+            two = [await asyncio.to_thread(_workers, url, topic, rules, 2, f"{run}.") for _ in range(2)]
+        latencies, sent, achieved = await _latency(url, rules) if PART != "throughput" else ([], 0, 0.0)
+        alone = (await _latency(url, rules, twin=False))[0] if PART != "throughput" else []
+    finally:
+        admin = KafkaAdmin(bootstrap)
+        await admin.start()
+        await admin.delete([topic, f"{run}.twin.commands", f"{run}.alarms.critical",
+                            f"{run}.alarms.warnings"])
+        await admin.aclose()
+    warm = latencies[len(latencies) // 6 :]
+    p50, p99 = _pct(warm, 0.5) * 1000, _pct(warm, 0.99) * 1000
+    warm = alone[len(alone) // 6 :]
+    w50, w99 = _pct(warm, 0.5) * 1000, _pct(warm, 0.99) * 1000
+    print(f"events: {EVENTS}, partitions: {PARTITIONS}, wells: {WELLS}")
+    print(f"bare aiokafka consumer (json.loads):  {max(base):,.0f} events/s  runs {[round(b) for b in base]}")
+    print(f"EngineWorker, 1 worker:               {max(one):,.0f} events/s  runs {[round(b) for b in one]}")
+    print(f"EngineWorker, 2 workers (one group):  {max(two):,.0f} events/s  runs {[round(b) for b in two]}")
+    print(f"pipeline at {RATE} readings/s (achieved {achieved:,.0f}/s, {sent} sent, "
+          f"{len(latencies)} alarms): reading→alarm p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(f"worker alone (twin events produced at {RATE}/s straight to twin.events): "
+          f"reading→alarm p50 {w50:.1f} ms, p99 {w99:.1f} ms")
+    print(json.dumps({"bench": "pipeline", "ours_per_s": round(max(one)), "baseline_per_s": round(max(base)),
+                      "ratio": round(max(one) / max(base), 3) if max(base) else None,
+                      "two_workers_per_s": round(max(two)),
+                      "rate": RATE, "achieved_rate": round(achieved), "alarms": len(latencies),
+                      "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
+                      "worker_only_p50_ms": round(w50, 1), "worker_only_p99_ms": round(w99, 1)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

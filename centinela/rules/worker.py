@@ -1,0 +1,339 @@
+"""`EngineWorker`: a member of a Kafka consumer group running the rules over Ditto twin events.
+
+Each owned partition of the source topic has its own `Engine` (a thing's events all land in one
+partition, keyed by thing id). A batch of records is decoded and applied; the effects go to the
+sinks (merge commands, alarm topics, history). A checkpoint — at most every `checkpoint_seconds`,
+when partitions are revoked, and on stop — does, in this order: flush the sinks → save each
+partition's touched things and next offset (one `StateStore.save`) → commit the offsets.
+
+Rebalances: `on_revoked` checkpoints the partitions being lost (under the same lock as batch
+processing, so a half-processed batch is never split); `on_assigned` restores the gained
+partitions' engines from the state store. Records below a restored partition's saved offset are
+already reflected in the state and are skipped, so a crash between saving state and committing
+neither loses nor repeats a transition.
+
+How a thing gets bound without reading a twin store: from the events themselves. A `created`
+event (path `/`) carries the whole thing; a change of a thing not yet bound binds it from the
+event's value at its path plus the event's `extra` fields (Ditto's `extraFields` enrichment, e.g.
+`definition,attributes`), accumulated in memory until a class matches. After a restart the bound
+things come back from the partition checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import time as _time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from centinela.dsl.program import Program
+from centinela.errors import BusError, HistoryError, StateError, TwinError
+from centinela.infra.dlq import dead_letter
+from centinela.ports import Bus, Consumer, Record, StateStore, ThingEvent
+from centinela.rules.engine import Engine
+from centinela.rules.event_codec import decode_event
+from centinela.rules.output import StepOutput, pointer_parts
+from centinela.rules.partition_state import partition_prefix, restore_partition, snapshot_items
+from centinela.rules.runtime import event_time, source_times
+from centinela.rules.sinks import ORIGIN_HEADER, Sink
+
+__all__ = ["EngineWorker", "WorkerSettings"]
+
+log = logging.getLogger(__name__)
+
+_ORIGIN = ORIGIN_HEADER.encode()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSettings:
+    """Where a worker reads, which group it joins, and how often it checkpoints."""
+
+    topic: str = "twin.events"
+    group: str = "rules"
+    batch: int = 2000
+    poll_seconds: float = 0.1
+    checkpoint_seconds: float = 1.0
+    retry_seconds: float = 1.0
+
+
+@dataclass(slots=True)
+class _Partition:
+    engine: Engine
+    prefix: str
+    skip_below: int | None
+    last: Record | None = None
+    partial: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+class EngineWorker:
+    """Consumes `settings.topic` in `settings.group`; run with `await worker.run(stop)`."""
+
+    def __init__(
+        self,
+        program: Program,
+        bus: Bus,
+        state: StateStore,
+        sinks: Sequence[Sink],
+        settings: WorkerSettings | None = None,
+        *,
+        now: Callable[[], float] = _time.time,
+    ) -> None:
+        self.program = program
+        self.bus = bus
+        self.state = state
+        self.sinks = list(sinks)
+        self.settings = settings or WorkerSettings()
+        self._now = now
+        self._parts: dict[tuple[str, int], _Partition] = {}
+        self._lock = asyncio.Lock()
+        self._consumer: Consumer | None = None
+        self._rebalancing = False
+        self.events = 0
+        self.ignored_own = 0
+        self.skipped = 0
+        self.dead_lettered = 0
+        self.checkpoints = 0
+        self.failures = 0
+        self.on_output: Callable[[StepOutput], None] | None = None
+
+    @property
+    def partitions(self) -> list[tuple[str, int]]:
+        """The partitions this worker owns (and holds engine state for) now."""
+        return sorted(self._parts)
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Consume until `stop` is set (or the task is cancelled), then checkpoint and leave the group.
+
+        When an effect cannot be made durable (bus, history or state store failing), the worker
+        rewinds: every owned partition goes back to its saved state and committed offset, and the
+        records are processed again once the stores answer.
+        """
+        stop = stop or asyncio.Event()
+        s = self.settings
+        consumer = await self._open()
+        loop = asyncio.get_running_loop()
+        last_checkpoint = loop.time()
+        try:
+            while not stop.is_set():
+                try:
+                    records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
+                    async with self._lock:
+                        out = StepOutput()  # one output per batch: one merge per thing, one publish pass
+                        for record in records:
+                            await self._handle(record, out)
+                        self._advance(out)
+                        await self._emit(out)
+                        if loop.time() - last_checkpoint >= s.checkpoint_seconds:
+                            await self._checkpoint(list(self._parts))
+                            last_checkpoint = loop.time()
+                except (BusError, HistoryError, StateError) as exc:
+                    self.failures += 1
+                    log.warning("group %s: %s; going back to the last checkpoint", s.group, exc)
+                    consumer = await self._recover(consumer, stop)
+        finally:
+            try:
+                async with self._lock:
+                    await self._checkpoint(list(self._parts))
+            finally:
+                self._consumer = None
+                await consumer.aclose()
+
+    async def _open(self) -> Consumer:
+        s = self.settings
+        opener: Any = self.bus.consumer
+        consumer: Consumer
+        if "on_assigned" in inspect.signature(opener).parameters:
+            consumer = await opener([s.topic], group=s.group, on_assigned=self._assigned,
+                                    on_revoked=self._revoked)
+            self._rebalancing = True
+        else:  # a bus without rebalance callbacks (in-process): partitions restore lazily
+            consumer = await self.bus.consumer([s.topic], group=s.group)
+        self._consumer = consumer
+        return consumer
+
+    async def _recover(self, consumer: Consumer, stop: asyncio.Event) -> Consumer:
+        """Rewind, retrying every `retry_seconds` while the state store cannot be read."""
+        while True:
+            await asyncio.sleep(self.settings.retry_seconds)
+            try:
+                return await self._rewind(consumer)
+            except (BusError, StateError) as exc:
+                if stop.is_set():
+                    raise
+                log.warning("group %s: cannot restore the last checkpoint yet: %s", self.settings.group, exc)
+
+    async def _rewind(self, consumer: Consumer) -> Consumer:
+        """Drop what is not checkpointed: restore the owned partitions, re-read from the committed offsets."""
+        async with self._lock:
+            keys = list(self._parts)
+            self._parts.clear()
+            for key in keys:
+                await self._restore(key)
+            seek = getattr(consumer, "seek_to_committed", None)
+            if seek is not None:
+                await seek()
+                return consumer
+        await consumer.aclose()
+        return await self._open()
+
+    async def checkpoint(self) -> None:
+        """Make every effect durable, save the state of every owned partition, commit the offsets."""
+        async with self._lock:
+            await self._checkpoint(list(self._parts))
+
+    # ------------------------------------------------------------------ rebalancing
+
+    async def _assigned(self, partitions: list[tuple[str, int]]) -> None:
+        async with self._lock:
+            for key in partitions:
+                if key not in self._parts:
+                    await self._restore(key)
+            log.info("group %s: assigned %s", self.settings.group, partitions)
+
+    async def _revoked(self, partitions: list[tuple[str, int]]) -> None:
+        async with self._lock:
+            owned = [k for k in partitions if k in self._parts]
+            try:
+                await self._checkpoint(owned)
+            finally:
+                for key in owned:
+                    del self._parts[key]
+            log.info("group %s: revoked %s", self.settings.group, partitions)
+
+    async def _restore(self, key: tuple[str, int]) -> _Partition:
+        engine = Engine(self.program)
+        prefix = partition_prefix(self.settings.group, *key)
+        saved = await restore_partition(engine, self.state, prefix)
+        part = self._parts[key] = _Partition(engine, prefix, saved)
+        return part
+
+    # ------------------------------------------------------------------ processing
+
+    async def _handle(self, record: Record, out: StepOutput) -> None:
+        part = self._parts.get((record.topic, record.partition))
+        if part is None:
+            if self._rebalancing:  # not ours (any more): its owner processes it
+                return
+            part = await self._restore((record.topic, record.partition))
+        part.last = record
+        if part.skip_below is not None and record.offset < part.skip_below:
+            self.skipped += 1
+            return
+        for name, value in record.headers:
+            if name == ORIGIN_HEADER and value == b"engine":
+                self.ignored_own += 1
+                return
+        try:
+            event = decode_event(record.value)
+        except TwinError as exc:
+            self.dead_lettered += 1
+            where = f"{record.topic}[{record.partition}]@{record.offset}"
+            reason = f"The record {where} is not a Ditto Protocol twin event: {exc.message}"
+            log.warning("group %s: %s", self.settings.group, reason)
+            await dead_letter(self.bus, record, reason, error=exc)
+            return
+        if event.headers.get(ORIGIN_HEADER) == "engine":
+            self.ignored_own += 1
+            return
+        self.events += 1
+        self._apply(part, event, out)
+
+    def _apply(self, part: _Partition, event: ThingEvent, out: StepOutput) -> None:
+        engine, thing_id = part.engine, event.thing_id
+        when = event_time(event, self._now())
+        if event.action == "deleted" and event.path == "/":
+            engine.contexts.pop(thing_id, None)
+            part.partial.pop(thing_id, None)
+            engine.touched.add(thing_id)
+            return
+        if not engine.contexts.get(thing_id):
+            if event.path == "/" and isinstance(event.value, dict):
+                doc = dict(event.value)
+            else:
+                doc = part.partial.setdefault(thing_id, {})
+                _put(doc, event.path, event.value)
+            if event.extra:
+                _deep_merge(doc, event.extra)
+            doc["thingId"] = thing_id
+            engine.bind(doc, when, out)
+            if engine.contexts.get(thing_id):
+                part.partial.pop(thing_id, None)
+                engine.touched.add(thing_id)
+            else:
+                engine.contexts.pop(thing_id, None)
+                part.partial[thing_id] = doc
+            return
+        engine.ingest_change(
+            thing_id, event.path, event.value, when, out,
+            merge=event.action == "merged", times=source_times(event),
+        )
+        engine.touched.add(thing_id)
+
+    def _advance(self, out: StepOutput) -> None:
+        now = self._now()
+        for part in self._parts.values():
+            wake = part.engine.next_wake()
+            if wake is not None and wake <= now:
+                part.engine.advance(now, out)
+
+    async def _emit(self, out: StepOutput) -> None:
+        if not out:
+            return
+        for sink in self.sinks:
+            await sink.emit(out)
+        if self.on_output is not None:
+            self.on_output(out)
+
+    async def _checkpoint(self, keys: Sequence[tuple[str, int]]) -> None:
+        parts = [self._parts[k] for k in keys if k in self._parts]
+        if not any(p.last is not None or p.engine.touched for p in parts):
+            return
+        for sink in self.sinks:
+            await sink.flush()
+        await self.bus.flush()  # dead letters
+        items: dict[str, bytes | None] = {}
+        touched = [(part, set(part.engine.touched)) for part in parts]
+        for part in parts:
+            offset = part.last.offset + 1 if part.last is not None else None
+            items.update(snapshot_items(part.engine, part.prefix, offset))
+        if items:
+            try:
+                await self.state.save(items)
+            except BaseException:
+                for part, things in touched:  # not saved: still to be saved
+                    part.engine.touched |= things
+                raise
+        done = [p.last for p in parts if p.last is not None]
+        if done and self._consumer is not None:
+            await self._consumer.commit(done)
+        for part in parts:
+            part.last = None
+        self.checkpoints += 1
+
+
+def _put(doc: dict[str, Any], pointer: str, value: Any) -> None:
+    parts = pointer_parts(pointer)
+    if not parts:
+        if isinstance(value, dict):
+            doc.update(value)
+        return
+    node = doc
+    for name in parts[:-1]:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            child = node[name] = {}
+        node = child
+    node[parts[-1]] = value
+
+
+def _deep_merge(doc: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    for name, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(doc.get(name), dict):
+            _deep_merge(doc[name], value)
+        else:
+            doc[name] = value
