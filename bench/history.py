@@ -9,30 +9,20 @@ returned); the baseline from an already-encoded binary file to committed rows. T
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
 import psycopg
+from _services import require
 
-# bench/redis.py and bench/kafka.py must not shadow the `redis` and `kafka` packages: drop bench/.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("_bench_services", _HERE / "_services.py")
-assert _spec is not None and _spec.loader is not None
-_services = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_services)
-require = _services.require
-
-from centinela.infra.postgres_history import PostgresHistoryStore  # noqa: E402
-from centinela.ports import Sample  # noqa: E402
+from centinela.infra.postgres_history import PostgresHistoryStore
+from centinela.ports import Sample
 
 ROWS = int(os.environ.get("BENCH_ROWS", "300000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))

@@ -20,36 +20,29 @@ of each run (warm-up).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import multiprocessing as mp
 import os
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+from _services import require
+from aiokafka import AIOKafkaConsumer
+
+from centinela.infra.kafka_admin import KafkaAdmin
+from centinela.infra.kafka_bus import KafkaBus
+from centinela.infra.memory_state import MemoryStateStore
+from centinela.ports import ThingEvent
+from centinela.rules.bus_sinks import AlarmSink, CommandSink
+from centinela.rules.loading import load_program
+from centinela.rules.worker import EngineWorker, WorkerSettings
+from centinela.twin.messages import command_envelope, event_envelope
+from centinela.twin.protocol import encode
+
 _HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("_bench_services", _HERE / "_services.py")
-assert _spec is not None and _spec.loader is not None
-_services = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_services)
-require = _services.require
-
-from aiokafka import AIOKafkaConsumer  # noqa: E402
-
-from centinela.infra.kafka_admin import KafkaAdmin  # noqa: E402
-from centinela.infra.kafka_bus import KafkaBus  # noqa: E402
-from centinela.infra.memory_state import MemoryStateStore  # noqa: E402
-from centinela.ports import ThingEvent  # noqa: E402
-from centinela.rules.bus_sinks import AlarmSink, CommandSink  # noqa: E402
-from centinela.rules.loading import load_program  # noqa: E402
-from centinela.rules.worker import EngineWorker, WorkerSettings  # noqa: E402
-from centinela.twin.messages import command_envelope, event_envelope  # noqa: E402
-from centinela.twin.protocol import encode  # noqa: E402
 
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 RATE = int(os.environ.get("BENCH_RATE", "5000"))

@@ -10,24 +10,14 @@ The same kind of current values (N things × paths) and alarm states are written
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import json
 import os
-import sys
 import time
 import uuid
-from pathlib import Path
 
-# bench/redis.py and bench/kafka.py must not shadow the `redis` and `kafka` packages: drop bench/.
-_HERE = Path(__file__).resolve().parent
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
-_spec = importlib.util.spec_from_file_location("_bench_services", _HERE / "_services.py")
-assert _spec is not None and _spec.loader is not None
-_services = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_services)
-require = _services.require
+from _services import require
 
-from centinela.infra.redis_live import SEVERITY_SCORE, AlarmState, CurrentValue, RedisLive  # noqa: E402
+from centinela.infra.redis_live import SEVERITY_SCORE, AlarmState, CurrentValue, RedisLive
 
 WRITES = int(os.environ.get("BENCH_WRITES", "20000"))
 BATCH = 500
