@@ -61,10 +61,29 @@ def test_ecd_examples() -> None:
 
 
 def test_buoyancy_factor_lapeyrouse_example() -> None:
-    """Lyons, Carter & Lapeyrouse, 3rd ed., p. 24: BF for a 13.0 ppg fluid = (65.5 − 13.0) ÷ 65.5 = 0.8015."""
+    """BF = (65.5 − MW) ÷ 65.5 (Lyons, Carter & Lapeyrouse, Formulas and Calculations for Drilling,
+    Production and Workover, 3rd ed. 2012, p. 24, as cited by
+    https://petroleumoffice.com/formula/buoyancy-factor-using-mud-weight/).
+
+    Worked example 'Buoyancy Factor Calculation and Its Application' (drillingformulas.com article, as
+    reproduced at http://www.lccsc.org/regatta/sailing/buoyancy-factor-calculation-and-its-application.html):
+    13.0 ppg →
+    BF = 0.8015, and a 350 klb string weighs 350 × 0.8015 = 280.5 klb in that mud.
+    """
     assert buoyancy_factor(13.0) == pytest.approx(0.8015, rel=REL)
+    assert 350.0 * buoyancy_factor(13.0) == pytest.approx(280.5, rel=REL)
     with pytest.raises(DomainInputError, match="65.5"):
         buoyancy_factor(70.0)
+
+
+def test_buoyancy_factor_drillingcalculator_table() -> None:
+    """https://drillingcalculator.com/buoyancy-factor-calculator (steel 65.5 ppg): 10.0 ppg → BF ≈ 0.847 and a
+    10,000 lb joint buoys to ≈ 8,470 lb; its table gives 12.0 ppg → 0.817 and 14.0 ppg → 0.786.
+    """
+    assert buoyancy_factor(10.0) == pytest.approx(0.847, rel=REL)
+    assert 10_000.0 * buoyancy_factor(10.0) == pytest.approx(8470.0, rel=REL)
+    assert buoyancy_factor(12.0) == pytest.approx(0.817, rel=REL)
+    assert buoyancy_factor(14.0) == pytest.approx(0.786, rel=REL)
 
 
 def test_hydraulic_horsepower_examples() -> None:

@@ -121,3 +121,11 @@ def test_api_gravity_definition() -> None:
     assert sg_to_api(1.0) == pytest.approx(10.0)
     for api in (15.0, 32.0, 45.0):
         assert sg_to_api(api_to_sg(api)) == pytest.approx(api)
+
+
+def test_api_gravity_sciencing_example() -> None:
+    """Sciencing, 'How to Convert API to Density' (https://sciencing.com/convert-api-density-8443808.html):
+    50 °API → 141.5 ÷ (131.5 + 50) = 141.5 ÷ 181.5 = 0.7796 specific gravity, and back.
+    """
+    assert api_to_sg(50.0) == pytest.approx(0.7796, rel=REL)
+    assert sg_to_api(0.7796) == pytest.approx(50.0, rel=REL)
