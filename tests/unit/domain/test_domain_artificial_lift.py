@@ -99,6 +99,15 @@ def test_gas_column_integrates_the_gradient() -> None:
     assert gas_column_pressure(ps, gg, 0.0, t, z) == pytest.approx(ps)
 
 
+def test_gas_column_drillingformulas_dry_gas_example() -> None:
+    """drillingformulas.com, 'Determine Bottom Hole Pressure from Wellhead Pressure in a Dry Gas Well'
+    (http://www.drillingformulas.com/determine-bottom-hole-pressure-from-wellhead-pressure-in-a-dry-gas-well/):
+    shut-in wellhead 2000 psig = 2014.7 psia, 0.75 gravity gas, 9000 ft TVD, average 160 °F, ideal gas
+    (Pbh = Pwh·e^(γg·H/(53.36·Tav)), no z factor) → Pbh = 2471 psia.
+    """
+    assert gas_column_pressure(2014.7, 0.75, 9000.0, 160.0, 1.0) == pytest.approx(2471.0, rel=REL)
+
+
 def test_gas_column_checks() -> None:
     with pytest.raises(DomainInputError, match="absolute surface injection pressure `surface_pressure`"):
         gas_column_pressure(0.0, 0.65, 1000.0, 100.0, 0.9)
