@@ -52,6 +52,16 @@ def test_kill_mud_balances_the_formation() -> None:
     assert kill_mud_weight(0.0, tvd, mw) == pytest.approx(mw)
 
 
+def test_kill_mud_weight_drillingformulas_example() -> None:
+    """drillingformulas.com, 'Maximum Surface Pressure from Gas Influx in Water Based Mud'
+    (https://www.drillingformulas.com/maximum-surface-pressure-from-gas-influx-in-water-based-mud/):
+    SIDPP 450 psi, 12.0 ppg mud, hole 9,500 ft TVD → KMW = 12.0 + 450 ÷ (0.052 × 9500) = 12.91 ppg
+    (rounded up to 13.0 ppg on the rig), formation pressure = 450 + 0.052 × 12.0 × 9500 = 6378 psi.
+    """
+    assert kill_mud_weight(450.0, 9500.0, 12.0) == pytest.approx(12.91, rel=REL)
+    assert formation_pressure(450.0, 9500.0, 12.0) == pytest.approx(6378.0, rel=REL)
+
+
 def test_checks() -> None:
     with pytest.raises(DomainInputError, match="`mud_weight` must be at most `max_mud_weight`"):
         maasp(12.0, 13.0, 5000.0)
