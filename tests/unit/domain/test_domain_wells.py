@@ -25,7 +25,10 @@ def test_vogel_ahmed_saturated_example_2500_psig() -> None:
     """T. Ahmed, Reservoir Engineering Handbook (Gulf), ch. 'Oil Well Performance', Vogel's method example.
 
     Saturated reservoir, p̄r = 2500 psig; stabilised test 350 STB/d at pwf = 2000 psig.
-    Published: (Qo)max = 1067.1 STB/d and Qo = 441.7 STB/d at pwf = 1850 psig.
+    Quoted as: (Qo)max = 1067.1 STB/d and Qo = 441.7 STB/d at pwf = 1850 psig.
+    UNVERIFIED: this attribution was written from memory and no copy of the book's example could be
+    found to check it against; the figures are only known to be what Vogel's equation gives for these
+    inputs (350 / 0.328 = 1067.1; 1067.1 × 0.41392 = 441.7).
     """
     qmax = vogel_qmax(350.0, 2000.0, 2500.0)
     assert qmax == pytest.approx(1067.1, rel=REL)
@@ -35,8 +38,10 @@ def test_vogel_ahmed_saturated_example_2500_psig() -> None:
 def test_vogel_ahmed_saturated_example_3000_psig() -> None:
     """T. Ahmed, Reservoir Engineering Handbook, ch. 'Oil Well Performance', Vogel example (second).
 
-    p̄r = 3000 psig; test 400 STB/d at pwf = 2580 psig. Published: (Qo)max = 1692 STB/d and
+    p̄r = 3000 psig; test 400 STB/d at pwf = 2580 psig. Quoted as: (Qo)max = 1692 STB/d and
     Qo = 900 STB/d at pwf = 1950 psig.
+    UNVERIFIED: attribution written from memory, not checked against the book (no copy found); the
+    figures agree with Vogel's equation for these inputs.
     """
     qmax = vogel_qmax(400.0, 2580.0, 3000.0)
     assert qmax == pytest.approx(1692.0, rel=REL)
