@@ -65,6 +65,22 @@ class _Window:
             highs.pop()
         highs.append(point)
 
+    def push(self, point: tuple[float, Any], x: float, now: float) -> None:
+        """`add` then `evict(now)` in one call (the streaming case: a new newest reading)."""
+        if point[1] is not x:
+            point = (point[0], x)
+        self.points.append(point)
+        self.total += x
+        self.squares += x * x
+        lows, highs = self.lows, self.highs
+        while lows and lows[-1][1] >= x:
+            lows.pop()
+        lows.append(point)
+        while highs and highs[-1][1] <= x:
+            highs.pop()
+        highs.append(point)
+        self.evict(now)
+
     def evict(self, now: float) -> None:
         self.now = now
         edge = now - self.seconds
@@ -121,17 +137,20 @@ class PointSeries:
     def add(self, t: float, value: Any) -> bool:
         """Add a reading; return False when it is too late to matter (older than the horizon)."""
         last = self.last_time
-        if last is not None and t < last:
-            return self._insert_late(t, value)
-        if last is not None and t == last:
-            if value == self.last_value:
-                return True  # the same reading again: nothing to count twice
-            self._replace_last(value)
-            return True
-        x = _num(value)
+        if last is not None:
+            if t < last:
+                return self._insert_late(t, value)
+            if t == last:
+                if value == self.last_value:
+                    return True  # the same reading again: nothing to count twice
+                self._replace_last(value)
+                return True
+        x = value if value.__class__ is float else _num(value)
         self.wake = None  # the rules reading this series run next and say when it changes again
         if last is not None:
-            held = _num(self.last_value)
+            held = self.last_value
+            if held.__class__ is not float:
+                held = _num(held)
             if held is not None:
                 self.integral_total += held * (t - last)
             self.prev_value, self.has_prev = self.last_value, True
@@ -142,13 +161,17 @@ class PointSeries:
         edge = t - self.horizon
         while len(points) > 2 and points[1][0] <= edge:
             points.popleft()  # one point before the edge stays: it holds its value into the window
-        if x is not None:
-            for seconds, window in list(self.windows.items()):
+        windows = self.windows
+        if x is not None and windows:
+            stale = None
+            for seconds, window in windows.items():
                 if window.now > t:  # it was queried ahead of this reading: rebuild on demand
-                    del self.windows[seconds]
+                    stale = [seconds] if stale is None else [*stale, seconds]
                     continue
-                window.add(point, x)
-                window.evict(t)
+                window.push(point, x, t)
+            if stale is not None:
+                for seconds in stale:
+                    del windows[seconds]
         return True
 
     def _replace_last(self, value: Any) -> None:
