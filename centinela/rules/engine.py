@@ -351,6 +351,11 @@ class Engine:
                 ctx.scheduled = None
                 self._fire(ctx, when, out)
 
+    @property
+    def timers_heap(self) -> list[tuple[float, int, str, str]]:
+        """The timer heap (read only): `timers_heap[0][0]` is a lower bound of `next_wake()`."""
+        return self._timers
+
     def _push(self, ctx: ThingContext, when: float) -> None:
         self._seq += 1
         ctx.scheduled = when
