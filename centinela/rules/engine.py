@@ -448,10 +448,21 @@ class Engine:
                     out.rows.append((ctx.now, ctx.thing_id, node_key, value))
             elif kind == _ALARM:
                 if plain and value.__class__ is bool:
-                    # The common case of `_alarm`'s first test, without the call: same input, idle.
+                    # `_alarm`'s early returns without the call: the same input while idle, or while
+                    # active the same input and the same clear condition.
                     status = alarms.get(name, _NORMAL)
-                    if value is status.raised and not status.active and not status.suppressed:
-                        continue
+                    if value is status.raised and not status.suppressed:
+                        if not status.active:
+                            continue
+                        clear = node.alarm.clear  # plain: an alarm node
+                        cleared: Any = None
+                        if clear is not None:
+                            try:
+                                cleared = _tri(clear(ctx))
+                            except Exception:  # noqa: BLE001 - `_alarm` evaluates it again, reports it
+                                cleared = _UNSEEN
+                        if cleared == status.cleared or (cleared is None and status.cleared is not value):
+                            continue
                 self._alarm(ctx, node, value, out)
         self._schedule(ctx)
 
