@@ -198,6 +198,12 @@ class PointSeries:
     def _window(self, now: float, seconds: float) -> _Window:
         window = self.windows.get(seconds)
         last = self.last_time
+        if window is not None and now == window.now and (last is None or now >= last):
+            # Already evicted at `now` (the streaming case: the reading's own `push`).
+            points = window.points
+            if points:
+                self._wake(points[0][0] + seconds, now)
+            return window
         if window is None or now < window.now or (last is not None and now < last):
             # A query behind the newest data (a timer before a delayed reading) gets a window of
             # its own; only windows that move forward with the data are kept and updated.
