@@ -37,9 +37,14 @@ def _num(value: Any) -> float | None:
 
 
 class _Window:
-    """Running aggregates over the numeric points of the last `seconds`."""
+    """Running aggregates over the numeric points of the last `seconds`.
 
-    __slots__ = ("seconds", "now", "points", "total", "squares", "lows", "highs")
+    The min / max deques are kept only once `min` or `max` has been asked of the window
+    (`extrema`): they are a function of the points in the window, so building them late from
+    `points` gives the same deques as keeping them from the start.
+    """
+
+    __slots__ = ("seconds", "now", "points", "total", "squares", "lows", "highs", "extrema")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -49,6 +54,7 @@ class _Window:
         self.squares = 0.0
         self.lows: deque[tuple[float, float]] = deque()
         self.highs: deque[tuple[float, float]] = deque()
+        self.extrema = False
 
     def add(self, point: tuple[float, Any], x: float) -> None:
         """Add a reading; `point` is the series' own (time, value) tuple, shared when it is a float."""
@@ -57,6 +63,10 @@ class _Window:
         self.points.append(point)
         self.total += x
         self.squares += x * x
+        if self.extrema:
+            self._track(point, x)
+
+    def _track(self, point: tuple[float, float], x: float) -> None:
         lows, highs = self.lows, self.highs
         while lows and lows[-1][1] >= x:
             lows.pop()
@@ -65,6 +75,13 @@ class _Window:
             highs.pop()
         highs.append(point)
 
+    def track_extrema(self) -> None:
+        """Start keeping the min / max deques, built from the points now in the window."""
+        if not self.extrema:
+            self.extrema = True
+            for point in self.points:
+                self._track(point, point[1])
+
     def push(self, point: tuple[float, Any], x: float, now: float) -> None:
         """`add` then `evict(now)` in one call (the streaming case: a new newest reading)."""
         if point[1] is not x:
@@ -72,13 +89,8 @@ class _Window:
         self.points.append(point)
         self.total += x
         self.squares += x * x
-        lows, highs = self.lows, self.highs
-        while lows and lows[-1][1] >= x:
-            lows.pop()
-        lows.append(point)
-        while highs and highs[-1][1] <= x:
-            highs.pop()
-        highs.append(point)
+        if self.extrema:
+            self._track(point, x)
         self.evict(now)
 
     def evict(self, now: float) -> None:
@@ -91,10 +103,11 @@ class _Window:
             self.squares -= x * x
         if not points:
             self.total = self.squares = 0.0
-        while self.lows and self.lows[0][0] <= edge:
-            self.lows.popleft()
-        while self.highs and self.highs[0][0] <= edge:
-            self.highs.popleft()
+        if self.extrema:
+            while self.lows and self.lows[0][0] <= edge:
+                self.lows.popleft()
+            while self.highs and self.highs[0][0] <= edge:
+                self.highs.popleft()
 
 
 class PointSeries:
@@ -238,10 +251,12 @@ class PointSeries:
 
     def min(self, now: float, seconds: float) -> Any:
         w = self._window(now, seconds)
+        w.track_extrema()
         return w.lows[0][1] if w.lows else MISSING
 
     def max(self, now: float, seconds: float) -> Any:
         w = self._window(now, seconds)
+        w.track_extrema()
         return w.highs[0][1] if w.highs else MISSING
 
     def stddev(self, now: float, seconds: float) -> Any:
