@@ -254,11 +254,16 @@ def _deadlines(s: AlarmStatus, cfg: AlarmConfig) -> list[tuple[float, int]]:
 
 def next_deadline(status: AlarmStatus, config: AlarmConfig) -> float | None:
     """The earliest time at which the alarm changes without new data (for the scheduler)."""
+    s = status
+    if s.pending_since is None and s.clearing_since is None and s.shelved_until is None and not s.chattering:
+        return None
     found = _deadlines(status, config)
     return min(found)[0] if found else None
 
 
 def _advance(s: AlarmStatus, cfg: AlarmConfig, now: float, out: list[Transition]) -> AlarmStatus:
+    if s.pending_since is None and s.clearing_since is None and s.shelved_until is None and not s.chattering:
+        return s  # no deadline at all (what `_deadlines` would find), the common case
     while True:
         due = [d for d in _deadlines(s, cfg) if d[0] <= now]
         if not due:
