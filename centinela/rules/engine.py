@@ -222,7 +222,23 @@ class Engine:
         if self.record_readings:
             out.sample(time, thing_id, path, value)
         for ctx in contexts:
-            if path in ctx.twin_class.inputs and self._accept(ctx, path, value, time, out):
+            if path not in ctx.twin_class.inputs:
+                continue
+            seen = ctx.seen.get(path)
+            wake = ctx.wake
+            if (seen is None or time > seen) and (wake is None or wake >= time) and value is not None:
+                # `_accept`'s common case inline: a newer value, no timer due before it.
+                ctx.seen[path] = time
+                if time > ctx.now:
+                    ctx.now = time
+                ctx.values[path] = value
+                series = ctx.store.get(path)
+                if series is not None:
+                    series.add(time, value)
+                elif path in self._path_series[ctx.twin_class.name]:
+                    ctx.series(path).append(time, value)
+                self._run(ctx, path, out)
+            elif self._accept(ctx, path, value, time, out):
                 self._run(ctx, path, out)
 
     def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
