@@ -22,7 +22,7 @@ transitions, with the same times, as timers firing on time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -169,6 +169,18 @@ class Transition:
 
 Event = Evaluation | Tick | Action
 
+_FIELDS = AlarmStatus.__slots__
+_new = object.__new__
+_set = object.__setattr__
+
+
+def replace(s: AlarmStatus, **changes: Any) -> AlarmStatus:
+    """`dataclasses.replace` for `AlarmStatus`, without its per-call field introspection."""
+    new = _new(AlarmStatus)
+    for name in _FIELDS:
+        _set(new, name, changes[name] if name in changes else getattr(s, name))
+    return new
+
 
 def _overlay(s: AlarmStatus) -> AlarmState | None:
     if s.out_of_service:
@@ -242,11 +254,16 @@ def _deadlines(s: AlarmStatus, cfg: AlarmConfig) -> list[tuple[float, int]]:
 
 def next_deadline(status: AlarmStatus, config: AlarmConfig) -> float | None:
     """The earliest time at which the alarm changes without new data (for the scheduler)."""
+    s = status
+    if s.pending_since is None and s.clearing_since is None and s.shelved_until is None and not s.chattering:
+        return None
     found = _deadlines(status, config)
     return min(found)[0] if found else None
 
 
 def _advance(s: AlarmStatus, cfg: AlarmConfig, now: float, out: list[Transition]) -> AlarmStatus:
+    if s.pending_since is None and s.clearing_since is None and s.shelved_until is None and not s.chattering:
+        return s  # no deadline at all (what `_deadlines` would find), the common case
     while True:
         due = [d for d in _deadlines(s, cfg) if d[0] <= now]
         if not due:
@@ -275,13 +292,12 @@ def _track(s: AlarmStatus, ev: Evaluation, cfg: AlarmConfig, now: float) -> Alar
             return replace(s, raised=None, cleared=None, pending_since=None, clearing_since=None)
     if cleared is None:
         cleared = not raised
-    s = replace(s, raised=raised, cleared=cleared)
     if not s.active:
         pending = (s.pending_since if s.pending_since is not None else now) if raised else None
-        return replace(s, pending_since=pending, clearing_since=None)
+        return replace(s, raised=raised, cleared=cleared, pending_since=pending, clearing_since=None)
     clearing = cleared and not raised
     since = (s.clearing_since if s.clearing_since is not None else now) if clearing else None
-    return replace(s, clearing_since=since, pending_since=None)
+    return replace(s, raised=raised, cleared=cleared, clearing_since=since, pending_since=None)
 
 
 def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> AlarmStatus:

@@ -98,7 +98,21 @@ class Engine:
             NodeKind.ALARM: _ALARM,
             NodeKind.SERIES: _LET,
         }
-        self._kinds = {c.name: tuple(codes[n.kind] for n in c.nodes) for c in program.classes.values()}
+        # What `_run` needs of each node, looked up once: (kind, node, key, name, plain alarm).
+        # A plain alarm has no suppress condition, so an unchanged bool input settles it at once.
+        self._plans = {
+            c.name: tuple(
+                (
+                    codes[n.kind],
+                    n,
+                    n.key,
+                    n.name,
+                    n.kind is NodeKind.ALARM and n.alarm is not None and n.alarm.suppress is None,
+                )
+                for n in c.nodes
+            )
+            for c in program.classes.values()
+        }
         # Plain dicts filled on first use: fast lookups, and the compiler's lazy triggers stay lazy.
         self._triggers: dict[str, dict[str, Trigger | None]] = {c.name: {} for c in program.classes.values()}
         self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
@@ -208,7 +222,23 @@ class Engine:
         if self.record_readings:
             out.sample(time, thing_id, path, value)
         for ctx in contexts:
-            if path in ctx.twin_class.inputs and self._accept(ctx, path, value, time, out):
+            if path not in ctx.twin_class.inputs:
+                continue
+            seen = ctx.seen.get(path)
+            wake = ctx.wake
+            if (seen is None or time > seen) and (wake is None or wake >= time) and value is not None:
+                # `_accept`'s common case inline: a newer value, no timer due before it.
+                ctx.seen[path] = time
+                if time > ctx.now:
+                    ctx.now = time
+                ctx.values[path] = value
+                series = ctx.store.get(path)
+                if series is not None:
+                    series.add(time, value)
+                elif path in self._path_series[ctx.twin_class.name]:
+                    ctx.series(path).append(time, value)
+                self._run(ctx, path, out)
+            elif self._accept(ctx, path, value, time, out):
                 self._run(ctx, path, out)
 
     def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
@@ -236,7 +266,8 @@ class Engine:
 
     def _accept(self, ctx: ThingContext, path: str, value: Any, time: float, out: StepOutput) -> bool:
         """Take a reading into the context; False for a duplicate or an out-of-order reading."""
-        seen = ctx.seen.get(path)
+        seen_at = ctx.seen
+        seen = seen_at.get(path)
         if seen is not None and time <= seen:
             if time == seen and ctx.values.get(path, MISSING) == value:
                 ctx.duplicates += 1
@@ -246,9 +277,10 @@ class Engine:
                 if path in self._path_series[ctx.twin_class.name] and not ctx.series(path).add(time, value):
                     self.late += 1
                 return False
-        if ctx.wake is not None and ctx.wake < time:
+        wake = ctx.wake
+        if wake is not None and wake < time:
             self._catch_up(ctx, time, out)
-        ctx.seen[path] = time
+        seen_at[path] = time
         if time > ctx.now:
             ctx.now = time
         if value is None:  # deleted (a merge's null, a deleted feature): the input is missing now
@@ -335,6 +367,11 @@ class Engine:
                 ctx.scheduled = None
                 self._fire(ctx, when, out)
 
+    @property
+    def timers_heap(self) -> list[tuple[float, int, str, str]]:
+        """The timer heap (read only): `timers_heap[0][0]` is a lower bound of `next_wake()`."""
+        return self._timers
+
     def _push(self, ctx: ThingContext, when: float) -> None:
         self._seq += 1
         ctx.scheduled = when
@@ -402,22 +439,21 @@ class Engine:
             trigger = cache[key] = cls.triggers.get(key)
         if trigger is None:
             return
-        nodes = cls.nodes
-        kinds = self._kinds[cls.name]
+        plan = self._plans[cls.name]
         health = ctx.health
         written = ctx.written
+        alarms = ctx.alarms
         changes = None
         for index, value in trigger(ctx):
-            kind = kinds[index]
+            kind, node, node_key, name, plain = plan[index]
             if kind == _LET:
                 continue
             if value.__class__ is EvalError:
-                self._health(ctx, nodes[index], value.error, out)
+                self._health(ctx, node, value.error, out)
                 continue
-            if health and nodes[index].name in health:
-                self._health(ctx, nodes[index], None, out)
+            if health and name in health:
+                self._health(ctx, node, None, out)
             if kind == _COMPUTE:
-                node_key = nodes[index].key
                 if value is not MISSING and written.get(node_key, MISSING) != value:
                     written[node_key] = value
                     if changes is None:
@@ -427,7 +463,23 @@ class Engine:
                     changes[node_key] = value
                     out.rows.append((ctx.now, ctx.thing_id, node_key, value))
             elif kind == _ALARM:
-                self._alarm(ctx, nodes[index], value, out)
+                if plain and value.__class__ is bool:
+                    # `_alarm`'s early returns without the call: the same input while idle, or while
+                    # active the same input and the same clear condition.
+                    status = alarms.get(name, _NORMAL)
+                    if value is status.raised and not status.suppressed:
+                        if not status.active:
+                            continue
+                        clear = node.alarm.clear  # plain: an alarm node
+                        cleared: Any = None
+                        if clear is not None:
+                            try:
+                                cleared = _tri(clear(ctx))
+                            except Exception:  # noqa: BLE001 - `_alarm` evaluates it again, reports it
+                                cleared = _UNSEEN
+                        if cleared == status.cleared or (cleared is None and status.cleared is not value):
+                            continue
+                self._alarm(ctx, node, value, out)
         self._schedule(ctx)
 
     def _alarm(self, ctx: ThingContext, node: Node, value: Any, out: StepOutput) -> None:
@@ -513,18 +565,23 @@ class Engine:
 
     def _schedule(self, ctx: ThingContext) -> None:
         self.touched.add(ctx.thing_id)
-        cls = ctx.twin_class
-        wake: float | None = min(ctx.deadlines.values()) if ctx.deadlines else None
-        if cls.timed:
+        deadlines = ctx.deadlines
+        wake: float | None = min(deadlines.values()) if deadlines else None
+        if ctx.twin_class.timed:
+            now = ctx.now
             for series in ctx.store.values():
                 when = series.wake
-                if when is not None and when <= ctx.now:
-                    series.wake = when = None
-                if when is not None and (wake is None or when < wake):
+                if when is None:
+                    continue
+                if when <= now:
+                    series.wake = None
+                elif wake is None or when < wake:
                     wake = when
         ctx.wake = wake
-        if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):
-            self._push(ctx, wake)
+        if wake is not None:
+            scheduled = ctx.scheduled
+            if scheduled is None or wake < scheduled:
+                self._push(ctx, wake)
 
 
 def _tri(value: Any) -> bool | None:

@@ -37,9 +37,14 @@ def _num(value: Any) -> float | None:
 
 
 class _Window:
-    """Running aggregates over the numeric points of the last `seconds`."""
+    """Running aggregates over the numeric points of the last `seconds`.
 
-    __slots__ = ("seconds", "now", "points", "total", "squares", "lows", "highs")
+    The min / max deques are kept only once `min` or `max` has been asked of the window
+    (`extrema`): they are a function of the points in the window, so building them late from
+    `points` gives the same deques as keeping them from the start.
+    """
+
+    __slots__ = ("seconds", "now", "points", "total", "squares", "lows", "highs", "extrema")
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
@@ -49,6 +54,7 @@ class _Window:
         self.squares = 0.0
         self.lows: deque[tuple[float, float]] = deque()
         self.highs: deque[tuple[float, float]] = deque()
+        self.extrema = False
 
     def add(self, point: tuple[float, Any], x: float) -> None:
         """Add a reading; `point` is the series' own (time, value) tuple, shared when it is a float."""
@@ -57,6 +63,10 @@ class _Window:
         self.points.append(point)
         self.total += x
         self.squares += x * x
+        if self.extrema:
+            self._track(point, x)
+
+    def _track(self, point: tuple[float, float], x: float) -> None:
         lows, highs = self.lows, self.highs
         while lows and lows[-1][1] >= x:
             lows.pop()
@@ -64,6 +74,24 @@ class _Window:
         while highs and highs[-1][1] <= x:
             highs.pop()
         highs.append(point)
+
+    def track_extrema(self) -> None:
+        """Start keeping the min / max deques, built from the points now in the window."""
+        if not self.extrema:
+            self.extrema = True
+            for point in self.points:
+                self._track(point, point[1])
+
+    def push(self, point: tuple[float, Any], x: float, now: float) -> None:
+        """`add` then `evict(now)` in one call (the streaming case: a new newest reading)."""
+        if point[1] is not x:
+            point = (point[0], x)
+        self.points.append(point)
+        self.total += x
+        self.squares += x * x
+        if self.extrema:
+            self._track(point, x)
+        self.evict(now)
 
     def evict(self, now: float) -> None:
         self.now = now
@@ -75,10 +103,11 @@ class _Window:
             self.squares -= x * x
         if not points:
             self.total = self.squares = 0.0
-        while self.lows and self.lows[0][0] <= edge:
-            self.lows.popleft()
-        while self.highs and self.highs[0][0] <= edge:
-            self.highs.popleft()
+        if self.extrema:
+            while self.lows and self.lows[0][0] <= edge:
+                self.lows.popleft()
+            while self.highs and self.highs[0][0] <= edge:
+                self.highs.popleft()
 
 
 class PointSeries:
@@ -121,17 +150,20 @@ class PointSeries:
     def add(self, t: float, value: Any) -> bool:
         """Add a reading; return False when it is too late to matter (older than the horizon)."""
         last = self.last_time
-        if last is not None and t < last:
-            return self._insert_late(t, value)
-        if last is not None and t == last:
-            if value == self.last_value:
-                return True  # the same reading again: nothing to count twice
-            self._replace_last(value)
-            return True
-        x = _num(value)
+        if last is not None:
+            if t < last:
+                return self._insert_late(t, value)
+            if t == last:
+                if value == self.last_value:
+                    return True  # the same reading again: nothing to count twice
+                self._replace_last(value)
+                return True
+        x = value if value.__class__ is float else _num(value)
         self.wake = None  # the rules reading this series run next and say when it changes again
         if last is not None:
-            held = _num(self.last_value)
+            held = self.last_value
+            if held.__class__ is not float:
+                held = _num(held)
             if held is not None:
                 self.integral_total += held * (t - last)
             self.prev_value, self.has_prev = self.last_value, True
@@ -142,13 +174,17 @@ class PointSeries:
         edge = t - self.horizon
         while len(points) > 2 and points[1][0] <= edge:
             points.popleft()  # one point before the edge stays: it holds its value into the window
-        if x is not None:
-            for seconds, window in list(self.windows.items()):
+        windows = self.windows
+        if x is not None and windows:
+            stale = None
+            for seconds, window in windows.items():
                 if window.now > t:  # it was queried ahead of this reading: rebuild on demand
-                    del self.windows[seconds]
+                    stale = [seconds] if stale is None else [*stale, seconds]
                     continue
-                window.add(point, x)
-                window.evict(t)
+                window.push(point, x, t)
+            if stale is not None:
+                for seconds in stale:
+                    del windows[seconds]
         return True
 
     def _replace_last(self, value: Any) -> None:
@@ -175,6 +211,12 @@ class PointSeries:
     def _window(self, now: float, seconds: float) -> _Window:
         window = self.windows.get(seconds)
         last = self.last_time
+        if window is not None and now == window.now and (last is None or now >= last):
+            # Already evicted at `now` (the streaming case: the reading's own `push`).
+            points = window.points
+            if points:
+                self._wake(points[0][0] + seconds, now)
+            return window
         if window is None or now < window.now or (last is not None and now < last):
             # A query behind the newest data (a timer before a delayed reading) gets a window of
             # its own; only windows that move forward with the data are kept and updated.
@@ -209,10 +251,12 @@ class PointSeries:
 
     def min(self, now: float, seconds: float) -> Any:
         w = self._window(now, seconds)
+        w.track_extrema()
         return w.lows[0][1] if w.lows else MISSING
 
     def max(self, now: float, seconds: float) -> Any:
         w = self._window(now, seconds)
+        w.track_extrema()
         return w.highs[0][1] if w.highs else MISSING
 
     def stddev(self, now: float, seconds: float) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from centinela.infra.sqlite_history import SqliteHistoryStore
-from centinela.rules.backtest import backtest, backtest_samples
+from centinela.rules.backtest import (
+    BacktestError,
+    backtest,
+    backtest_rows,
+    backtest_samples,
+    backtest_sqlite,
+)
 from centinela.rules.engine import Engine
 from centinela.rules.output import StepOutput
 
@@ -62,6 +69,13 @@ def test_streaming_equals_backtest(readings: list[tuple[float, str, str, float, 
     streamed = [(a.id, a.time, a.thing_id, a.rule, a.state) for a in out.alarms]
     replayed = [(a.id, a.time, a.thing_id, a.rule, a.state) for a in report.transitions]
     assert sorted(replayed) == sorted(streamed)
+    rows = [
+        (s.time, s.thing_id, s.path, s.value, None if s.value_json is None else json.dumps(s.value_json))
+        for s in readings_only
+    ]
+    fast = backtest_rows(well_program(on_delay=20.0, stale_after=60.0), rows, 0.0, end)
+    assert [(a.id, a.time, a.thing_id, a.rule, a.state) for a in fast.transitions] == replayed
+    assert fast.readings == report.readings
     assert len(set(streamed)) == len(streamed)
 
 
@@ -83,6 +97,11 @@ async def test_backtest_from_sqlite_history_matches_streaming(tmp_path: Path, se
         well_program(on_delay=20.0, stale_after=60.0), history.replay(0.0, end + 1), 0.0, end
     )
     await history.aclose()
+    fast = await backtest_sqlite(
+        well_program(on_delay=20.0, stale_after=60.0), str(tmp_path / "h.db"), 0.0, end + 1
+    )
+    assert [a.id for a in fast.transitions if a.time <= end] == [a.id for a in report.transitions]
+    assert fast.readings == report.readings
     assert report.readings == len(timed)
     assert len(out.alarms) > 3
     assert sorted(a.id for a in report.transitions) == sorted(a.id for a in out.alarms)
@@ -91,3 +110,10 @@ async def test_backtest_from_sqlite_history_matches_streaming(tmp_path: Path, se
         1 for a in out.alarms if a.rule == "HighTubingPressure" and a.cause == "raised"
     )
     assert stats.longest_standing > 0
+
+
+async def test_backtest_sqlite_names_an_unreadable_file(tmp_path: Path) -> None:
+    missing = tmp_path / "absent.db"
+    with pytest.raises(BacktestError, match="absent.db"):
+        await backtest_sqlite(well_program(), str(missing), 0.0, 10.0)
+    assert not missing.exists()

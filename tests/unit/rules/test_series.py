@@ -43,6 +43,24 @@ def test_running_windows_match_direct_computation(seed: int) -> None:
                 assert series.delta(now, w) == pytest.approx(xs[-1] - xs[0])
 
 
+@pytest.mark.parametrize("seed", [4, 5])
+def test_min_and_max_first_asked_late_match_direct_computation(seed: int) -> None:
+    rng = random.Random(seed)
+    series = PointSeries(horizon=30.0)
+    points: list[tuple[float, float]] = []
+    t = 0.0
+    for i in range(300):
+        t += rng.uniform(0.1, 2.0)
+        x = float(rng.randint(0, 20))  # ties, so equal values in the window are exercised
+        points.append((t, x))
+        series.append(t, x)
+        xs = _in_window(points, t, 30.0)
+        assert series.avg(t, 30.0) == pytest.approx(sum(xs) / len(xs))
+        if i >= 150:  # the window has run for a while on averages only
+            assert series.min(t, 30.0) == min(xs)
+            assert series.max(t, 30.0) == max(xs)
+
+
 def test_previous_changed_rising_falling() -> None:
     s = PointSeries(horizon=0.0)
     assert s.previous() is MISSING and s.changed() is MISSING and s.rising() is MISSING
