@@ -12,6 +12,7 @@ from pymodbus.exceptions import ModbusException
 
 from centinela.adapters.codec import DataType, decode
 from centinela.adapters.config import ModbusDevice, ModbusPoint, Table
+from centinela.adapters.link import DeviceLink
 from centinela.adapters.readings import DeadbandFilter, Quality, Reading, Scalar
 from centinela.clock import SystemClock
 from centinela.ports import Clock
@@ -88,13 +89,15 @@ def decode_block(
     ]
 
 
-class ModbusPoller:
+class ModbusPoller(DeviceLink[ModbusDevice]):
     """Polls one Modbus TCP device; reconnects with exponential backoff while it is unreachable.
 
     `on_readings` receives good readings (after each point's deadband); `on_status` is called when
     the device goes online or offline, with the time it was last read. While the device is down
     its points have `BAD` quality (`quality()`), and nothing is reported for them.
     """
+
+    KIND = "Modbus device"
 
     def __init__(
         self,
@@ -105,35 +108,16 @@ class ModbusPoller:
         clock: Clock | None = None,
         ready: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__(device, (p.name for p in device.points), on_status)
         self.device = device
         self._ready = ready
         self.blocks = plan_blocks(device)
         self._on_readings = on_readings
-        self._on_status = on_status
         self._clock = clock or SystemClock()
         self._filter = DeadbandFilter()
-        self._quality = {p.name: Quality.BAD for p in device.points}
-        self._online: bool | None = None
-        self.last_seen: float | None = None
         self.polls = 0
         self.reads = 0
         self.stopping = False
-
-    def quality(self) -> dict[str, Quality]:
-        """Quality of each point after the last poll."""
-        return dict(self._quality)
-
-    @property
-    def online(self) -> bool:
-        return bool(self._online)
-
-    def _set_online(self, online: bool) -> None:
-        if online is not self._online:
-            self._online = online
-            if not online:
-                self._quality = dict.fromkeys(self._quality, Quality.BAD)
-            log.info("Modbus device %s is %s.", self.device.name, "online" if online else "offline")
-            self._on_status(self.device, online, self.last_seen)
 
     async def run(self) -> None:
         """Poll until cancelled."""

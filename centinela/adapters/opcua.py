@@ -16,6 +16,7 @@ from asyncua.ua.attribute_ids import AttributeIds
 from asyncua.ua.uaerrors import UaError
 
 from centinela.adapters.config import OpcuaEndpoint, OpcuaPoint
+from centinela.adapters.link import DeviceLink
 from centinela.adapters.readings import Quality, Reading
 from centinela.clock import SystemClock
 from centinela.ports import Clock
@@ -54,13 +55,15 @@ class _Handler:
         self._subscriber.lost.set()
 
 
-class OpcuaSubscriber:
+class OpcuaSubscriber(DeviceLink[OpcuaEndpoint]):
     """Subscribes to the points of one OPC-UA endpoint; reconnects and re-subscribes when it is lost.
 
     Every data change becomes a reading with the server's source timestamp (the server timestamp,
     then the arrival time, when the source gives none) and the quality of its status code. While
     the endpoint is unreachable its points have `BAD` quality and nothing is reported.
     """
+
+    KIND = "OPC-UA endpoint"
 
     def __init__(
         self,
@@ -70,31 +73,13 @@ class OpcuaSubscriber:
         *,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__(endpoint, (p.name for p in endpoint.points), on_status)
         self.endpoint = endpoint
         self._on_readings = on_readings
-        self._on_status = on_status
         self._clock = clock or SystemClock()
-        self._quality = {p.name: Quality.BAD for p in endpoint.points}
-        self._online: bool | None = None
-        self.last_seen: float | None = None
         self.lost = asyncio.Event()
         self.subscriptions = 0
         self.notifications = 0
-
-    def quality(self) -> dict[str, Quality]:
-        return dict(self._quality)
-
-    @property
-    def online(self) -> bool:
-        return bool(self._online)
-
-    def _set_online(self, online: bool) -> None:
-        if online is not self._online:
-            self._online = online
-            if not online:
-                self._quality = dict.fromkeys(self._quality, Quality.BAD)
-            log.info("OPC-UA endpoint %s is %s.", self.endpoint.name, "online" if online else "offline")
-            self._on_status(self.endpoint, online, self.last_seen)
 
     def notify(self, point: OpcuaPoint, value: ua.DataValue) -> None:
         """One data change of `point` (called by the subscription handler)."""
