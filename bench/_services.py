@@ -1,4 +1,4 @@
-"""Where the benchmark servers are: `CENTINELA_*` variables, else `.services/env` from `make services`."""
+"""Shared by the benchmarks: where the servers are (`CENTINELA_*`, else `.services/env`) and baselines."""
 
 from __future__ import annotations
 
@@ -6,8 +6,12 @@ import json
 import os
 import socket
 import sys
+import time
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from aiokafka import AIOKafkaConsumer
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULTS = {
@@ -42,3 +46,32 @@ def require(name: str, bench: str) -> str:
         print(f"{name} at {url} is not reachable ({exc}); run `make services`.")
         print(json.dumps({"bench": bench, "skipped": f"{name} unavailable"}))
         sys.exit(0)
+
+
+async def bare_consumer_rate(bootstrap: str, topic: str, events: int, max_records: int) -> float:
+    """Baseline: a bare aiokafka consumer that JSON-decodes `events` records and commits per fetch."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"base-{uuid.uuid4().hex[:6]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+    )
+    await consumer.start()
+    count, began = 0, None
+    try:
+        while count < events:
+            batches = await consumer.getmany(timeout_ms=1000, max_records=max_records)
+            for messages in batches.values():
+                if began is None and messages:
+                    began = time.perf_counter()
+                for m in messages:
+                    json.loads(m.value)
+                count += len(messages)
+            if batches:
+                await consumer.commit()
+    finally:
+        await consumer.stop()
+    assert began is not None
+    return events / (time.perf_counter() - began)

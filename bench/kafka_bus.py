@@ -18,8 +18,7 @@ import time
 import uuid
 from typing import Any
 
-from _services import require
-from aiokafka import AIOKafkaConsumer
+from _services import bare_consumer_rate, require
 
 from centinela.infra.kafka_admin import KafkaAdmin
 from centinela.infra.kafka_bus import KafkaBus
@@ -51,26 +50,7 @@ async def _produce(bus: KafkaBus, topic: str) -> float:
 
 
 async def _baseline(bootstrap: str, topic: str) -> float:
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"base-{uuid.uuid4().hex[:6]}",
-                                enable_auto_commit=False, auto_offset_reset="earliest",
-                                max_partition_fetch_bytes=4 * 1024 * 1024)
-    await consumer.start()
-    count, began = 0, None
-    try:
-        while count < EVENTS:
-            batches = await consumer.getmany(timeout_ms=1000, max_records=5000)
-            for messages in batches.values():
-                if began is None and messages:
-                    began = time.perf_counter()
-                for m in messages:
-                    json.loads(m.value)
-                count += len(messages)
-            if batches:
-                await consumer.commit()
-    finally:
-        await consumer.stop()
-    assert began is not None
-    return EVENTS / (time.perf_counter() - began)
+    return await bare_consumer_rate(bootstrap, topic, EVENTS, max_records=5000)
 
 
 async def _ours(url: str, topic: str, group: str, counter: Any | None = None) -> float:
