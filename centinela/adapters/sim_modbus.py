@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -15,8 +13,8 @@ from pymodbus.simulator import SimData, SimDevice
 
 from centinela.adapters.codec import DataType, encode
 from centinela.adapters.config import Table
-from centinela.adapters.wellpad import POINTS, THINGS, PointSpec, WellPad
-from centinela.clock import SystemClock
+from centinela.adapters.sim_refresh import WellPadRefresher
+from centinela.adapters.wellpad import POINTS, THINGS, PointSpec
 from centinela.ports import Clock
 
 __all__ = [
@@ -165,7 +163,7 @@ def wellpad_modbus_mapping(host: str, port: int, *, poll_interval: float = 0.5) 
     return {"name": "wellpad-modbus", "output": "twin", "modbus": devices}
 
 
-class ModbusWellPadSimulator:
+class ModbusWellPadSimulator(WellPadRefresher):
     """The demo well pad over Modbus TCP: registers refreshed from `WellPad` every `update_interval`."""
 
     def __init__(
@@ -178,13 +176,9 @@ class ModbusWellPadSimulator:
         cycle: float | None = None,
         clock: Clock | None = None,
     ) -> None:
-        self.model = WellPad(seed, cycle=cycle)
+        super().__init__(seed=seed, cycle=cycle, interval=update_interval, clock=clock)
         self.layout = wellpad_modbus_layout()
         self.server = ModbusRegisterServer({r.unit for r in self.layout}, host=host, port=port)
-        self._interval = update_interval
-        self._clock = clock or SystemClock()
-        self._task: asyncio.Task[None] | None = None
-        self.started_at = 0.0
 
     @property
     def host(self) -> str:
@@ -202,25 +196,15 @@ class ModbusWellPadSimulator:
             if value is not None:
                 await self.server.write(r.unit, r.table, r.address, encode(value / r.scale, r.type))
 
-    async def _run(self) -> None:
-        tick = 0
-        while True:
-            await self.update(self._clock.now() - self.started_at)
-            tick += 1
-            await self._clock.sleep_until(self.started_at + tick * self._interval)
-
     async def __aenter__(self) -> Self:
         self.started_at = self._clock.now()
         await self.update(0.0)
         await self.server.start()
-        self._task = asyncio.create_task(self._run(), name="modbus-wellpad-simulator")
+        self._start_refresh("modbus-wellpad-simulator")
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._stop_refresh()
         await self.server.stop()

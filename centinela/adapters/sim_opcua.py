@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import socket
 from datetime import UTC, datetime
@@ -14,8 +12,8 @@ from typing import Any, Self
 from asyncua import ua
 from asyncua.server.server import Server
 
-from centinela.adapters.wellpad import POINTS, RIG, WellPad
-from centinela.clock import SystemClock
+from centinela.adapters.sim_refresh import WellPadRefresher
+from centinela.adapters.wellpad import POINTS, RIG
 from centinela.ports import Clock
 
 __all__ = ["NAMESPACE_URI", "OpcuaWellPadSimulator", "free_port", "node_id", "wellpad_opcua_mapping"]
@@ -60,7 +58,7 @@ def wellpad_opcua_mapping(
     return {"name": "wellpad-opcua", "output": "twin", "opcua": [endpoint]}
 
 
-class OpcuaWellPadSimulator:
+class OpcuaWellPadSimulator(WellPadRefresher):
     """The demo well pad over OPC-UA; values refreshed from `WellPad` every `update_interval`.
 
     With `certificate` and `private_key` the server also offers Basic256Sha256 Sign and
@@ -79,17 +77,13 @@ class OpcuaWellPadSimulator:
         private_key: Path | None = None,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__(seed=seed, cycle=cycle, interval=update_interval, clock=clock)
         self.host = host
         self.port = port or free_port(host)
-        self.model = WellPad(seed, cycle=cycle)
-        self._interval = update_interval
         self._certificate = certificate
         self._private_key = private_key
-        self._clock = clock or SystemClock()
         self._server: Server | None = None
         self._variables: dict[str, Any] = {}
-        self._task: asyncio.Task[None] | None = None
-        self.started_at = 0.0
 
     @property
     def url(self) -> str:
@@ -126,14 +120,10 @@ class OpcuaWellPadSimulator:
             )
         await server.start()
         self._server = server
-        self._task = asyncio.create_task(self._run(), name="opcua-wellpad-simulator")
+        self._start_refresh("opcua-wellpad-simulator")
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await self._stop_refresh()
         server, self._server = self._server, None
         if server is not None:
             await server.stop()
@@ -150,13 +140,6 @@ class OpcuaWellPadSimulator:
     async def write(self, thing: str, feature: str, prop: str, value: ua.DataValue) -> None:
         """Write one variable as the device would (tests use it for status codes and timestamps)."""
         await self._variables[f"{thing}/{feature}/{prop}"].write_value(value)
-
-    async def _run(self) -> None:
-        tick = int((self._clock.now() - self.started_at) / self._interval)
-        while True:
-            await self.update(self._clock.now() - self.started_at)
-            tick += 1
-            await self._clock.sleep_until(self.started_at + tick * self._interval)
 
     async def __aenter__(self) -> Self:
         self.started_at = self._clock.now()
