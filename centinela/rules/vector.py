@@ -1,0 +1,393 @@
+"""The vectorized backtest: the engine's transitions and computed rows, from columns instead of readings.
+
+Per twin class (see `vector_plan` for which qualify) the replay builds each bound thing's *steps* as
+the engine sees them in a backtest: the bind at the thing's first time (with every reading of that
+instant), then one step per later reading of an input, in (time, path) order. Current input values are
+forward-filled across a thing's steps; lets, computes and alarm conditions are evaluated from the IR
+over all steps at once (`vector_expr`); windows are evaluated at their own instants, timers included
+(`vector_window`). Computed values are written where they change, as the engine does. The alarm state
+machine runs in Python, with the engine's own `step()` and `transition_event()`, only at the steps
+where an alarm's condition inputs change: between those, the engine's evaluation is provably a no-op.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from centinela.dsl.checked import CheckedProgram
+from centinela.dsl.program import MISSING, MissingPolicy, NodeKind, Program
+from centinela.rules.alarms import AlarmConfig, AlarmStatus, Evaluation, MissingMode, step
+from centinela.rules.context import ThingContext, thing_values
+from centinela.rules.explain import transition_event
+from centinela.rules.output import AlarmEvent
+from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
+from centinela.rules.vector_expr import Col, NotVectorizable, evaluate, to_python
+from centinela.rules.vector_plan import ClassPlan, plan_program
+from centinela.rules.vector_window import KEY, WindowEvents, window_events
+
+__all__ = ["VectorResult", "replay"]
+
+_NORMAL = AlarmStatus()
+_READING, _BIND, _TIMER = 0, 1, 2  # what happens first at one instant: readings, binds, then timers
+
+
+@dataclass(slots=True)
+class VectorResult:
+    """What a vectorized replay produced: transitions in the engine's order, computed rows, counts."""
+
+    transitions: list[AlarmEvent]
+    rows: ComputedRows
+    readings: int
+
+
+@dataclass(slots=True)
+class _Out:
+    """Outputs of all classes, with the keys that put them in the engine's order."""
+
+    events: list[tuple[tuple[float, int, int, int, int, int, int], AlarmEvent]] = field(default_factory=list)
+    rows: list[tuple[Floats, Ints, Ints, Ints, int, int, int, Floats]] = field(default_factory=list)
+    keys: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+
+
+def _bind_docs(history: History, t0: Floats) -> list[dict[str, Any]]:
+    """The document each thing is bound with: its id and the definition read at its first instant."""
+    docs: list[dict[str, Any]] = [{"thingId": t} for t in history.things]
+    code = {t: i for i, t in enumerate(history.things)}
+    for time, thing, path, _value, value_json in history.other:
+        i = code[thing]
+        if path == "/definition" and time == t0[i] and value_json is not None:
+            docs[i]["definition"] = json.loads(value_json)
+    return docs
+
+
+def _matches(plan: ClassPlan, doc: dict[str, Any]) -> bool:
+    cls = plan.cls
+    if cls.definition and not fnmatch.fnmatchcase(str(doc.get("definition") or ""), cls.definition):
+        return False
+    return not (cls.id_glob and not fnmatch.fnmatchcase(str(doc.get("thingId", "")), cls.id_glob))
+
+
+def replay(
+    program: Program, checked: CheckedProgram, history: History, start: float, end: float
+) -> VectorResult:
+    """Replay `history` (the rows in [start, end)) through `program`; NotVectorizable when it cannot."""
+    plans = plan_program(program, checked)
+    inputs = {p for plan in plans for p in plan.inputs}
+    for _t, thing, path, _v, _j in history.other:
+        if any(p == path or p.startswith(path.rstrip("/") + "/") for p in inputs):
+            msg = f"The reading of {path} of {thing} is not a plain number."
+            raise NotVectorizable(msg)
+    nthings = len(history.things)
+    t0 = np.full(nthings, np.inf)
+    if len(history.time):
+        np.minimum.at(t0, history.thing, history.time)
+    code = {t: i for i, t in enumerate(history.things)}
+    for time, thing, _p, _v, _j in history.other:
+        t0[code[thing]] = min(t0[code[thing]], time)
+    docs = _bind_docs(history, t0)
+    out = _Out()
+    counted = np.zeros(len(history.time), dtype=bool)
+    later = history.time > t0[history.thing]
+    for plan in plans:
+        bound = np.array([_matches(plan, d) for d in docs], dtype=bool)
+        if not bound.any():
+            continue
+        path_in = np.array([p in plan.inputs for p in history.paths], dtype=bool)
+        sel = bound[history.thing] & path_in[history.path]
+        counted |= sel & later
+        _ClassReplay(plan, history, t0, bound, sel, end, out).run()
+    out.events.sort(key=lambda e: e[0])
+    transitions = [e for _, e in out.events if start <= e.time <= end]
+    return VectorResult(transitions, _rows(out, history), int(counted.sum()))
+
+
+def _rows(out: _Out, history: History) -> ComputedRows:
+    """Every class's rows in one table, in the engine's order (instant, then thing, step, rule)."""
+    if not out.rows:
+        empty, ints = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return ComputedRows(empty, ints, ints, empty, (), history.things, ())
+    cols: list[list[Any]] = [[] for _ in range(8)]
+    for chunk in out.rows:
+        n = len(chunk[0])
+        parts = (*chunk[:4], *(np.full(n, c) for c in chunk[4:7]), chunk[7])
+        for col, part in zip(cols, parts, strict=True):
+            col.append(part)
+    t, phase, thing, path, pos, key, node, value = (np.concatenate(c) for c in cols)
+    order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
+    return ComputedRows(
+        t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys)
+    )
+
+
+class _ClassReplay:
+    """One class over the things bound to it."""
+
+    def __init__(
+        self, plan: ClassPlan, h: History, t0: Floats, bound: Any, sel: Any, end: float, out: _Out
+    ) -> None:
+        self.plan, self.h, self.end, self.out = plan, h, end, out
+        self.things = np.flatnonzero(bound).astype(np.int64)  # dense index -> thing code
+        dense = np.full(len(h.things), -1, dtype=np.int64)
+        dense[self.things] = np.arange(len(self.things))
+        self.bind_t = t0[self.things]
+        k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
+        self.rows = (k, p, t, x)  # this class's readings, sorted by (thing, path, time)
+        nb = len(self.things)
+        all_k = np.concatenate([k, np.arange(nb, dtype=np.int64)])
+        all_t = np.concatenate([t, self.bind_t])
+        all_p = np.concatenate([p, np.full(nb, -1, dtype=np.int64)])
+        marker = np.concatenate([np.zeros(len(k), dtype=np.int8), np.ones(nb, dtype=np.int8)])
+        order = np.lexsort((all_p, marker, all_t, all_k))
+        self.all_k, self.all_p = all_k[order], all_p[order]
+        self.all_x = np.concatenate([x, np.zeros(nb)])[order]
+        all_t = all_t[order]
+        first = np.searchsorted(self.all_k, np.arange(nb), side="left")
+        self.first = first[self.all_k]  # each position's thing's first position
+        steps = (marker[order] == 1) | (all_t > self.bind_t[self.all_k])
+        self.pos = np.flatnonzero(steps)
+        self.sk, self.st, self.sp = self.all_k[self.pos], all_t[self.pos], self.all_p[self.pos]
+        self.sphase = np.where(self.sp < 0, _BIND, _READING).astype(np.int64)
+        self.nsteps = len(self.pos)
+        self.memo: dict[int, Col] = {}
+        self.inputs: dict[str, Col] = {}
+        self.pcode = {p: i for i, p in enumerate(h.paths)}
+
+    # ------------------------------------------------------------------ plain frame (steps)
+
+    def input_col(self, pointer: str) -> Col:
+        col = self.inputs.get(pointer)
+        if col is None:
+            q = self.pcode.get(pointer, -2)
+            idx = np.where(self.all_p == q, np.arange(len(self.all_p)), -1)
+            last = np.maximum.accumulate(idx)[self.pos]
+            valid = last >= self.first[self.pos]
+            col = self.inputs[pointer] = Col("f", self.all_x[np.maximum(last, 0)], ~valid)
+        return col
+
+    def env(self, key: str) -> Col:
+        if key in self.plan.checked.inputs:
+            return self.input_col(key)
+        return self.node(self._index(key))
+
+    def _index(self, key: str) -> int:
+        for i, n in enumerate(self.plan.checked.nodes):
+            if n.key == key:
+                return i
+        msg = f"The key {key} is not vectorized."
+        raise NotVectorizable(msg)
+
+    def node(self, i: int) -> Col:
+        col = self.memo.get(i)
+        if col is None:
+            if i in self.plan.windowed:
+                msg = "A windowed value is read at every step."
+                raise NotVectorizable(msg)
+            col = self.memo[i] = evaluate(self.plan.expr(i), self.nsteps, self.env, _no_series)
+        return col
+
+    def run(self) -> None:
+        nodes = self.plan.checked.nodes
+        for i, node in enumerate(nodes):
+            if i in self.plan.windowed or node.kind is NodeKind.LET:
+                continue  # lets are evaluated when something reads them
+            if node.kind is NodeKind.COMPUTE:
+                self.write(i, self.node(i), self.st, self.sk, self.sphase, self.sp)
+            else:
+                self.alarm(i, self.node(i))
+        for path in sorted({self.plan.windowed[i] for i in self.plan.windowed}):
+            _WindowFrame(self, path).run()
+
+    def write(self, i: int, col: Col, t: Floats, k: Ints, phase: Ints, path: Ints) -> None:
+        """Computed rows where the value changes (per thing), as the engine writes them."""
+        node = self.plan.checked.nodes[i]
+        at = np.flatnonzero(~col.miss)
+        vals, ks = col.val[at], k[at]
+        if node.expr.ty.value == "number" and col.kind != "b" and not np.all(np.isfinite(vals)):
+            msg = f"The computed value {node.name} is not always finite."
+            raise NotVectorizable(msg)
+        keep = np.ones(len(at), dtype=bool)
+        keep[1:] = (ks[1:] != ks[:-1]) | (vals[1:] != vals[:-1])
+        at, vals = at[keep], vals[keep].astype(np.float64)
+        out = self.out
+        out.keys.append(node.key)
+        out.kinds.append(col.kind)
+        node_key = len(out.keys) - 1
+        things = self.things[k[at]]
+        out.rows.append((t[at], phase[at], things, path[at], self.plan.position, node_key, i, vals))
+
+    # ------------------------------------------------------------------ alarms
+
+    def alarm(self, i: int, col: Col) -> None:
+        node = self.plan.checked.nodes[i]
+        spec = node.alarm
+        assert spec is not None
+        if col.kind != "b":
+            msg = f"The condition of alarm {node.name} is not a boolean."
+            raise NotVectorizable(msg)
+        r = np.where(col.miss, 2, col.val.astype(np.int8))
+        if spec.clear is not None:
+            clear = evaluate(spec.clear, self.nsteps, self.env, _no_series)
+            if clear.kind != "b":
+                msg = f"The clear condition of alarm {node.name} is not a boolean."
+                raise NotVectorizable(msg)
+            c = np.where(clear.miss, 2, clear.val.astype(np.int8))
+        else:
+            c = np.full(self.nsteps, 3, dtype=np.int8)
+        change = np.ones(self.nsteps, dtype=bool)
+        change[1:] = (self.sk[1:] != self.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        points = np.flatnonzero(change)
+        _AlarmRun(self, i).run(points, r[points].tolist(), c[points].tolist())
+
+
+class _AlarmRun:
+    """The engine's evaluation of one alarm at its change points, with the real `step()`."""
+
+    def __init__(self, replay: _ClassReplay, i: int) -> None:
+        self.replay, self.i = replay, i
+        self.node = replay.plan.cls.nodes[i]
+        spec = self.node.alarm
+        assert spec is not None
+        self.spec = spec
+        self.config = AlarmConfig(
+            spec.on_delay, spec.off_delay, spec.latch, MissingMode(spec.on_missing.value), spec.chatter
+        )
+        checked = replay.plan.checked.nodes[i].alarm
+        assert checked is not None
+        loads = {str(s.value) for e in checked.operands for s in _loads(e)}
+        if spec.message is not None:
+            loads |= {n.key for n in replay.plan.checked.nodes if n.kind is NodeKind.LET}
+        self.loads = sorted(loads)
+
+    def run(self, points: Ints, rs: list[int], cs: list[int]) -> None:
+        rp = self.replay
+        spec, config, hold = self.spec, self.config, self.spec.on_missing is MissingPolicy.HOLD
+        raise_on_missing = self.spec.on_missing is MissingPolicy.RAISE
+        has_clear = spec.clear is not None
+        sks, sts = rp.sk[points].tolist(), rp.st[points].tolist()
+        statuses: dict[int, AlarmStatus] = {}
+        for j, (k, now, r, c) in enumerate(zip(sks, sts, rs, cs, strict=True)):
+            status = statuses.get(k, _NORMAL)
+            value: Any = MISSING if r == 2 else r == 1
+            cleared_v = None if not has_clear or c == 2 else c == 1
+            if value is not MISSING and value is status.raised and not status.suppressed:
+                if not status.active:
+                    continue
+                if cleared_v == status.cleared or (cleared_v is None and status.cleared is not value):
+                    continue
+            raised = None if value is MISSING else value
+            if raised is None and not hold:
+                raised = raise_on_missing
+            if raised is status.raised and not status.suppressed and not status.active:
+                continue
+            cleared = cleared_v
+            if (
+                raised is status.raised
+                and not status.suppressed
+                and (
+                    not status.active
+                    or cleared == status.cleared
+                    or (cleared is None and status.cleared is not raised)
+                )
+            ):
+                continue
+            if value is MISSING:
+                cleared = None if hold else not raised
+            new, transitions = step(status, config, Evaluation(raised, cleared, False), now)
+            statuses[k] = new
+            if transitions:
+                self.emit(int(points[j]), k, value, transitions)
+
+    def emit(self, s: int, k: int, value: Any, transitions: list[Any]) -> None:
+        rp = self.replay
+        thing_id = rp.h.things[int(rp.things[k])]
+        values = thing_values(thing_id)
+        for key in self.loads:
+            col = rp.env(key)
+            if not col.miss[s]:
+                values[key] = to_python(col.kind, col.val[s])
+        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=float(rp.st[s]))
+        base = (float(rp.st[s]), int(rp.sphase[s]), int(rp.things[k]), int(rp.sp[s]), rp.plan.position)
+        for n, tr in enumerate(transitions):
+            event = transition_event(ctx, self.node, tr, value)
+            rp.out.events.append(((*base, self.i, n), event))
+
+
+def _loads(e: Any) -> list[Any]:
+    from centinela.dsl.ir import walk  # noqa: PLC0415 - keeps the module's imports to what it runs
+
+    return [s for s in walk(e) if s.op == "load"]
+
+
+def _no_series(method: str, key: str, params: tuple[Any, ...]) -> Col:
+    msg = f"{method}({key}) is read outside its window's instants."
+    raise NotVectorizable(msg)
+
+
+class _WindowFrame:
+    """The instants of one windowed path: nodes reading its window are evaluated there."""
+
+    def __init__(self, replay: _ClassReplay, path: str) -> None:
+        self.rp, self.path = replay, path
+        k, p, t, x = replay.rows
+        mine = p == replay.pcode.get(path, -2)
+        self.pk, self.pt, self.px = k[mine], t[mine], x[mine]
+        steps = np.empty(replay.nsteps, dtype=KEY)
+        steps["k"], steps["t"] = replay.sk, replay.st
+        seconds = replay.plan.seconds[path]
+        self.ev: WindowEvents = window_events(
+            self.pk, self.pt, self.px, replay.bind_t, steps, seconds, replay.end
+        )
+        self.n = len(self.ev.time)
+        self.memo: dict[int, Col] = {}
+
+    def env(self, key: str) -> Col:
+        ev = self.ev
+        if key == self.path:
+            pstart = np.searchsorted(self.pk, ev.thing, side="left")
+            have = ev.hi > pstart
+            return Col("f", self.px[np.maximum(ev.hi - 1, 0)], ~have)
+        i = self.rp._index(key)
+        if i not in self.rp.plan.windowed and self.rp.plan.node_inputs[i] - {self.path}:
+            msg = f"{key} is read at the window instants of {self.path}."
+            raise NotVectorizable(msg)
+        return self.node(i)
+
+    def node(self, i: int) -> Col:
+        col = self.memo.get(i)
+        if col is None:
+            col = self.memo[i] = evaluate(self.rp.plan.expr(i), self.n, self.env, self.series)
+        return col
+
+    def series(self, method: str, key: str, params: tuple[Any, ...]) -> Col:
+        ev = self.ev
+        n = ev.count()
+        empty = n == 0
+        if method == "count":
+            return Col("i", n.astype(np.float64), np.zeros(self.n, dtype=bool))
+        if method == "sum":
+            return Col("f", ev.total, empty)
+        if method == "avg":
+            return Col("f", ev.total / np.maximum(n, 1), empty)
+        ufunc = np.minimum if method == "min" else np.maximum
+        padded = np.append(self.px, 0.0)
+        bounds = np.empty(2 * self.n, dtype=np.int64)
+        bounds[0::2], bounds[1::2] = ev.lo, ev.hi
+        vals = ufunc.reduceat(padded, np.minimum(bounds, len(self.px)))[0::2] if self.n else np.zeros(0)
+        return Col("f", vals, empty)
+
+    def run(self) -> None:
+        rp, ev = self.rp, self.ev
+        phase = np.where(ev.timer, _TIMER, _READING).astype(np.int64)
+        phase[np.isin(np.arange(self.n), np.searchsorted(ev.thing, np.arange(len(rp.things))))] = _BIND
+        path = np.full(self.n, rp.pcode.get(self.path, -1), dtype=np.int64)
+        path[phase == _BIND] = -1
+        for i in sorted(rp.plan.windowed):
+            node = rp.plan.checked.nodes[i]
+            if rp.plan.windowed[i] == self.path and node.kind is NodeKind.COMPUTE:
+                rp.write(i, self.node(i), ev.time, ev.thing, phase, path)

@@ -1,0 +1,154 @@
+"""Event-time windows of one input path over many things at once, with the engine's exact arithmetic.
+
+The engine evaluates a window over a path's series at three kinds of instants: when the thing is bound,
+at each reading of the path, and at window-edge timers (the oldest point leaves the window) that fire
+before the thing's next step. A window holds the points in `(now - seconds, now]`; its running sum is
+kept by adding each point on arrival and subtracting it on eviction, and reset to 0.0 when the window
+empties. Here the instants (timers included) are found with searchsorted, and the running sum is
+replayed as the same sequence of float additions (`np.add.accumulate` is sequential), so every
+aggregate is bit-for-bit the engine's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["KEY", "WindowEvents", "window_events"]
+
+KEY = np.dtype([("k", np.int64), ("t", np.float64)])
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
+def _keys(k: Ints, t: Floats) -> npt.NDArray[Any]:
+    out = np.empty(len(k), dtype=KEY)
+    out["k"], out["t"] = k, t
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class WindowEvents:
+    """The instants at which one path's window is evaluated, per thing, with the window at each."""
+
+    thing: Ints  # thing index (sorted by thing, then time)
+    time: Floats
+    timer: npt.NDArray[np.bool_]  # True for a window-edge timer, False for the bind or a reading
+    lo: Ints  # the window is points[lo:hi] (global point indices)
+    hi: Ints
+    total: Floats  # the engine's running sum after the event
+
+    def count(self) -> Ints:
+        return self.hi - self.lo
+
+
+def window_events(
+    pts_thing: Ints,
+    pts_t: Floats,
+    pts_x: Floats,
+    bind_t: Floats,
+    steps: npt.NDArray[Any],
+    seconds: float,
+    end: float,
+) -> WindowEvents:
+    """Window instants of one path for things 0..K-1.
+
+    `pts_*`: the path's points sorted by (thing, time) (the bind value included); `bind_t[k]`: when thing
+    k is bound; `steps`: every step of the things (KEY dtype, sorted), the instants that cancel or
+    follow timers; `end`: the end of the replay (timers due by then fire).
+    """
+    nthings = len(bind_t)
+    pkeys = _keys(pts_thing, pts_t)
+    # Base events: the bind, then every reading of the path after it.
+    later = pts_t > bind_t[pts_thing]
+    ev_k = np.concatenate([np.arange(nthings, dtype=np.int64), pts_thing[later]])
+    ev_t = np.concatenate([bind_t, pts_t[later]])
+    order = np.lexsort((ev_t, ev_k))
+    ev_k, ev_t = ev_k[order], ev_t[order]
+    # The next reading of the path after each base event (inf: none), fixed along a timer chain.
+    nxt = np.searchsorted(pkeys, _keys(ev_k, ev_t), side="right")
+    has_next = nxt < len(pts_t)
+    has_next[has_next] = pts_thing[nxt[has_next]] == ev_k[has_next]
+    next_read = np.full(len(ev_k), np.inf)
+    next_read[has_next] = pts_t[nxt[has_next]]
+    all_k, all_t, all_timer = [ev_k], [ev_t], [np.zeros(len(ev_k), dtype=bool)]
+    cur_k, cur_t, cur_next = ev_k, ev_t, next_read
+    for _ in range(1_000_000):  # one round per timer in a chain; bounded by the points in a window
+        if len(cur_k) == 0:
+            break
+        lo = np.searchsorted(pkeys, _keys(cur_k, cur_t - seconds), side="right")
+        hi = np.searchsorted(pkeys, _keys(cur_k, cur_t), side="right")
+        live = hi > lo
+        wake = np.full(len(cur_k), np.inf)
+        wake[live] = pts_t[lo[live]] + seconds
+        fire = live & (wake > cur_t) & (wake < cur_next) & (wake <= end)
+        if fire.any():
+            # A step of the thing at exactly the wake time drops the timer (its `_schedule`).
+            wk = _keys(cur_k[fire], wake[fire])
+            at = np.searchsorted(steps, wk, side="left")
+            inside = at < len(steps)
+            clash = np.zeros(len(wk), dtype=bool)
+            clash[inside] = steps[at[inside]] == wk[inside]
+            idx = np.flatnonzero(fire)[clash]
+            fire[idx] = False
+        cur_k, cur_t, cur_next = cur_k[fire], wake[fire], cur_next[fire]
+        all_k.append(cur_k)
+        all_t.append(cur_t)
+        all_timer.append(np.ones(len(cur_k), dtype=bool))
+    k = np.concatenate(all_k)
+    t = np.concatenate(all_t)
+    timer = np.concatenate(all_timer)
+    order = np.lexsort((t, k))
+    k, t, timer = k[order], t[order], timer[order]
+    lo = np.searchsorted(pkeys, _keys(k, t - seconds), side="right").astype(np.int64)
+    hi = np.searchsorted(pkeys, _keys(k, t), side="right").astype(np.int64)
+    total = _running_sums(k, lo, hi, pts_x)
+    return WindowEvents(k, t, timer, lo, hi, total)
+
+
+def _running_sums(k: Ints, lo: Ints, hi: Ints, x: Floats) -> Floats:
+    """The engine's `_Window.total` after each event: +x on arrival, -x on eviction, 0.0 when empty."""
+    n = len(k)
+    total = np.zeros(n)
+    if n == 0:
+        return total
+    first = np.ones(n, dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    # Before a thing's first event (its bind) nothing was added nor evicted.
+    prev_hi = np.where(first, lo, np.roll(hi, 1))
+    prev_lo = np.where(first, lo, np.roll(lo, 1))
+    adds = hi - prev_hi
+    evicts = lo - prev_lo
+    op_end = np.cumsum(adds + evicts)
+    op_start = op_end - (adds + evicts)
+    ops = np.empty(int(op_end[-1]))
+    # Each event's arrivals, then its evictions (the engine's push: add, then evict).
+    ops[_ranges(op_start, adds)] = x[_ranges(prev_hi, adds)]
+    ops[_ranges(op_start + adds, evicts)] = -x[_ranges(prev_lo, evicts)]
+    # A running sum restarts at each thing's bind and after an event that empties the window.
+    empty = hi == lo
+    restart = first.copy()
+    restart[1:] |= empty[:-1]
+    seg_starts = np.flatnonzero(restart)
+    seg_ends = np.append(seg_starts[1:], n)
+    for a, b in zip(seg_starts.tolist(), seg_ends.tolist(), strict=True):
+        o0, o1 = int(op_start[a]), int(op_end[b - 1])
+        acc = np.add.accumulate(np.concatenate(([0.0], ops[o0:o1])))
+        total[a:b] = acc[op_end[a:b] - o0]
+    total[empty] = 0.0
+    return total
+
+
+def _ranges(starts: Ints, lengths: Ints) -> Ints:
+    """Concatenated aranges: start[i] .. start[i] + lengths[i] for every i."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    total = int(lengths.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    nz = lengths > 0
+    s, ln = np.asarray(starts, dtype=np.int64)[nz], lengths[nz]
+    offsets = np.repeat(s - np.concatenate(([0], np.cumsum(ln)[:-1])), ln)
+    return offsets + np.arange(total, dtype=np.int64)
