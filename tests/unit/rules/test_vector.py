@@ -59,7 +59,7 @@ def test_thresholds_formulas_and_windows_match_the_engine() -> None:
 
 
 def test_a_reading_exactly_at_the_window_edge_has_left_the_window() -> None:
-    rows: list[Row] = [(0.0, "t:a", X, 10.0, None), (60.0, "t:a", X, 20.0, None), (61.0, "t:a", X, 30.0, None)]
+    rows: list[Row] = [(t, "t:a", X, v, None) for t, v in ((0.0, 10.0), (60.0, 20.0), (61.0, 30.0))]
     engine, vector = _both('twins D = things "t:*"\ncompute D out.avg = avg(p.x, 60s)\n', rows, 200.0)
     _assert_same(engine, vector)
     # At 60 s the reading of 0 s is out: (now - 60, now] is open on the left.
