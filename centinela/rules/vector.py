@@ -28,7 +28,7 @@ from centinela.rules.output import AlarmEvent
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
 from centinela.rules.vector_expr import Col, NotVectorizable, evaluate, to_python
 from centinela.rules.vector_plan import ClassPlan, plan_program
-from centinela.rules.vector_window import KEY, WindowEvents, window_events
+from centinela.rules.vector_window import Ranked, WindowEvents, window_events
 
 __all__ = ["VectorResult", "replay"]
 
@@ -139,68 +139,46 @@ class _ClassReplay:
         k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
         self.rows = (k, p, t, x)  # this class's readings, sorted by (thing, path, time)
         nb = len(self.things)
+        # Every reading and one bind marker per thing, in the engine's order: thing, time, path; the
+        # bind comes after the readings of its instant (they are all in the bind document).
         all_k = np.concatenate([k, np.arange(nb, dtype=np.int64)])
         all_t = np.concatenate([t, self.bind_t])
-        all_p = np.concatenate([p, np.full(nb, -1, dtype=np.int64)])
-        marker = np.concatenate([np.zeros(len(k), dtype=np.int8), np.ones(nb, dtype=np.int8)])
-        order = np.lexsort((all_p, marker, all_t, all_k))
-        self.all_k, self.all_p = all_k[order], all_p[order]
+        all_p = np.concatenate([p, np.full(nb, len(h.paths), dtype=np.int64)])
+        order = np.lexsort((all_p, all_t, all_k))
+        self.all_k, self.all_p, self.all_t = all_k[order], all_p[order], all_t[order]
         self.all_x = np.concatenate([x, np.zeros(nb)])[order]
-        all_t = all_t[order]
-        first = np.searchsorted(self.all_k, np.arange(nb), side="left")
-        self.first = first[self.all_k]  # each position's thing's first position
-        steps = (marker[order] == 1) | (all_t > self.bind_t[self.all_k])
-        self.pos = np.flatnonzero(steps)
-        self.sk, self.st, self.sp = self.all_k[self.pos], all_t[self.pos], self.all_p[self.pos]
-        self.sphase = np.where(self.sp < 0, _BIND, _READING).astype(np.int64)
-        self.nsteps = len(self.pos)
-        self.memo: dict[int, Col] = {}
-        self.inputs: dict[str, Col] = {}
-        self.pcode = {p: i for i, p in enumerate(h.paths)}
+        self.bind = self.all_p == len(h.paths)
+        self.step = self.bind | (self.all_t > self.bind_t[self.all_k])
+        self.pcode = {path: i for i, path in enumerate(h.paths)}
+        self.index = {n.key: i for i, n in enumerate(plan.checked.nodes)}
+        self.frames: dict[frozenset[str], _Frame] = {}
 
-    # ------------------------------------------------------------------ plain frame (steps)
+    def frame(self, inputs: frozenset[str]) -> _Frame:
+        """The steps at which the engine evaluates the nodes reading exactly `inputs`."""
+        f = self.frames.get(inputs)
+        if f is None:
+            f = self.frames[inputs] = _Frame(self, inputs)
+        return f
 
-    def input_col(self, pointer: str) -> Col:
-        col = self.inputs.get(pointer)
-        if col is None:
-            q = self.pcode.get(pointer, -2)
-            idx = np.where(self.all_p == q, np.arange(len(self.all_p)), -1)
-            last = np.maximum.accumulate(idx)[self.pos]
-            valid = last >= self.first[self.pos]
-            col = self.inputs[pointer] = Col("f", self.all_x[np.maximum(last, 0)], ~valid)
-        return col
-
-    def env(self, key: str) -> Col:
+    def key_inputs(self, key: str) -> frozenset[str]:
         if key in self.plan.checked.inputs:
-            return self.input_col(key)
-        return self.node(self._index(key))
-
-    def _index(self, key: str) -> int:
-        for i, n in enumerate(self.plan.checked.nodes):
-            if n.key == key:
-                return i
-        msg = f"The key {key} is not vectorized."
-        raise NotVectorizable(msg)
-
-    def node(self, i: int) -> Col:
-        col = self.memo.get(i)
-        if col is None:
-            if i in self.plan.windowed:
-                msg = "A windowed value is read at every step."
-                raise NotVectorizable(msg)
-            col = self.memo[i] = evaluate(self.plan.expr(i), self.nsteps, self.env, _no_series)
-        return col
+            return frozenset((key,))
+        i = self.index.get(key)
+        if i is None or i in self.plan.windowed:
+            msg = f"The key {key} is not vectorized at every step."
+            raise NotVectorizable(msg)
+        return self.plan.node_inputs[i]
 
     def run(self) -> None:
-        nodes = self.plan.checked.nodes
-        for i, node in enumerate(nodes):
+        for i, node in enumerate(self.plan.checked.nodes):
             if i in self.plan.windowed or node.kind is NodeKind.LET:
-                continue  # lets are evaluated when something reads them
+                continue  # lets are evaluated where something reads them
+            f = self.frame(self.plan.node_inputs[i])
             if node.kind is NodeKind.COMPUTE:
-                self.write(i, self.node(i), self.st, self.sk, self.sphase, self.sp)
+                self.write(i, f.node(i), f.st, f.sk, f.phase, f.sp)
             else:
-                self.alarm(i, self.node(i))
-        for path in sorted({self.plan.windowed[i] for i in self.plan.windowed}):
+                self.alarm(i, f)
+        for path in sorted(set(self.plan.windowed.values())):
             _WindowFrame(self, path).run()
 
     def write(self, i: int, col: Col, t: Floats, k: Ints, phase: Ints, path: Ints) -> None:
@@ -221,35 +199,78 @@ class _ClassReplay:
         things = self.things[k[at]]
         out.rows.append((t[at], phase[at], things, path[at], self.plan.position, node_key, i, vals))
 
-    # ------------------------------------------------------------------ alarms
-
-    def alarm(self, i: int, col: Col) -> None:
+    def alarm(self, i: int, f: _Frame) -> None:
         node = self.plan.checked.nodes[i]
         spec = node.alarm
         assert spec is not None
+        col = f.node(i)
         if col.kind != "b":
             msg = f"The condition of alarm {node.name} is not a boolean."
             raise NotVectorizable(msg)
         r = np.where(col.miss, 2, col.val.astype(np.int8))
         if spec.clear is not None:
-            clear = evaluate(spec.clear, self.nsteps, self.env, _no_series)
+            clear = evaluate(spec.clear, f.n, f.env, _no_series)
             if clear.kind != "b":
                 msg = f"The clear condition of alarm {node.name} is not a boolean."
                 raise NotVectorizable(msg)
             c = np.where(clear.miss, 2, clear.val.astype(np.int8))
         else:
-            c = np.full(self.nsteps, 3, dtype=np.int8)
-        change = np.ones(self.nsteps, dtype=bool)
-        change[1:] = (self.sk[1:] != self.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+            c = np.full(f.n, 3, dtype=np.int8)
+        change = np.ones(f.n, dtype=bool)
+        change[1:] = (f.sk[1:] != f.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])
         points = np.flatnonzero(change)
-        _AlarmRun(self, i).run(points, r[points].tolist(), c[points].tolist())
+        _AlarmRun(self, i, f).run(points, r[points].tolist(), c[points].tolist())
+
+
+class _Frame:
+    """The steps at which nodes reading `inputs` are evaluated: binds, then readings of those inputs."""
+
+    def __init__(self, rp: _ClassReplay, inputs: frozenset[str]) -> None:
+        self.rp, self.inputs = rp, inputs
+        codes = [rp.pcode[q] for q in inputs if q in rp.pcode]
+        mine = rp.bind | np.isin(rp.all_p, codes)
+        self.pos = np.flatnonzero(mine)  # the readings of the inputs (T0 included) and the binds
+        self.fk = rp.all_k[self.pos]
+        self.fp = rp.all_p[self.pos]
+        at_step = rp.step[self.pos]
+        self.eval = np.flatnonzero(at_step)
+        self.spos = self.pos[self.eval]  # the steps
+        self.n = len(self.spos)
+        self.sk, self.st = rp.all_k[self.spos], rp.all_t[self.spos]
+        bind = rp.bind[self.spos]
+        self.sp = np.where(bind, -1, rp.all_p[self.spos])
+        self.phase = np.where(bind, _BIND, _READING).astype(np.int64)
+        self.memo: dict[str, Col] = {}
+
+    def env(self, key: str) -> Col:
+        col = self.memo.get(key)
+        if col is not None:
+            return col
+        rp = self.rp
+        if key in self.inputs:
+            code = rp.pcode.get(key, -2)
+            idx = np.where(self.fp == code, np.arange(len(self.pos)), -1)
+            last = np.maximum.accumulate(idx)[self.eval] if len(idx) else idx
+            valid = (last >= 0) & (self.fk[np.maximum(last, 0)] == self.sk)
+            col = Col("f", rp.all_x[self.pos[np.maximum(last, 0)]], ~valid)
+        elif rp.key_inputs(key) <= self.inputs and key not in rp.plan.checked.inputs:
+            col = evaluate(rp.plan.expr(rp.index[key]), self.n, self.env, _no_series)
+        else:  # evaluated at its own steps; held in between
+            other = rp.frame(rp.key_inputs(key))
+            j = np.searchsorted(other.spos, self.spos, side="right") - 1
+            col = other.env(key).take(j)
+        self.memo[key] = col
+        return col
+
+    def node(self, i: int) -> Col:
+        return self.env(self.rp.plan.checked.nodes[i].key)
 
 
 class _AlarmRun:
     """The engine's evaluation of one alarm at its change points, with the real `step()`."""
 
-    def __init__(self, replay: _ClassReplay, i: int) -> None:
-        self.replay, self.i = replay, i
+    def __init__(self, replay: _ClassReplay, i: int, frame: _Frame) -> None:
+        self.replay, self.i, self.f = replay, i, frame
         self.node = replay.plan.cls.nodes[i]
         spec = self.node.alarm
         assert spec is not None
@@ -265,11 +286,11 @@ class _AlarmRun:
         self.loads = sorted(loads)
 
     def run(self, points: Ints, rs: list[int], cs: list[int]) -> None:
-        rp = self.replay
+        f = self.f
         spec, config, hold = self.spec, self.config, self.spec.on_missing is MissingPolicy.HOLD
         raise_on_missing = self.spec.on_missing is MissingPolicy.RAISE
         has_clear = spec.clear is not None
-        sks, sts = rp.sk[points].tolist(), rp.st[points].tolist()
+        sks, sts = f.sk[points].tolist(), f.st[points].tolist()
         statuses: dict[int, AlarmStatus] = {}
         for j, (k, now, r, c) in enumerate(zip(sks, sts, rs, cs, strict=True)):
             status = statuses.get(k, _NORMAL)
@@ -304,15 +325,15 @@ class _AlarmRun:
                 self.emit(int(points[j]), k, value, transitions)
 
     def emit(self, s: int, k: int, value: Any, transitions: list[Any]) -> None:
-        rp = self.replay
+        rp, f = self.replay, self.f
         thing_id = rp.h.things[int(rp.things[k])]
         values = thing_values(thing_id)
         for key in self.loads:
-            col = rp.env(key)
+            col = f.env(key)
             if not col.miss[s]:
                 values[key] = to_python(col.kind, col.val[s])
-        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=float(rp.st[s]))
-        base = (float(rp.st[s]), int(rp.sphase[s]), int(rp.things[k]), int(rp.sp[s]), rp.plan.position)
+        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=float(f.st[s]))
+        base = (float(f.st[s]), int(f.phase[s]), int(rp.things[k]), int(f.sp[s]), rp.plan.position)
         for n, tr in enumerate(transitions):
             event = transition_event(ctx, self.node, tr, value)
             rp.out.events.append(((*base, self.i, n), event))
@@ -337,8 +358,7 @@ class _WindowFrame:
         k, p, t, x = replay.rows
         mine = p == replay.pcode.get(path, -2)
         self.pk, self.pt, self.px = k[mine], t[mine], x[mine]
-        steps = np.empty(replay.nsteps, dtype=KEY)
-        steps["k"], steps["t"] = replay.sk, replay.st
+        steps = Ranked(replay.all_k[replay.step], replay.all_t[replay.step])
         seconds = replay.plan.seconds[path]
         self.ev: WindowEvents = window_events(
             self.pk, self.pt, self.px, replay.bind_t, steps, seconds, replay.end
@@ -352,7 +372,10 @@ class _WindowFrame:
             pstart = np.searchsorted(self.pk, ev.thing, side="left")
             have = ev.hi > pstart
             return Col("f", self.px[np.maximum(ev.hi - 1, 0)], ~have)
-        i = self.rp._index(key)
+        i = self.rp.index.get(key)
+        if i is None:
+            msg = f"{key} is read at the window instants of {self.path}."
+            raise NotVectorizable(msg)
         if i not in self.rp.plan.windowed and self.rp.plan.node_inputs[i] - {self.path}:
             msg = f"{key} is read at the window instants of {self.path}."
             raise NotVectorizable(msg)

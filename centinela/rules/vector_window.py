@@ -12,22 +12,38 @@ aggregate is bit-for-bit the engine's.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["KEY", "WindowEvents", "window_events"]
+__all__ = ["Ranked", "WindowEvents", "window_events"]
 
-KEY = np.dtype([("k", np.int64), ("t", np.float64)])
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
 
 
-def _keys(k: Ints, t: Floats) -> npt.NDArray[Any]:
-    out = np.empty(len(k), dtype=KEY)
-    out["k"], out["t"] = k, t
-    return out
+class Ranked:
+    """(thing, time) pairs sorted by thing then time, searched by (thing, time) through exact integer keys.
+
+    A time is replaced by its rank among the distinct times, so `thing * m + rank` orders the pairs
+    as the tuples do and comparisons stay exact (no arithmetic on the times themselves).
+    """
+
+    def __init__(self, k: Ints, t: Floats) -> None:
+        self.u = np.unique(t)
+        self.m = len(self.u) + 1
+        self.code = k * self.m + np.searchsorted(self.u, t)
+
+    def left(self, k: Ints, q: Floats) -> Ints:
+        """How many pairs come before (k, q): those of earlier things, and of thing k before q."""
+        return np.searchsorted(self.code, k * self.m + np.searchsorted(self.u, q, "left"), "left")
+
+    def right(self, k: Ints, q: Floats) -> Ints:
+        """How many pairs come before or at (k, q)."""
+        return np.searchsorted(self.code, k * self.m + np.searchsorted(self.u, q, "right"), "left")
+
+    def contains(self, k: Ints, q: Floats) -> npt.NDArray[np.bool_]:
+        return self.right(k, q) > self.left(k, q)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,18 +66,18 @@ def window_events(
     pts_t: Floats,
     pts_x: Floats,
     bind_t: Floats,
-    steps: npt.NDArray[Any],
+    steps: Ranked,
     seconds: float,
     end: float,
 ) -> WindowEvents:
     """Window instants of one path for things 0..K-1.
 
     `pts_*`: the path's points sorted by (thing, time) (the bind value included); `bind_t[k]`: when thing
-    k is bound; `steps`: every step of the things (KEY dtype, sorted), the instants that cancel or
+    k is bound; `steps`: every step of the things, the instants that cancel or
     follow timers; `end`: the end of the replay (timers due by then fire).
     """
     nthings = len(bind_t)
-    pkeys = _keys(pts_thing, pts_t)
+    pkeys = Ranked(pts_thing, pts_t)
     # Base events: the bind, then every reading of the path after it.
     later = pts_t > bind_t[pts_thing]
     ev_k = np.concatenate([np.arange(nthings, dtype=np.int64), pts_thing[later]])
@@ -69,7 +85,7 @@ def window_events(
     order = np.lexsort((ev_t, ev_k))
     ev_k, ev_t = ev_k[order], ev_t[order]
     # The next reading of the path after each base event (inf: none), fixed along a timer chain.
-    nxt = np.searchsorted(pkeys, _keys(ev_k, ev_t), side="right")
+    nxt = pkeys.right(ev_k, ev_t)
     has_next = nxt < len(pts_t)
     has_next[has_next] = pts_thing[nxt[has_next]] == ev_k[has_next]
     next_read = np.full(len(ev_k), np.inf)
@@ -79,21 +95,16 @@ def window_events(
     for _ in range(1_000_000):  # one round per timer in a chain; bounded by the points in a window
         if len(cur_k) == 0:
             break
-        lo = np.searchsorted(pkeys, _keys(cur_k, cur_t - seconds), side="right")
-        hi = np.searchsorted(pkeys, _keys(cur_k, cur_t), side="right")
+        lo = pkeys.right(cur_k, cur_t - seconds)
+        hi = pkeys.right(cur_k, cur_t)
         live = hi > lo
         wake = np.full(len(cur_k), np.inf)
         wake[live] = pts_t[lo[live]] + seconds
         fire = live & (wake > cur_t) & (wake < cur_next) & (wake <= end)
         if fire.any():
             # A step of the thing at exactly the wake time drops the timer (its `_schedule`).
-            wk = _keys(cur_k[fire], wake[fire])
-            at = np.searchsorted(steps, wk, side="left")
-            inside = at < len(steps)
-            clash = np.zeros(len(wk), dtype=bool)
-            clash[inside] = steps[at[inside]] == wk[inside]
-            idx = np.flatnonzero(fire)[clash]
-            fire[idx] = False
+            idx = np.flatnonzero(fire)
+            fire[idx[steps.contains(cur_k[idx], wake[idx])]] = False
         cur_k, cur_t, cur_next = cur_k[fire], wake[fire], cur_next[fire]
         all_k.append(cur_k)
         all_t.append(cur_t)
@@ -103,8 +114,8 @@ def window_events(
     timer = np.concatenate(all_timer)
     order = np.lexsort((t, k))
     k, t, timer = k[order], t[order], timer[order]
-    lo = np.searchsorted(pkeys, _keys(k, t - seconds), side="right").astype(np.int64)
-    hi = np.searchsorted(pkeys, _keys(k, t), side="right").astype(np.int64)
+    lo = pkeys.right(k, t - seconds).astype(np.int64)
+    hi = pkeys.right(k, t).astype(np.int64)
     total = _running_sums(k, lo, hi, pts_x)
     return WindowEvents(k, t, timer, lo, hi, total)
 

@@ -1,0 +1,93 @@
+"""Reading a SQLite history into columns for the vectorized backtest, and finding the rules' IR.
+
+The `telemetry` table's primary key (thing_id, path, time) is a covering index: the readings' order by
+(thing, path, time) comes from it as rowids, and the times and values from one scan of the table in
+rowid order. Rows that are not plain numbers (definitions, JSON values) are read apart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from centinela.dsl.checked import CheckedProgram
+from centinela.dsl.pipeline import check_paths
+from centinela.dsl.program import Program
+from centinela.errors import CentinelaError
+from centinela.rules.vector_data import History
+from centinela.rules.vector_expr import NotVectorizable
+
+__all__ = ["checked_for", "load_sqlite"]
+
+_KEYS = (
+    "SELECT thing_id, path, count(*) FROM telemetry WHERE time >= ? AND time < ? "
+    "GROUP BY thing_id, path ORDER BY 1, 2"
+)
+_ORDER = "SELECT rowid FROM telemetry WHERE time >= ? AND time < ? ORDER BY thing_id, path, time"
+_SCAN = (
+    "SELECT time, CASE WHEN typeof(value) = 'real' THEN value ELSE 0.0 END FROM telemetry NOT INDEXED "
+    "WHERE time >= ? AND time < ? ORDER BY rowid"
+)
+_OTHER = (
+    "SELECT time, thing_id, path, value, value_json FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? "
+    "AND (value_json IS NOT NULL OR value IS NULL OR typeof(value) != 'real')"
+)
+
+
+def load_sqlite(path: str, start: float, end: float) -> History:
+    """The readings of [start, end) of a Centinela SQLite history file, as columns."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:  # pragma: no cover - connect itself rarely fails in read-only mode
+        msg = f"The history file {path!r} cannot be opened: {exc}."
+        raise CentinelaError(msg) from exc
+    try:
+        keys = conn.execute(_KEYS, (start, end)).fetchall()
+        rowids = np.array(conn.execute(_ORDER, (start, end)).fetchall(), dtype=np.int64).reshape(-1)
+        scan = np.array(conn.execute(_SCAN, (start, end)).fetchall(), dtype=np.float64).reshape(-1, 2)
+        other = tuple(conn.execute(_OTHER, (start, end)).fetchall())
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        msg = f"The history file {path!r} cannot be read as columns: {exc}."
+        raise NotVectorizable(msg) from exc
+    finally:
+        conn.close()
+    if len(rowids) != len(scan):
+        msg = "The history changed while it was read."
+        raise NotVectorizable(msg)
+    rank = np.empty(len(rowids), dtype=np.int64)
+    rank[np.argsort(rowids, kind="stable")] = np.arange(len(rowids))
+    time, value = scan[rank, 0], scan[rank, 1]
+    things = tuple(sorted({k[0] for k in keys}))
+    paths = tuple(sorted({k[1] for k in keys}))
+    tcode = {t: i for i, t in enumerate(things)}
+    pcode = {p: i for i, p in enumerate(paths)}
+    counts = np.array([k[2] for k in keys], dtype=np.int64)
+    thing = np.repeat(np.array([tcode[k[0]] for k in keys], dtype=np.int64), counts)
+    where = np.repeat(np.array([pcode[k[1]] for k in keys], dtype=np.int64), counts)
+    keep = np.ones(len(time), dtype=bool)
+    if other:  # the readings that are not numbers leave the columns
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        key_index = {(k[0], k[1]): i for i, k in enumerate(keys)}
+        for t, th, p, _v, _j in other:
+            i = key_index[(th, p)]
+            a, b = int(starts[i]), int(starts[i] + counts[i])
+            keep[a + int(np.searchsorted(time[a:b], t))] = False
+    things_all = tuple(sorted(set(things) | {str(r[1]) for r in other}))
+    if things_all != things:
+        remap = np.array([things_all.index(t) for t in things], dtype=np.int64)
+        thing = remap[thing]
+    return History(things_all, paths, thing[keep], where[keep], time[keep], value[keep], other)
+
+
+def checked_for(program: Program) -> CheckedProgram | None:
+    """The checked IR of a program compiled from files, re-read from them (None when they are gone)."""
+    files = [Path(f) for f in program.files]
+    if not files or not all(f.is_file() for f in files):
+        return None
+    try:
+        result = check_paths(files)
+    except (OSError, UnicodeDecodeError):
+        return None
+    return None if result.errors else result.checked
