@@ -78,6 +78,13 @@ def backtest_command(
     start: Annotated[str, typer.Option("--from", help="Start: epoch seconds or ISO 8601 (UTC).")],
     end: Annotated[str, typer.Option("--to", help="End: epoch seconds or ISO 8601 (UTC).")],
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    vector: Annotated[
+        bool,
+        typer.Option(
+            "--vector/--no-vector",
+            help="Use the vectorized replay of SQLite history when the rules allow it (same results).",
+        ),
+    ] = True,
 ) -> None:
     """Replay stored history through the rules; print the alarm timeline and per-rule counts."""
     from centinela.config import open_history_store
@@ -89,7 +96,8 @@ def backtest_command(
         program = load_program(rules)
         if history.startswith("sqlite:///"):
             # SQLite history is read in large chunks straight from its file: the fast path.
-            return (await backtest_sqlite(program, sqlite_path(history), t0, t1)).to_json()
+            report = await backtest_sqlite(program, sqlite_path(history), t0, t1, vector=vector)
+            return report.to_json()
         store = await open_history_store(history)
         try:
             report = await backtest(program, store.replay(t0, t1), t0, t1)

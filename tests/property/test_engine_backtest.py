@@ -117,3 +117,88 @@ async def test_backtest_sqlite_names_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(BacktestError, match="absent.db"):
         await backtest_sqlite(well_program(), str(missing), 0.0, 10.0)
     assert not missing.exists()
+
+
+# ---------------------------------------------------------------- the vectorized path equals the engine
+
+VEC_X, VEC_Y = "/features/p/properties/x", "/features/p/properties/y"
+VECTORIZABLE = [
+    "alarm D Hi severity high when p.x > 60 clear when p.x < 55",
+    "alarm D Both severity low when p.x + p.y > 120",
+    "alarm D Mixed severity medium when p.x > 50 and p.y < 40",
+    "alarm D Low severity low when p.y < 10 or p.x < 5",
+    "compute D out.f = p.x * 2 - p.y",
+    "compute D out.g = if p.x > p.y then p.x else p.y",
+    "compute D out.ratio = p.x / 4 + 1",
+    "compute D out.avg = avg(p.x, 30s)",
+    "compute D out.max = max(p.y, 45s)",
+    "compute D out.min = min(p.x, 30s)",
+    "compute D out.n = count(p.x, 30s)",
+    "compute D out.sum = sum(p.y, 45s)",
+    "let D.half = p.x / 2\ncompute D out.half = half + 1",
+]
+ENGINE_ONLY = [
+    "alarm D Slow severity high when p.x > 60 for 5s",
+    "compute D out.sd = stddev(p.x, 30s)",
+    "alarm D Latched severity high latch when p.y > 70",
+]
+vec_reading = st.tuples(
+    st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 20.0, 30.0, 45.0, 61.0]),  # gap (ties included)
+    st.sampled_from(["t:a", "t:b", "t:c"]),
+    st.sampled_from([VEC_X, VEC_Y]),
+    st.integers(min_value=0, max_value=100).map(float),  # few values: equal values and crossings
+)
+
+
+def _vector_vs_engine(rules: list[str], readings: list[tuple[float, str, str, float]], tail: float) -> None:
+    from centinela.dsl.compile import compile_checked
+    from centinela.dsl.pipeline import check_source
+    from centinela.rules.backtest import Replayer
+    from centinela.rules.vector import replay
+    from centinela.rules.vector_data import History
+    from centinela.rules.vector_expr import NotVectorizable
+
+    text = 'twins D = things "t:*"\n' + "\n".join(rules) + "\n"
+    checked = check_source(text, "prop.rules").checked
+    program = compile_checked(checked)
+    t, rows = 0.0, {}
+    for gap, thing, path, value in readings:
+        t += gap
+        rows[(t, thing, path)] = (t, thing, path, value, None)  # one reading per path and time
+    ordered = [rows[k] for k in sorted(rows)]
+    end = t + tail
+    engine = Replayer(program)
+    engine.feed_rows(ordered)
+    engine.finish(end)
+    if any(r in ENGINE_ONLY for r in rules):
+        with pytest.raises(NotVectorizable):
+            replay(program, checked, History.from_rows(ordered), 0.0, end)
+        return
+    vector = replay(program, checked, History.from_rows(ordered), 0.0, end)
+    assert vector.transitions == engine.out.alarms
+    assert list(vector.rows) == engine.out.rows
+    assert vector.readings == engine.readings
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(VECTORIZABLE), min_size=1, max_size=6, unique=True),
+    st.lists(vec_reading, min_size=1, max_size=80),
+    st.sampled_from([0.0, 1.0, 30.0, 100.0]),
+)
+def test_vectorized_backtest_equals_the_engine(
+    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float
+) -> None:
+    _vector_vs_engine(rules, readings, tail)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(VECTORIZABLE), max_size=3, unique=True),
+    st.sampled_from(ENGINE_ONLY),
+    st.lists(vec_reading, min_size=1, max_size=30),
+)
+def test_rules_outside_the_vectorized_subset_are_left_to_the_engine(
+    rules: list[str], other: str, readings: list[tuple[float, str, str, float]]
+) -> None:
+    _vector_vs_engine([*rules, other], readings, 10.0)
