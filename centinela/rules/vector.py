@@ -152,6 +152,13 @@ class _ClassReplay:
         self.pcode = {path: i for i, path in enumerate(h.paths)}
         self.index = {n.key: i for i, n in enumerate(plan.checked.nodes)}
         self.frames: dict[frozenset[str], _Frame] = {}
+        self._ranked: Ranked | None = None
+
+    def ranked_steps(self) -> Ranked:
+        """Every step of the class's things, searchable by (thing, time)."""
+        if self._ranked is None:
+            self._ranked = Ranked(self.all_k[self.step], self.all_t[self.step])
+        return self._ranked
 
     def frame(self, inputs: frozenset[str]) -> _Frame:
         """The steps at which the engine evaluates the nodes reading exactly `inputs`."""
@@ -227,8 +234,10 @@ class _Frame:
 
     def __init__(self, rp: _ClassReplay, inputs: frozenset[str]) -> None:
         self.rp, self.inputs = rp, inputs
-        codes = [rp.pcode[q] for q in inputs if q in rp.pcode]
-        mine = rp.bind | np.isin(rp.all_p, codes)
+        table = np.zeros(len(rp.h.paths) + 1, dtype=bool)
+        table[[rp.pcode[q] for q in inputs if q in rp.pcode]] = True
+        table[-1] = True  # the binds
+        mine = table[rp.all_p]
         self.pos = np.flatnonzero(mine)  # the readings of the inputs (T0 included) and the binds
         self.fk = rp.all_k[self.pos]
         self.fp = rp.all_p[self.pos]
@@ -358,7 +367,7 @@ class _WindowFrame:
         k, p, t, x = replay.rows
         mine = p == replay.pcode.get(path, -2)
         self.pk, self.pt, self.px = k[mine], t[mine], x[mine]
-        steps = Ranked(replay.all_k[replay.step], replay.all_t[replay.step])
+        steps = replay.ranked_steps()
         seconds = replay.plan.seconds[path]
         self.ev: WindowEvents = window_events(
             self.pk, self.pt, self.px, replay.bind_t, steps, seconds, replay.end

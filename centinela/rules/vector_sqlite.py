@@ -21,14 +21,17 @@ from centinela.rules.vector_expr import NotVectorizable
 
 __all__ = ["checked_for", "load_sqlite"]
 
+_PK = "telemetry INDEXED BY sqlite_autoindex_telemetry_1"  # the (thing_id, path, time) key: covering
 _KEYS = (
-    "SELECT thing_id, path, count(*) FROM telemetry WHERE time >= ? AND time < ? "
-    "GROUP BY thing_id, path ORDER BY 1, 2"
+    f"SELECT thing_id, path, count(*) FROM {_PK} WHERE time >= ? AND time < ? "  # noqa: S608 - constants
+    "GROUP BY thing_id, path ORDER BY thing_id, path"
 )
-_ORDER = "SELECT rowid FROM telemetry WHERE time >= ? AND time < ? ORDER BY thing_id, path, time"
+_ORDER = (  # every rowid, in (thing, path, time) order, as one text: no Python object per row
+    "SELECT group_concat(rowid, ' ') FROM (SELECT rowid FROM "  # noqa: S608 - constants
+    f"{_PK} WHERE time >= ? AND time < ? ORDER BY thing_id, path, time)"
+)
 _SCAN = (
-    "SELECT time, CASE WHEN typeof(value) = 'real' THEN value ELSE 0.0 END FROM telemetry NOT INDEXED "
-    "WHERE time >= ? AND time < ? ORDER BY rowid"
+    "SELECT time, ifnull(value, 0.0) FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? ORDER BY rowid"
 )
 _OTHER = (
     "SELECT time, thing_id, path, value, value_json FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? "
@@ -44,8 +47,10 @@ def load_sqlite(path: str, start: float, end: float) -> History:
         msg = f"The history file {path!r} cannot be opened: {exc}."
         raise CentinelaError(msg) from exc
     try:
+        conn.execute("BEGIN")  # one snapshot for every query
         keys = conn.execute(_KEYS, (start, end)).fetchall()
-        rowids = np.array(conn.execute(_ORDER, (start, end)).fetchall(), dtype=np.int64).reshape(-1)
+        text = conn.execute(_ORDER, (start, end)).fetchone()[0] or ""
+        rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
         scan = np.array(conn.execute(_SCAN, (start, end)).fetchall(), dtype=np.float64).reshape(-1, 2)
         other = tuple(conn.execute(_OTHER, (start, end)).fetchall())
     except (sqlite3.Error, ValueError, TypeError) as exc:
@@ -53,22 +58,27 @@ def load_sqlite(path: str, start: float, end: float) -> History:
         raise NotVectorizable(msg) from exc
     finally:
         conn.close()
-    if len(rowids) != len(scan):
+    if len(rowids) != len(scan) or len(rowids) != sum(k[2] for k in keys):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
     rank = np.empty(len(rowids), dtype=np.int64)
     rank[np.argsort(rowids, kind="stable")] = np.arange(len(rowids))
     time, value = scan[rank, 0], scan[rank, 1]
+    ends = np.cumsum(counts := np.array([k[2] for k in keys], dtype=np.int64))
+    inside = np.ones(len(time), dtype=bool)
+    inside[ends[:-1]] = False  # the first reading of each (thing, path) starts a new key
+    if len(time) and not np.all(np.diff(time)[inside[1:]] > 0):
+        msg = "The readings of the history did not come in (thing, path, time) order."
+        raise NotVectorizable(msg)
     things = tuple(sorted({k[0] for k in keys}))
     paths = tuple(sorted({k[1] for k in keys}))
     tcode = {t: i for i, t in enumerate(things)}
     pcode = {p: i for i, p in enumerate(paths)}
-    counts = np.array([k[2] for k in keys], dtype=np.int64)
     thing = np.repeat(np.array([tcode[k[0]] for k in keys], dtype=np.int64), counts)
     where = np.repeat(np.array([pcode[k[1]] for k in keys], dtype=np.int64), counts)
     keep = np.ones(len(time), dtype=bool)
     if other:  # the readings that are not numbers leave the columns
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        starts = ends - counts
         key_index = {(k[0], k[1]): i for i, k in enumerate(keys)}
         for t, th, p, _v, _j in other:
             i = key_index[(th, p)]
