@@ -176,7 +176,12 @@ def _vector_vs_engine(rules: list[str], readings: list[tuple[float, str, str, fl
         return
     vector = replay(program, checked, History.from_rows(ordered), 0.0, end)
     assert vector.transitions == engine.out.alarms
-    assert list(vector.rows) == engine.out.rows
+    rows = list(vector.rows)
+    # Rows in the engine's order, but for rows of different things at one window-edge instant: the
+    # engine fires those timers in the order it happened to schedule them, the vectorized path by thing.
+    assert sorted(rows, key=lambda r: r[:3]) == sorted(engine.out.rows, key=lambda r: r[:3])
+    for thing in {r[1] for r in rows}:
+        assert [r for r in rows if r[1] == thing] == [r for r in engine.out.rows if r[1] == thing]
     assert vector.readings == engine.readings
 
 
