@@ -223,10 +223,19 @@ class _ClassReplay:
             c = np.where(clear.miss, 2, clear.val.astype(np.int8))
         else:
             c = np.full(f.n, 3, dtype=np.int8)
+        # `suppress` counts as true only when it is (a missing one does not suppress).
+        sup = np.zeros(f.n, dtype=bool)
+        if spec.suppress is not None:
+            col_s = evaluate(spec.suppress, f.n, f.env, _no_series)
+            if col_s.kind != "b":
+                msg = f"The suppress condition of alarm {node.name} is not a boolean."
+                raise NotVectorizable(msg)
+            sup = col_s.val & ~col_s.miss
         change = np.ones(f.n, dtype=bool)
-        change[1:] = (f.sk[1:] != f.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1])
+        change[1:] = (f.sk[1:] != f.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1]) | (sup[1:] != sup[:-1])
         points = np.flatnonzero(change)
-        _AlarmRun(self, i, f).run(points, r[points].tolist(), c[points].tolist())
+        run = _AlarmRun(self, i, f)
+        run.run(points, r[points].tolist(), c[points].tolist(), sup[points].tolist())
 
 
 class _Frame:
@@ -294,18 +303,19 @@ class _AlarmRun:
             loads |= {n.key for n in replay.plan.checked.nodes if n.kind is NodeKind.LET}
         self.loads = sorted(loads)
 
-    def run(self, points: Ints, rs: list[int], cs: list[int]) -> None:
+    def run(self, points: Ints, rs: list[int], cs: list[int], sups: list[bool]) -> None:
+        """The engine's `_run` and `_alarm` decisions, then `step()`, at each change point."""
         f = self.f
         spec, config, hold = self.spec, self.config, self.spec.on_missing is MissingPolicy.HOLD
         raise_on_missing = self.spec.on_missing is MissingPolicy.RAISE
-        has_clear = spec.clear is not None
+        has_clear, plain = spec.clear is not None, spec.suppress is None
         sks, sts = f.sk[points].tolist(), f.st[points].tolist()
         statuses: dict[int, AlarmStatus] = {}
-        for j, (k, now, r, c) in enumerate(zip(sks, sts, rs, cs, strict=True)):
+        for j, (k, now, r, c, suppressed) in enumerate(zip(sks, sts, rs, cs, sups, strict=True)):
             status = statuses.get(k, _NORMAL)
             value: Any = MISSING if r == 2 else r == 1
             cleared_v = None if not has_clear or c == 2 else c == 1
-            if value is not MISSING and value is status.raised and not status.suppressed:
+            if plain and value is not MISSING and value is status.raised and not status.suppressed:
                 if not status.active:
                     continue
                 if cleared_v == status.cleared or (cleared_v is None and status.cleared is not value):
@@ -313,12 +323,12 @@ class _AlarmRun:
             raised = None if value is MISSING else value
             if raised is None and not hold:
                 raised = raise_on_missing
-            if raised is status.raised and not status.suppressed and not status.active:
+            if raised is status.raised and plain and not status.suppressed and not status.active:
                 continue
             cleared = cleared_v
             if (
                 raised is status.raised
-                and not status.suppressed
+                and suppressed == status.suppressed
                 and (
                     not status.active
                     or cleared == status.cleared
@@ -328,7 +338,7 @@ class _AlarmRun:
                 continue
             if value is MISSING:
                 cleared = None if hold else not raised
-            new, transitions = step(status, config, Evaluation(raised, cleared, False), now)
+            new, transitions = step(status, config, Evaluation(raised, cleared, suppressed), now)
             statuses[k] = new
             if transitions:
                 self.emit(int(points[j]), k, value, transitions)

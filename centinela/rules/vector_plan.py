@@ -113,7 +113,7 @@ def _plan_class(position: int, cls: TwinClass, chk: CheckedClass) -> ClassPlan:
         a = node.alarm
         if a is None:
             continue
-        exprs = [*a.operands, *([a.clear] if a.clear is not None else [])]
+        exprs = [*a.operands, *(e for e in (a.clear, a.suppress) if e is not None)]
         if any(s.op == "load" and s.value in windowed_keys for e in exprs for s in walk(e)):
             msg = f"Alarm {node.name} of class {cls.name} reads a windowed value."
             raise NotVectorizable(msg)
@@ -135,6 +135,9 @@ def _check_alarm(cls: str, node: CheckedNode, windowed: bool) -> None:
     if any(series_ops(o) for o in a.operands):
         msg = f"Alarm {node.name} of class {cls} explains with a window."
         raise NotVectorizable(msg)
-    if a.on_delay or a.off_delay or a.latch or a.chatter is not None or a.suppress is not None:
-        msg = f"Alarm {node.name} of class {cls} has delays, latch, chatter or suppress."
+    if a.suppress is not None and series_ops(a.suppress):
+        msg = f"Alarm {node.name} of class {cls} is suppressed by a window (timers)."
+        raise NotVectorizable(msg)
+    if a.on_delay or a.off_delay or a.chatter is not None:
+        msg = f"Alarm {node.name} of class {cls} has delays or chattering (deadlines)."
         raise NotVectorizable(msg)

@@ -136,11 +136,17 @@ VECTORIZABLE = [
     "compute D out.n = count(p.x, 30s)",
     "compute D out.sum = sum(p.y, 45s)",
     "let D.half = p.x / 2\ncompute D out.half = half + 1",
+    "alarm D Latched severity high latch when p.y > 70",
+    "alarm D Quiet severity low when p.x > 30 suppress when p.y > 50",
+    "alarm D Band severity low when p.y > 40 deadband 5",
+    "alarm D Missing severity low when p.y > 20 and p.x < 90 on missing raise",
+    "let D.lim = 80\n"
+    'alarm D Msg severity low when p.x > lim message "x {{ value }} on {{ thing.name }} > {{ lim }}"',
 ]
 ENGINE_ONLY = [
     "alarm D Slow severity high when p.x > 60 for 5s",
     "compute D out.sd = stddev(p.x, 30s)",
-    "alarm D Latched severity high latch when p.y > 70",
+    "alarm D Hot severity high when p.y > 60 chatter 2 in 30s",
 ]
 vec_reading = st.tuples(
     st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 20.0, 30.0, 45.0, 61.0]),  # gap (ties included)
