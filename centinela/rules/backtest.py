@@ -254,6 +254,7 @@ async def backtest_sqlite(
     *,
     vector: bool = True,
     checked: CheckedProgram | None = None,
+    workers: int = 1,
 ) -> BacktestReport:
     """Backtest straight from a SQLite history file (the `telemetry` table of `SqliteHistoryStore`).
 
@@ -261,10 +262,11 @@ async def backtest_sqlite(
     (`backtest_vector`), which gives the same transitions and computed rows when it applies; otherwise
     rows are read in large chunks and replayed through the engine. Both run in a worker thread, so the
     event loop stays free; the transitions are those of `backtest(program, store.replay(start, end), …)`.
-    `checked` is the rules' checked IR (by default re-checked from `program.files`).
+    `checked` is the rules' checked IR (by default re-checked from `program.files`); `workers` > 1
+    splits a large history by thing over that many processes.
     """
     if vector:
-        report = await asyncio.to_thread(backtest_vector, program, path, start, end, checked)
+        report = await asyncio.to_thread(backtest_vector, program, path, start, end, checked, workers)
         if report is not None:
             return report
     _check_readable(path)
@@ -272,12 +274,20 @@ async def backtest_sqlite(
 
 
 def backtest_vector(
-    program: Program, path: str, start: float, end: float, checked: CheckedProgram | None = None
+    program: Program,
+    path: str,
+    start: float,
+    end: float,
+    checked: CheckedProgram | None = None,
+    workers: int = 1,
 ) -> BacktestReport | None:
-    """The vectorized backtest of a SQLite history, or None when the rules or data need the engine."""
-    from centinela.rules.vector import replay  # noqa: PLC0415 - numpy only when it is used
-    from centinela.rules.vector_expr import NotVectorizable  # noqa: PLC0415
-    from centinela.rules.vector_sqlite import checked_for, load_sqlite  # noqa: PLC0415
+    """The vectorized backtest of a SQLite history, or None when the rules or data need the engine.
+
+    With `workers` > 1 a large history is split by thing over that many processes.
+    """
+    from centinela.rules.vector_expr import NotVectorizable  # noqa: PLC0415 - numpy only when used
+    from centinela.rules.vector_parallel import replay_sqlite  # noqa: PLC0415
+    from centinela.rules.vector_sqlite import checked_for  # noqa: PLC0415
 
     _check_readable(path)
     checked = checked if checked is not None else checked_for(program)
@@ -285,7 +295,7 @@ def backtest_vector(
         log.info("The vectorized backtest needs the rules' source files; replaying through the engine.")
         return None
     try:
-        result = replay(program, checked, load_sqlite(path, start, end), start, end)
+        result = replay_sqlite(program, checked, path, start, end, workers=workers)
     except NotVectorizable as exc:
         log.info("Replaying through the engine: %s", exc)
         return None

@@ -43,6 +43,23 @@ class VectorResult:
     transitions: list[AlarmEvent]
     rows: ComputedRows
     readings: int
+    phases: list[int] = field(default_factory=list)  # per transition: reading, bind (for merging)
+
+    @staticmethod
+    def merge(parts: list[VectorResult]) -> VectorResult:
+        """Results of partitions over ascending, disjoint thing ranges, as one replay would give them."""
+        events = [
+            (e.time, ph, n, e)
+            for n, p in enumerate(parts)
+            for e, ph in zip(p.transitions, p.phases, strict=True)
+        ]
+        events.sort(key=lambda x: (x[0], x[1], x[2]))  # stable within a partition
+        return VectorResult(
+            [x[3] for x in events],
+            ComputedRows.merge([p.rows for p in parts]),
+            sum(p.readings for p in parts),
+            [x[1] for x in events],
+        )
 
 
 @dataclass(slots=True)
@@ -103,8 +120,10 @@ def replay(
         counted |= sel & later
         _ClassReplay(plan, history, t0, bound, sel, end, out).run()
     out.events.sort(key=lambda e: e[0])
-    transitions = [e for _, e in out.events if start <= e.time <= end]
-    return VectorResult(transitions, _rows(out, history), int(counted.sum()))
+    kept = [(k, e) for k, e in out.events if start <= e.time <= end]
+    return VectorResult(
+        [e for _, e in kept], _rows(out, history), int(counted.sum()), [k[1] for k, _ in kept]
+    )
 
 
 def _rows(out: _Out, history: History) -> ComputedRows:
@@ -121,8 +140,9 @@ def _rows(out: _Out, history: History) -> ComputedRows:
     t, phase, thing, path, pos, key, node, value = (np.concatenate(c) for c in cols)
     order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
     return ComputedRows(
-        t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys)
-    )
+        t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys),
+        phase[order].astype(np.int64),
+    )  # fmt: skip
 
 
 class _ClassReplay:

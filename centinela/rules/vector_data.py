@@ -91,10 +91,31 @@ class ComputedRows(Sequence[tuple[float, str, str, Any]]):
 
     def __init__(
         self, time: Floats, thing: Ints, key: Ints, value: Floats, kinds: tuple[str, ...],
-        things: tuple[str, ...], keys: tuple[str, ...],
+        things: tuple[str, ...], keys: tuple[str, ...], phase: Ints | None = None,
     ) -> None:  # fmt: skip
         self.time, self.thing, self.key, self.value = time, thing, key, value
         self._kinds, self._things, self._keys = kinds, things, keys
+        # What happens first at one instant (readings, binds, timers): for merging partitions.
+        self.phase = np.zeros(len(time), dtype=np.int64) if phase is None else phase
+
+    @staticmethod
+    def merge(parts: Sequence[ComputedRows]) -> ComputedRows:
+        """Rows of partitions over ascending, disjoint thing ranges, in one table in the same order."""
+        things = tuple(t for p in parts for t in p._things)
+        keys = sorted({k for p in parts for k in p._keys})
+        kinds = {k: kind for p in parts for k, kind in zip(p._keys, p._kinds, strict=True)}
+        key_code = {k: i for i, k in enumerate(keys)}
+        offset, cols = 0, []
+        for p in parts:
+            remap = np.array([key_code[k] for k in p._keys] or [0], dtype=np.int64)
+            cols.append((p.time, p.phase, p.thing + offset, remap[p.key], p.value))
+            offset += len(p._things)
+        time, phase, thing, key, value = (np.concatenate(c) for c in zip(*cols, strict=True))
+        order = np.lexsort((phase, time))  # stable: within an instant, partitions keep thing order
+        return ComputedRows(
+            time[order], thing[order], key[order], value[order], tuple(kinds[k] for k in keys), things,
+            tuple(keys), phase[order],
+        )  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.time)

@@ -19,8 +19,10 @@ from centinela.errors import CentinelaError
 from centinela.rules.vector_data import History
 from centinela.rules.vector_expr import NotVectorizable
 
-__all__ = ["checked_for", "load_sqlite"]
+__all__ = ["checked_for", "key_counts", "load_sqlite"]
 
+_RANGE = "time >= ? AND time < ?"
+_THINGS = " AND thing_id >= ? AND thing_id <= ?"
 _PK = "telemetry INDEXED BY sqlite_autoindex_telemetry_1"  # the (thing_id, path, time) key: covering
 _KEYS = (
     f"SELECT thing_id, path, count(*) FROM {_PK} WHERE time >= ? AND time < ? "  # noqa: S608 - constants
@@ -39,8 +41,18 @@ _OTHER = (
 )
 
 
-def load_sqlite(path: str, start: float, end: float) -> History:
-    """The readings of [start, end) of a Centinela SQLite history file, as columns."""
+def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | None = None) -> History:
+    """The readings of [start, end) of a Centinela SQLite history file, as columns.
+
+    `things` = (first, last) keeps the things whose ids lie in that range (both included).
+    """
+    params: tuple[object, ...] = (start, end)
+    if things is not None:
+        params = (start, end, *things)
+
+    def sql(query: str) -> str:
+        return query if things is None else query.replace(_RANGE, _RANGE + _THINGS)
+
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:  # pragma: no cover - connect itself rarely fails in read-only mode
@@ -48,11 +60,11 @@ def load_sqlite(path: str, start: float, end: float) -> History:
         raise CentinelaError(msg) from exc
     try:
         conn.execute("BEGIN")  # one snapshot for every query
-        keys = conn.execute(_KEYS, (start, end)).fetchall()
-        text = conn.execute(_ORDER, (start, end)).fetchone()[0] or ""
+        keys = conn.execute(sql(_KEYS), params).fetchall()
+        text = conn.execute(sql(_ORDER), params).fetchone()[0] or ""
         rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
-        scan = np.array(conn.execute(_SCAN, (start, end)).fetchall(), dtype=np.float64).reshape(-1, 2)
-        other = tuple(conn.execute(_OTHER, (start, end)).fetchall())
+        scan = np.array(conn.execute(sql(_SCAN), params).fetchall(), dtype=np.float64).reshape(-1, 2)
+        other = tuple(conn.execute(sql(_OTHER), params).fetchall())
     except (sqlite3.Error, ValueError, TypeError) as exc:
         msg = f"The history file {path!r} cannot be read as columns: {exc}."
         raise NotVectorizable(msg) from exc
@@ -89,6 +101,23 @@ def load_sqlite(path: str, start: float, end: float) -> History:
         remap = np.array([things_all.index(t) for t in things], dtype=np.int64)
         thing = remap[thing]
     return History(things_all, paths, thing[keep], where[keep], time[keep], value[keep], other)
+
+
+def key_counts(path: str, start: float, end: float) -> list[tuple[str, int]]:
+    """Readings per thing in [start, end), in thing order (from the covering index)."""
+    query = (
+        "SELECT thing_id, count(*) FROM telemetry INDEXED BY sqlite_autoindex_telemetry_1 "
+        "WHERE time >= ? AND time < ? GROUP BY thing_id ORDER BY thing_id"
+    )
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            return [(str(t), int(n)) for t, n in conn.execute(query, (start, end)).fetchall()]
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        msg = f"The history file {path!r} cannot be counted: {exc}."
+        raise NotVectorizable(msg) from exc
 
 
 def checked_for(program: Program) -> CheckedProgram | None:

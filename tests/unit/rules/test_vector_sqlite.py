@@ -106,3 +106,20 @@ def test_the_command_gives_one_report_with_and_without_the_vectorized_path(tmp_p
     assert slow.exit_code == 0, slow.output
     assert json.loads(fast.output) == json.loads(slow.output)
     assert json.loads(fast.output)["transitions"]
+
+
+async def test_things_split_over_processes_give_one_replay(tmp_path: Path) -> None:
+    from centinela.rules.vector_parallel import replay_sqlite, thing_ranges
+
+    db = tmp_path / "h.db"
+    await _history(db)
+    checked = check_source(RULES.replace('definition "acme:dev:*"', 'things "acme:*"'), "d.rules").checked
+    program = compile_checked(checked)
+    one = replay_sqlite(program, checked, str(db), 0.0, 200.0, workers=1)
+    three = replay_sqlite(program, checked, str(db), 0.0, 200.0, workers=3, min_rows=0)
+    assert {t.thing_id for t in one.transitions} == {"acme:a", "acme:b", "acme:c"}
+    assert three.transitions == one.transitions
+    assert list(three.rows) == list(one.rows)
+    assert three.readings == one.readings
+    assert thing_ranges([("a", 5), ("b", 5), ("c", 1), ("d", 9)], 2) == [("a", "b"), ("c", "d")]
+    assert thing_ranges([("a", 5)], 3) == [("a", "a")]
