@@ -28,7 +28,7 @@ from centinela.rules.output import AlarmEvent
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
 from centinela.rules.vector_expr import Col, NotVectorizable, evaluate, to_python
 from centinela.rules.vector_plan import ClassPlan, plan_program
-from centinela.rules.vector_window import Ranked, WindowEvents, window_events
+from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, window_events
 
 __all__ = ["VectorResult", "replay"]
 
@@ -436,6 +436,23 @@ class _WindowFrame:
             return Col("f", ev.total, empty)
         if method == "avg":
             return Col("f", ev.total / np.maximum(n, 1), empty)
+        if method == "stddev":  # the engine's running sums of x and x*x, then its formula
+            squares = running_sums(ev.thing, ev.lo, ev.hi, self.px * self.px)
+            nf = n.astype(np.float64)
+            with np.errstate(all="ignore"):
+                mean = ev.total / nf
+                var = (squares - nf * mean * mean) / (nf - 1.0)
+            return Col("f", np.sqrt(np.where(var > 0.0, var, 0.0)), n < 2)
+        if method in ("delta", "rate"):  # newest minus oldest point of the window (per second)
+            last, first = np.maximum(ev.hi - 1, 0), np.minimum(ev.lo, max(len(self.px) - 1, 0))
+            if not len(self.px):
+                return Col("f", np.zeros(self.n), np.ones(self.n, dtype=bool))
+            dx = self.px[last] - self.px[first]
+            if method == "delta":
+                return Col("f", dx, n < 2)
+            dt = self.pt[last] - self.pt[first]
+            with np.errstate(all="ignore"):
+                return Col("f", dx / np.where(dt == 0, 1.0, dt), (n < 2) | (dt == 0))
         ufunc = np.minimum if method == "min" else np.maximum
         padded = np.append(self.px, 0.0)
         bounds = np.empty(2 * self.n, dtype=np.int64)

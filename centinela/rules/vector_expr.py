@@ -21,7 +21,7 @@ from centinela.errors import CentinelaError
 
 __all__ = ["WINDOW_METHODS", "Col", "NotVectorizable", "evaluate", "series_ops", "to_python"]
 
-WINDOW_METHODS = frozenset({"avg", "sum", "count", "min", "max"})
+WINDOW_METHODS = frozenset({"avg", "sum", "count", "min", "max", "stddev", "delta", "rate"})
 _EXACT_INT = 2**53
 _CMP: dict[str, Callable[[Any, Any], Any]] = {
     "==": np.equal,

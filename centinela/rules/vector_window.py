@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Ranked", "WindowEvents", "window_events"]
+__all__ = ["Ranked", "WindowEvents", "running_sums", "window_events"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -116,11 +116,11 @@ def window_events(
     k, t, timer = k[order], t[order], timer[order]
     lo = pkeys.right(k, t - seconds).astype(np.int64)
     hi = pkeys.right(k, t).astype(np.int64)
-    total = _running_sums(k, lo, hi, pts_x)
+    total = running_sums(k, lo, hi, pts_x)
     return WindowEvents(k, t, timer, lo, hi, total)
 
 
-def _running_sums(k: Ints, lo: Ints, hi: Ints, x: Floats) -> Floats:
+def running_sums(k: Ints, lo: Ints, hi: Ints, x: Floats) -> Floats:
     """The engine's `_Window.total` after each event: +x on arrival, -x on eviction, 0.0 when empty."""
     n = len(k)
     total = np.zeros(n)

@@ -135,6 +135,9 @@ VECTORIZABLE = [
     "compute D out.min = min(p.x, 30s)",
     "compute D out.n = count(p.x, 30s)",
     "compute D out.sum = sum(p.y, 45s)",
+    "compute D out.sd = stddev(p.x, 30s)",
+    "compute D out.delta = delta(p.y, 45s)",
+    "compute D out.rate = rate(p.x, 30s) * 60",
     "let D.half = p.x / 2\ncompute D out.half = half + 1",
     "alarm D Latched severity high latch when p.y > 70",
     "alarm D Quiet severity low when p.x > 30 suppress when p.y > 50",
@@ -145,7 +148,7 @@ VECTORIZABLE = [
 ]
 ENGINE_ONLY = [
     "alarm D Slow severity high when p.x > 60 for 5s",
-    "compute D out.sd = stddev(p.x, 30s)",
+    "compute D out.med = median(p.x, 30s)",
     "alarm D Hot severity high when p.y > 60 chatter 2 in 30s",
 ]
 vec_reading = st.tuples(
