@@ -110,3 +110,15 @@ def test_a_division_by_zero_is_left_to_the_engine() -> None:
     rows: list[Row] = [(0.0, "t:a", X, 1.0, None), (1.0, "t:a", Y, 0.0, None)]
     with pytest.raises(NotVectorizable, match="division"):
         _both(text, rows, 10.0)
+
+
+def test_a_step_of_the_thing_at_a_window_edge_drops_that_timer() -> None:
+    # The window of x loses its 0 s point at 60 s, but y is read at exactly 60 s: the engine drops the
+    # timer (its deadline is not after the step) and the average stays until x is read again.
+    rows: list[Row] = [(0.0, "t:a", X, 10.0, None), (30.0, "t:a", X, 20.0, None), (60.0, "t:a", Y, 1.0, None)]
+    rows.append((75.0, "t:a", X, 30.0, None))
+    text = 'twins D = things "t:*"\ncompute D out.avg = avg(p.x, 60s)\ncompute D out.y = p.y\n'
+    engine, vector = _both(text, rows, 200.0)
+    _assert_same(engine, vector)
+    avg = [(r[0], r[3]) for r in vector.rows if r[2] == "/features/out/properties/avg"]
+    assert avg == [(0.0, 10.0), (30.0, 15.0), (75.0, 25.0), (90.0, 30.0)]
