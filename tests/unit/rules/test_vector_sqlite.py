@@ -123,3 +123,13 @@ async def test_things_split_over_processes_give_one_replay(tmp_path: Path) -> No
     assert three.readings == one.readings
     assert thing_ranges([("a", 5), ("b", 5), ("c", 1), ("d", 9)], 2) == [("a", "b"), ("c", "d")]
     assert thing_ranges([("a", 5)], 3) == [("a", "a")]
+
+
+async def test_an_empty_time_range_replays_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    await _history(db)
+    checked = check_source(RULES, "d.rules").checked
+    program = compile_checked(checked)
+    report = backtest_vector(program, str(db), 500.0, 600.0, checked)
+    assert report is not None and report.vectorized
+    assert report.readings == 0 and not report.transitions and not list(report.computed)
