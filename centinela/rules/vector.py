@@ -138,7 +138,16 @@ def _rows(out: _Out, history: History) -> ComputedRows:
         for col, part in zip(cols, parts, strict=True):
             col.append(part)
     t, phase, thing, path, pos, key, node, value = (np.concatenate(c) for c in cols)
-    order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
+    # One integer for (phase, thing, path, class, rule) when it fits, then time: a two-key sort.
+    sizes = [3, len(history.things) + 1, len(history.paths) + 2, int(pos.max(initial=0)) + 1]
+    sizes.append(int(node.max(initial=0)) + 1)
+    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
+        tie = phase.astype(np.int64)
+        for size, part in zip(sizes[1:], (thing, path + 1, pos, node), strict=True):
+            tie = tie * size + part
+        order = np.lexsort((tie, t))
+    else:
+        order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
     return ComputedRows(
         t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys),
         phase[order].astype(np.int64),

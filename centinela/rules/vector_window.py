@@ -145,10 +145,23 @@ def running_sums(k: Ints, lo: Ints, hi: Ints, x: Floats) -> Floats:
     restart[1:] |= empty[:-1]
     seg_starts = np.flatnonzero(restart)
     seg_ends = np.append(seg_starts[1:], n)
-    for a, b in zip(seg_starts.tolist(), seg_ends.tolist(), strict=True):
-        o0, o1 = int(op_start[a]), int(op_end[b - 1])
-        acc = np.add.accumulate(np.concatenate(([0.0], ops[o0:o1])))
-        total[a:b] = acc[op_end[a:b] - o0]
+    o0 = op_start[seg_starts]
+    length = op_end[seg_ends - 1] - o0 + 1  # a leading 0.0: the engine's sum starts at 0.0
+    width = int(length.max())
+    if len(seg_starts) * width <= 4 * (len(ops) + len(seg_starts)) + 1024:
+        # Every segment as a row, padded with zeros at its end: accumulate along a row is sequential.
+        grid = np.zeros((len(seg_starts), width))
+        seg_of_op = np.repeat(np.arange(len(seg_starts)), length - 1)
+        col = np.arange(len(ops)) - np.repeat(o0, length - 1) + 1
+        grid[seg_of_op, col] = ops
+        acc = np.add.accumulate(grid, axis=1)
+        seg_of_event = np.repeat(np.arange(len(seg_starts)), seg_ends - seg_starts)
+        total = acc[seg_of_event, op_end - o0[seg_of_event]]
+    else:
+        for a, b in zip(seg_starts.tolist(), seg_ends.tolist(), strict=True):
+            s0, s1 = int(op_start[a]), int(op_end[b - 1])
+            run = np.add.accumulate(np.concatenate(([0.0], ops[s0:s1])))
+            total[a:b] = run[op_end[a:b] - s0]
     total[empty] = 0.0
     return total
 
