@@ -77,27 +77,34 @@ def window_events(
     follow timers; `end`: the end of the replay (timers due by then fire).
     """
     nthings = len(bind_t)
+    npts = len(pts_t)
     pkeys = Ranked(pts_thing, pts_t)
-    # Base events: the bind, then every reading of the path after it.
-    later = pts_t > bind_t[pts_thing]
-    ev_k = np.concatenate([np.arange(nthings, dtype=np.int64), pts_thing[later]])
+    # Base events: the bind, then every reading of the path after it. `hi` (points arrived so far) is
+    # known for them; a timer keeps the `hi` of the event it follows (no reading came in between).
+    things = np.arange(nthings, dtype=np.int64)
+    later = np.flatnonzero(pts_t > bind_t[pts_thing])
+    ev_k = np.concatenate([things, pts_thing[later]])
     ev_t = np.concatenate([bind_t, pts_t[later]])
+    ev_hi = np.concatenate([pkeys.right(things, bind_t), later + 1]).astype(np.int64)
     order = np.lexsort((ev_t, ev_k))
-    ev_k, ev_t = ev_k[order], ev_t[order]
-    # The next reading of the path after each base event (inf: none), fixed along a timer chain.
-    nxt = pkeys.right(ev_k, ev_t)
-    has_next = nxt < len(pts_t)
-    has_next[has_next] = pts_thing[nxt[has_next]] == ev_k[has_next]
+    ev_k, ev_t, ev_hi = ev_k[order], ev_t[order], ev_hi[order]
+    # The next reading of the path after each event (inf: none): a timer must come before it.
+    has_next = ev_hi < npts
+    has_next[has_next] = pts_thing[ev_hi[has_next]] == ev_k[has_next]
     next_read = np.full(len(ev_k), np.inf)
-    next_read[has_next] = pts_t[nxt[has_next]]
-    all_k, all_t, all_timer = [ev_k], [ev_t], [np.zeros(len(ev_k), dtype=bool)]
-    cur_k, cur_t, cur_next = ev_k, ev_t, next_read
+    next_read[has_next] = pts_t[ev_hi[has_next]]
+    all_k, all_t, all_lo, all_hi, all_timer = [], [], [], [], []
+    cur_k, cur_t, cur_hi, cur_next, is_timer = ev_k, ev_t, ev_hi, next_read, False
     for _ in range(1_000_000):  # one round per timer in a chain; bounded by the points in a window
         if len(cur_k) == 0:
             break
-        lo = pkeys.right(cur_k, cur_t - seconds)
-        hi = pkeys.right(cur_k, cur_t)
-        live = hi > lo
+        lo = pkeys.right(cur_k, cur_t - seconds).astype(np.int64)
+        all_k.append(cur_k)
+        all_t.append(cur_t)
+        all_lo.append(lo)
+        all_hi.append(cur_hi)
+        all_timer.append(np.full(len(cur_k), is_timer))
+        live = cur_hi > lo
         wake = np.full(len(cur_k), np.inf)
         wake[live] = pts_t[lo[live]] + seconds
         fire = live & (wake > cur_t) & (wake < cur_next) & (wake <= end)
@@ -105,17 +112,13 @@ def window_events(
             # A step of the thing at exactly the wake time drops the timer (its `_schedule`).
             idx = np.flatnonzero(fire)
             fire[idx[steps.contains(cur_k[idx], wake[idx])]] = False
-        cur_k, cur_t, cur_next = cur_k[fire], wake[fire], cur_next[fire]
-        all_k.append(cur_k)
-        all_t.append(cur_t)
-        all_timer.append(np.ones(len(cur_k), dtype=bool))
-    k = np.concatenate(all_k)
-    t = np.concatenate(all_t)
-    timer = np.concatenate(all_timer)
+        cur_k, cur_t, cur_hi, cur_next = cur_k[fire], wake[fire], cur_hi[fire], cur_next[fire]
+        is_timer = True
+    k, t = np.concatenate(all_k), np.concatenate(all_t)
     order = np.lexsort((t, k))
-    k, t, timer = k[order], t[order], timer[order]
-    lo = pkeys.right(k, t - seconds).astype(np.int64)
-    hi = pkeys.right(k, t).astype(np.int64)
+    k, t = k[order], t[order]
+    timer = np.concatenate(all_timer)[order]
+    lo, hi = np.concatenate(all_lo)[order], np.concatenate(all_hi)[order]
     total = running_sums(k, lo, hi, pts_x)
     return WindowEvents(k, t, timer, lo, hi, total)
 
