@@ -100,7 +100,7 @@ def test_the_command_gives_one_report_with_and_without_the_vectorized_path(tmp_p
     rules = tmp_path / "d.rules"
     rules.write_text(RULES)
     args = ["backtest", str(rules), "--history", f"sqlite:///{db}", "--from", "0", "--to", "200"]
-    fast = CliRunner().invoke(app, [*args, "--format", "json"])
+    fast = CliRunner().invoke(app, [*args, "--format", "json", "--workers", "2"])
     slow = CliRunner().invoke(app, [*args, "--format", "json", "--no-vector"])
     assert fast.exit_code == 0, fast.output
     assert slow.exit_code == 0, slow.output
