@@ -122,3 +122,22 @@ def test_a_step_of_the_thing_at_a_window_edge_drops_that_timer() -> None:
     _assert_same(engine, vector)
     avg = [(r[0], r[3]) for r in vector.rows if r[2] == "/features/out/properties/avg"]
     assert avg == [(0.0, 10.0), (30.0, 15.0), (75.0, 25.0), (90.0, 30.0)]
+
+
+def test_two_classes_on_one_thing_and_a_thing_of_none() -> None:
+    text = """twins A = things "t:*"
+twins B = things "t:a*"
+alarm A Hi severity high when p.x > 50 clear when p.x < 40
+compute A out.s = avg(p.x, 20s)
+alarm B Lo severity low when p.x < 45 or p.y > 80
+compute B out.d = p.x - p.y
+"""
+    rows: list[Row] = []
+    for i in range(120):
+        thing = ("t:a1", "t:a2", "t:b", "u:c")[i % 4]
+        rows.append((float(i // 2), thing, X if i % 3 else Y, float((i * 29) % 100), None))
+    engine, vector = _both(text, rows, 200.0)
+    _assert_same(engine, vector)
+    rules = {(a.thing_id, a.rule) for a in vector.transitions}
+    assert ("t:a1", "Lo") in rules and ("t:b", "Hi") in rules
+    assert not any(a.thing_id == "u:c" for a in vector.transitions)
