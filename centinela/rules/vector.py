@@ -12,7 +12,6 @@ where an alarm's condition inputs change: between those, the engine's evaluation
 
 from __future__ import annotations
 
-import fnmatch
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.program import MISSING, MissingPolicy, NodeKind, Program
 from centinela.rules.alarms import AlarmConfig, AlarmStatus, Evaluation, MissingMode, step
 from centinela.rules.context import ThingContext, thing_values
+from centinela.rules.engine import Engine
 from centinela.rules.explain import transition_event
 from centinela.rules.output import AlarmEvent
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
@@ -83,13 +83,6 @@ def _bind_docs(history: History, t0: Floats) -> list[dict[str, Any]]:
     return docs
 
 
-def _matches(plan: ClassPlan, doc: dict[str, Any]) -> bool:
-    cls = plan.cls
-    if cls.definition and not fnmatch.fnmatchcase(str(doc.get("definition") or ""), cls.definition):
-        return False
-    return not (cls.id_glob and not fnmatch.fnmatchcase(str(doc.get("thingId", "")), cls.id_glob))
-
-
 def replay(
     program: Program, checked: CheckedProgram, history: History, start: float, end: float
 ) -> VectorResult:
@@ -111,8 +104,9 @@ def replay(
     out = _Out()
     counted = np.zeros(len(history.time), dtype=bool)
     later = history.time > t0[history.thing]
+    matcher = Engine(program, record_readings=False)  # binds classes to things as the engine does
     for plan in plans:
-        bound = np.array([_matches(plan, d) for d in docs], dtype=bool)
+        bound = np.array([matcher.matches(plan.cls, d) for d in docs], dtype=bool)
         if not bound.any():
             continue
         path_in = np.array([p in plan.inputs for p in history.paths], dtype=bool)
