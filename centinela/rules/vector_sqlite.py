@@ -37,7 +37,7 @@ _SCAN = (
 )
 _OTHER = (
     "SELECT time, thing_id, path, value, value_json FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? "
-    "AND (value_json IS NOT NULL OR value IS NULL OR typeof(value) != 'real')"
+    "AND (value_json IS NOT NULL OR value IS NULL)"  # text in the value column fails the scan instead
 )
 
 
@@ -63,14 +63,16 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
         keys = conn.execute(sql(_KEYS), params).fetchall()
         text = conn.execute(sql(_ORDER), params).fetchone()[0] or ""
         rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
-        scan = np.array(conn.execute(sql(_SCAN), params).fetchall(), dtype=np.float64).reshape(-1, 2)
+        n = sum(k[2] for k in keys)
+        pairs = np.dtype((np.float64, 2))
+        scan = np.fromiter(conn.execute(sql(_SCAN), params), dtype=pairs, count=n).reshape(-1, 2)
         other = tuple(conn.execute(sql(_OTHER), params).fetchall())
     except (sqlite3.Error, ValueError, TypeError) as exc:
         msg = f"The history file {path!r} cannot be read as columns: {exc}."
         raise NotVectorizable(msg) from exc
     finally:
         conn.close()
-    if len(rowids) != len(scan) or len(rowids) != sum(k[2] for k in keys):
+    if len(rowids) != len(scan) or len(rowids) != n:
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
     rank = np.empty(len(rowids), dtype=np.int64)
