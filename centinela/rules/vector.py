@@ -19,20 +19,17 @@ from typing import Any
 import numpy as np
 
 from centinela.dsl.checked import CheckedProgram
-from centinela.dsl.program import MISSING, MissingPolicy, NodeKind, Program
-from centinela.rules.alarms import AlarmConfig, AlarmStatus, Evaluation, MissingMode, step
-from centinela.rules.context import ThingContext, thing_values
+from centinela.dsl.program import NodeKind, Program
 from centinela.rules.engine import Engine
-from centinela.rules.explain import transition_event
 from centinela.rules.output import AlarmEvent
+from centinela.rules.vector_alarms import AlarmRun
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
-from centinela.rules.vector_expr import Col, NotVectorizable, evaluate, to_python
+from centinela.rules.vector_expr import Col, NotVectorizable, evaluate
 from centinela.rules.vector_plan import ClassPlan, plan_program
 from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, window_events
 
 __all__ = ["VectorResult", "replay"]
 
-_NORMAL = AlarmStatus()
 _READING, _BIND, _TIMER = 0, 1, 2  # what happens first at one instant: readings, binds, then timers
 
 
@@ -257,7 +254,7 @@ class _ClassReplay:
         change = np.ones(f.n, dtype=bool)
         change[1:] = (f.sk[1:] != f.sk[:-1]) | (r[1:] != r[:-1]) | (c[1:] != c[:-1]) | (sup[1:] != sup[:-1])
         points = np.flatnonzero(change)
-        run = _AlarmRun(self, i, f)
+        run = AlarmRun(self, i, f)
         run.run(points, r[points].tolist(), c[points].tolist(), sup[points].tolist())
 
 
@@ -305,86 +302,6 @@ class _Frame:
 
     def node(self, i: int) -> Col:
         return self.env(self.rp.plan.checked.nodes[i].key)
-
-
-class _AlarmRun:
-    """The engine's evaluation of one alarm at its change points, with the real `step()`."""
-
-    def __init__(self, replay: _ClassReplay, i: int, frame: _Frame) -> None:
-        self.replay, self.i, self.f = replay, i, frame
-        self.node = replay.plan.cls.nodes[i]
-        spec = self.node.alarm
-        assert spec is not None
-        self.spec = spec
-        self.config = AlarmConfig(
-            spec.on_delay, spec.off_delay, spec.latch, MissingMode(spec.on_missing.value), spec.chatter
-        )
-        checked = replay.plan.checked.nodes[i].alarm
-        assert checked is not None
-        loads = {str(s.value) for e in checked.operands for s in _loads(e)}
-        if spec.message is not None:
-            loads |= {n.key for n in replay.plan.checked.nodes if n.kind is NodeKind.LET}
-        self.loads = sorted(loads)
-
-    def run(self, points: Ints, rs: list[int], cs: list[int], sups: list[bool]) -> None:
-        """The engine's `_run` and `_alarm` decisions, then `step()`, at each change point."""
-        f = self.f
-        spec, config, hold = self.spec, self.config, self.spec.on_missing is MissingPolicy.HOLD
-        raise_on_missing = self.spec.on_missing is MissingPolicy.RAISE
-        has_clear, plain = spec.clear is not None, spec.suppress is None
-        sks, sts = f.sk[points].tolist(), f.st[points].tolist()
-        statuses: dict[int, AlarmStatus] = {}
-        for j, (k, now, r, c, suppressed) in enumerate(zip(sks, sts, rs, cs, sups, strict=True)):
-            status = statuses.get(k, _NORMAL)
-            value: Any = MISSING if r == 2 else r == 1
-            cleared_v = None if not has_clear or c == 2 else c == 1
-            if plain and value is not MISSING and value is status.raised and not status.suppressed:
-                if not status.active:
-                    continue
-                if cleared_v == status.cleared or (cleared_v is None and status.cleared is not value):
-                    continue
-            raised = None if value is MISSING else value
-            if raised is None and not hold:
-                raised = raise_on_missing
-            if raised is status.raised and plain and not status.suppressed and not status.active:
-                continue
-            cleared = cleared_v
-            if (
-                raised is status.raised
-                and suppressed == status.suppressed
-                and (
-                    not status.active
-                    or cleared == status.cleared
-                    or (cleared is None and status.cleared is not raised)
-                )
-            ):
-                continue
-            if value is MISSING:
-                cleared = None if hold else not raised
-            new, transitions = step(status, config, Evaluation(raised, cleared, suppressed), now)
-            statuses[k] = new
-            if transitions:
-                self.emit(int(points[j]), k, value, transitions)
-
-    def emit(self, s: int, k: int, value: Any, transitions: list[Any]) -> None:
-        rp, f = self.replay, self.f
-        thing_id = rp.h.things[int(rp.things[k])]
-        values = thing_values(thing_id)
-        for key in self.loads:
-            col = f.env(key)
-            if not col.miss[s]:
-                values[key] = to_python(col.kind, col.val[s])
-        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=float(f.st[s]))
-        base = (float(f.st[s]), int(f.phase[s]), int(rp.things[k]), int(f.sp[s]), rp.plan.position)
-        for n, tr in enumerate(transitions):
-            event = transition_event(ctx, self.node, tr, value)
-            rp.out.events.append(((*base, self.i, n), event))
-
-
-def _loads(e: Any) -> list[Any]:
-    from centinela.dsl.ir import walk  # noqa: PLC0415 - keeps the module's imports to what it runs
-
-    return [s for s in walk(e) if s.op == "load"]
 
 
 def _no_series(method: str, key: str, params: tuple[Any, ...]) -> Col:
