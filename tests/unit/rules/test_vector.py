@@ -141,3 +141,23 @@ compute B out.d = p.x - p.y
     rules = {(a.thing_id, a.rule) for a in vector.transitions}
     assert ("t:a1", "Lo") in rules and ("t:b", "Hi") in rules
     assert not any(a.thing_id == "u:c" for a in vector.transitions)
+
+
+@pytest.mark.parametrize(
+    ("rules", "reason"),
+    [
+        ('twins D = things "t:*" where p.y > 1\ncompute D out.f = p.x + 1', "where"),
+        ("compute D out.a = avg(p.x, 10s)\ncompute D out.b = avg(p.x, 20s)", "two lengths"),
+        ("compute D out.a = avg(p.x, 10s) + p.y", "window with other inputs"),
+        ("alarm D A severity low when avg(p.x, 10s) > 5", "reads a window"),
+        ("compute D out.a = median(p.x, 10s)", "median"),
+        ("alarm D A severity low when p.x > 5 clear when p.x < 3 for 10s", "delays"),
+        ("compute D out.a = abs(p.x)", "not vectorized"),
+        ("compute D out.a = avg(p.x * 2, 10s)", "derived series"),
+    ],
+)
+def test_rules_the_engine_must_replay_are_named(rules: str, reason: str) -> None:
+    text = rules if rules.startswith("twins") else 'twins D = things "t:*"\n' + rules
+    rows: list[Row] = [(0.0, "t:a", X, 1.0, None), (1.0, "t:a", Y, 2.0, None)]
+    with pytest.raises(NotVectorizable, match=reason):
+        _both(text + "\n", rows, 10.0)
