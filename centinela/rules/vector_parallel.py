@@ -17,6 +17,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from centinela.dsl.checked import CheckedProgram
+from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.program import Program
 from centinela.rules.vector import VectorResult, replay
 from centinela.rules.vector_expr import NotVectorizable
@@ -74,14 +75,16 @@ def replay_sqlite(
 ) -> VectorResult:
     """`replay` of a SQLite history, on `workers` processes when it has `min_rows` readings or more."""
     workers = min(workers, os.cpu_count() or 1)
-    if workers > 1 and _can_fork():
-        counts = key_counts(path, start, end)
-        if sum(n for _, n in counts) >= min_rows and len(counts) > 1:
-            try:
-                return _parallel(program, checked, path, start, end, thing_ranges(counts, workers))
-            except (OSError, EOFError) as exc:
-                log.info("The parallel replay failed (%s); replaying in one process.", exc)
-    return replay(program, checked, load_sqlite(path, start, end), start, end)
+    # Columns, alarm statuses and events form no reference cycles: the collector would only rescan.
+    with gc_paused():
+        if workers > 1 and _can_fork():
+            counts = key_counts(path, start, end)
+            if sum(n for _, n in counts) >= min_rows and len(counts) > 1:
+                try:
+                    return _parallel(program, checked, path, start, end, thing_ranges(counts, workers))
+                except (OSError, EOFError) as exc:
+                    log.info("The parallel replay failed (%s); replaying in one process.", exc)
+        return replay(program, checked, load_sqlite(path, start, end), start, end)
 
 
 def _parallel(
