@@ -37,6 +37,15 @@ class History:
     def __len__(self) -> int:
         return len(self.time) + len(self.other)
 
+    def slice_things(self, first: int, stop: int) -> History:
+        """The readings of things `first` .. `stop - 1` (codes), as a history of their own."""
+        a, b = (int(i) for i in np.searchsorted(self.thing, [first, stop], side="left"))
+        names = set(self.things[first:stop])
+        return History(
+            self.things[first:stop], self.paths, self.thing[a:b] - first, self.path[a:b], self.time[a:b],
+            self.value[a:b], tuple(r for r in self.other if r[1] in names),
+        )  # fmt: skip
+
     @classmethod
     def from_rows(cls, rows: Iterable[Row]) -> History:
         """From plain history rows `(time, thing_id, path, value, value_json)` in any order."""

@@ -8,7 +8,9 @@ rowid order. Rows that are not plain numbers (definitions, JSON values) are read
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,10 +18,10 @@ from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.pipeline import check_paths
 from centinela.dsl.program import Program
 from centinela.errors import CentinelaError
-from centinela.rules.vector_data import History
+from centinela.rules.vector_data import Floats, History, Ints
 from centinela.rules.vector_expr import NotVectorizable
 
-__all__ = ["checked_for", "key_counts", "load_sqlite"]
+__all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys"]
 
 _RANGE = "time >= ? AND time < ?"
 _THINGS = " AND thing_id >= ? AND thing_id <= ?"
@@ -35,6 +37,7 @@ _ORDER = (  # every rowid, in (thing, path, time) order, as one text: no Python 
 _SCAN = (
     "SELECT time, ifnull(value, 0.0) FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? ORDER BY rowid"
 )
+SCAN = _SCAN
 _OTHER = (
     "SELECT time, thing_id, path, value, value_json FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? "
     "AND (value_json IS NOT NULL OR value IS NULL)"  # text in the value column fails the scan instead
@@ -60,19 +63,35 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
         raise CentinelaError(msg) from exc
     try:
         conn.execute("BEGIN")  # one snapshot for every query
-        keys = conn.execute(sql(_KEYS), params).fetchall()
-        text = conn.execute(sql(_ORDER), params).fetchone()[0] or ""
-        rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
-        n = sum(k[2] for k in keys)
+        keys, rowids, other = read_keys(conn, sql, params)
+        n = len(rowids)
         pairs = np.dtype((np.float64, 2))
-        scan = np.fromiter(conn.execute(sql(_SCAN), params), dtype=pairs, count=n).reshape(-1, 2)
-        other = tuple(conn.execute(sql(_OTHER), params).fetchall())
+        scan = np.asarray(np.fromiter(conn.execute(sql(_SCAN), params), dtype=pairs, count=n), np.float64)
     except (sqlite3.Error, ValueError, TypeError) as exc:
         msg = f"The history file {path!r} cannot be read as columns: {exc}."
         raise NotVectorizable(msg) from exc
     finally:
         conn.close()
-    if len(rowids) != len(scan) or len(rowids) != n:
+    return assemble(keys, rowids, scan, other)
+
+
+def read_keys(
+    conn: sqlite3.Connection, sql: Callable[[str], str], params: tuple[object, ...]
+) -> tuple[list[Any], Ints, tuple[Any, ...]]:
+    """Readings per (thing, path), every rowid in (thing, path, time) order, and the non-numeric rows."""
+    keys = conn.execute(sql(_KEYS), params).fetchall()
+    text = conn.execute(sql(_ORDER), params).fetchone()[0] or ""
+    rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
+    other = tuple(conn.execute(sql(_OTHER), params).fetchall())
+    if len(rowids) != sum(k[2] for k in keys):
+        msg = "The history changed while it was read."
+        raise NotVectorizable(msg)
+    return keys, rowids, other
+
+
+def assemble(keys: list[Any], rowids: Ints, scan: Floats, other: tuple[Any, ...]) -> History:
+    """History columns from the key counts, the rowids in key order, the rowid-order scan and the rest."""
+    if len(rowids) != len(scan):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
     rank = np.empty(len(rowids), dtype=np.int64)
