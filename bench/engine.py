@@ -13,6 +13,7 @@ import gc
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -140,6 +141,11 @@ def bench_eval(data: list[tuple[str, int, float, float]]) -> dict[str, float]:
     }
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -> dict[str, float]:
     store = SqliteHistoryStore(f"sqlite:///{tmp / 'bench.db'}", batch_rows=200_000)
     paths = [f"/features/p/properties/in{i}" for i in range(INPUTS)]
@@ -170,9 +176,10 @@ async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -
     )
     if not same:
         print("MISMATCH: the vectorized backtest differs from the engine", file=sys.stderr)
-    t0, c0 = time.perf_counter(), time.process_time()
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     vec2 = await backtest_sqlite(vector_program, str(tmp / "bench.db"), 0.0, end, checked=checked, workers=2)
-    vec2_elapsed, vec2_cpu = time.perf_counter() - t0, time.process_time() - c0
+    vec2_elapsed = time.perf_counter() - t0
+    vec2_cpu = time.process_time() - c0 + _children_cpu() - k0  # this process and its forked helpers
     same2 = (
         vec2.vectorized
         and vec2.transitions == fast.transitions
@@ -183,7 +190,7 @@ async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -
         print("MISMATCH: the vectorized backtest on two processes differs from the engine", file=sys.stderr)
     return {
         "backtest_vector2_per_s": vec2.readings / vec2_elapsed,
-        "backtest_vector2_parent_cpu_per_s": vec2.readings / vec2_cpu,
+        "backtest_vector2_cpu_per_s": vec2.readings / vec2_cpu,
         "backtest_vector2_same": same2,
         "backtest_vector_per_s": vec.readings / vec_elapsed,
         "backtest_vector_cpu_per_s": vec.readings / vec_cpu,
@@ -311,7 +318,8 @@ def main() -> None:
         f"same transitions: {figures['backtest_fast_same']}; vectorized "
         f"{figures['backtest_vector_per_s']:,.0f} readings/s ({figures['backtest_vector_cpu_per_s']:,.0f}/s "
         f"of CPU), identical transitions and computed rows: {figures['backtest_vector_same']}; "
-        f"on two processes {figures['backtest_vector2_per_s']:,.0f} readings/s, "
+        f"on two processes {figures['backtest_vector2_per_s']:,.0f} readings/s "
+        f"({figures['backtest_vector2_cpu_per_s']:,.0f}/s of CPU, both processes), "
         f"identical: {figures['backtest_vector2_same']}"
     )
     figures.update(asyncio.run(bench_pipeline(5000.0, 3.0)))
