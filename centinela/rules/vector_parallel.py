@@ -99,15 +99,20 @@ def replay_sqlite(
     workers = min(workers, os.cpu_count() or 1)
     # Columns, alarm statuses and events form no reference cycles: the collector would only rescan.
     with gc_paused():
+        history = None
         if workers > 1 and _can_fork() and _rows_at_most(path) >= min_rows:
             try:
                 history = _load_two(path, start, end)
-                if len(history.things) > 1:
-                    return _replay_parts(program, checked, history, start, end, workers)
-                return replay(program, checked, history, start, end)
+            except (OSError, EOFError, NotVectorizable) as exc:
+                log.info("Reading on two processes failed (%s); reading in one.", exc)
+        if history is None:
+            history = load_sqlite(path, start, end)
+        elif len(history.things) > 1:
+            try:
+                return _replay_parts(program, checked, history, start, end, workers)
             except (OSError, EOFError) as exc:
                 log.info("The parallel replay failed (%s); replaying in one process.", exc)
-        return replay(program, checked, load_sqlite(path, start, end), start, end)
+        return replay(program, checked, history, start, end)
 
 
 def _rows_at_most(path: str) -> int:
