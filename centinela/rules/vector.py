@@ -92,8 +92,11 @@ def replay(
             raise NotVectorizable(msg)
     nthings = len(history.things)
     t0 = np.full(nthings, np.inf)
-    if len(history.time):
-        np.minimum.at(t0, history.thing, history.time)
+    if len(history.time):  # the columns are sorted by thing: one reduction per thing
+        starts = np.searchsorted(history.thing, np.arange(nthings))
+        has = np.bincount(history.thing, minlength=nthings) > 0
+        firsts = np.minimum.reduceat(history.time, np.minimum(starts, len(history.time) - 1))
+        t0[has] = firsts[has]
     code = {t: i for i, t in enumerate(history.things)}
     for time, thing, _p, _v, _j in history.other:
         t0[code[thing]] = min(t0[code[thing]], time)
