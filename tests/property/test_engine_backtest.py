@@ -159,7 +159,16 @@ vec_reading = st.tuples(
 )
 
 
-def _vector_vs_engine(rules: list[str], readings: list[tuple[float, str, str, float]], tail: float) -> None:
+SECOND_CLASS = (
+    'twins E = things "t:[ab]"\n'
+    "alarm E Over severity high when p.x - p.y > 10 clear when p.x - p.y < 0\n"
+    "compute E out.e = avg(p.y, 30s) * 2\n"
+)
+
+
+def _vector_vs_engine(
+    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float, second: bool = False
+) -> None:
     from centinela.dsl.compile import compile_checked
     from centinela.dsl.pipeline import check_source
     from centinela.rules.backtest import Replayer
@@ -167,8 +176,10 @@ def _vector_vs_engine(rules: list[str], readings: list[tuple[float, str, str, fl
     from centinela.rules.vector_data import History
     from centinela.rules.vector_expr import NotVectorizable
 
-    text = 'twins D = things "t:*"\n' + "\n".join(rules) + "\n"
-    checked = check_source(text, "prop.rules").checked
+    text = 'twins D = things "t:*"\n' + "\n".join(rules) + "\n" + (SECOND_CLASS if second else "")
+    result = check_source(text, "prop.rules")
+    assert not result.errors
+    checked = result.checked
     program = compile_checked(checked)
     t, rows = 0.0, {}
     for gap, thing, path, value in readings:
@@ -199,11 +210,12 @@ def _vector_vs_engine(rules: list[str], readings: list[tuple[float, str, str, fl
     st.lists(st.sampled_from(VECTORIZABLE), min_size=1, max_size=6, unique=True),
     st.lists(vec_reading, min_size=1, max_size=80),
     st.sampled_from([0.0, 1.0, 30.0, 100.0]),
+    st.booleans(),
 )
 def test_vectorized_backtest_equals_the_engine(
-    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float
+    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float, second: bool
 ) -> None:
-    _vector_vs_engine(rules, readings, tail)
+    _vector_vs_engine(rules, readings, tail, second)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
