@@ -67,6 +67,7 @@ class _Out:
     rows: list[tuple[Floats, Ints, Ints, Ints, int, int, int, Floats]] = field(default_factory=list)
     keys: list[str] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)
+    tick_times: list[float] = field(default_factory=list)  # alarm timers that made transitions
 
 
 def _bind_docs(history: History, t0: Floats) -> list[dict[str, Any]]:
@@ -113,6 +114,10 @@ def replay(
         sel = bound[history.thing] & path_in[history.path]
         counted |= sel & later
         _ClassReplay(plan, history, t0, bound, sel, end, out).run()
+    if len(set(out.tick_times)) != len(out.tick_times):
+        # The engine fires timers of one instant in the order it scheduled them: not replayed here.
+        msg = "Two alarm timers with transitions fall at the same instant."
+        raise NotVectorizable(msg)
     out.events.sort(key=lambda e: e[0])
     kept = [(k, e) for k, e in out.events if start <= e.time <= end]
     return VectorResult(
@@ -172,15 +177,26 @@ class _ClassReplay:
         self.all_x = np.concatenate([x, np.zeros(nb)])[order]
         self.bind = self.all_p == len(h.paths)
         self.step = self.bind | (self.all_t > self.bind_t[self.all_k])
+        self.step_pos = np.flatnonzero(self.step)
         self.pcode = {path: i for i, path in enumerate(h.paths)}
         self.index = {n.key: i for i, n in enumerate(plan.checked.nodes)}
         self.frames: dict[frozenset[str], _Frame] = {}
         self._ranked: Ranked | None = None
 
+    def position_at(self, k: int, when: float) -> int:
+        """The position of thing k's last step at or before `when` (its bind at least)."""
+        i = int(self.ranked_steps().right(np.array([k]), np.array([when]))[0]) - 1
+        return int(self.step_pos[i])
+
+    def value_at(self, key: str, position: int) -> tuple[Col, int]:
+        """`key` as the context holds it after the step at `position`: a column and an index in it."""
+        f = self.frame(self.key_inputs(key))
+        return f.env(key), int(np.searchsorted(f.spos, position, side="right")) - 1
+
     def ranked_steps(self) -> Ranked:
         """Every step of the class's things, searchable by (thing, time)."""
         if self._ranked is None:
-            self._ranked = Ranked(self.all_k[self.step], self.all_t[self.step])
+            self._ranked = Ranked(self.all_k[self.step_pos], self.all_t[self.step_pos])
         return self._ranked
 
     def frame(self, inputs: frozenset[str]) -> _Frame:

@@ -13,7 +13,15 @@ from typing import Any
 
 from centinela.dsl.ir import walk
 from centinela.dsl.program import MISSING, MissingPolicy, NodeKind
-from centinela.rules.alarms import AlarmConfig, AlarmStatus, Evaluation, MissingMode, step
+from centinela.rules.alarms import (
+    AlarmConfig,
+    AlarmStatus,
+    Evaluation,
+    MissingMode,
+    Tick,
+    next_deadline,
+    step,
+)
 from centinela.rules.context import ThingContext, thing_values
 from centinela.rules.explain import transition_event
 from centinela.rules.vector_data import Ints
@@ -22,6 +30,7 @@ from centinela.rules.vector_expr import to_python
 __all__ = ["AlarmRun"]
 
 _NORMAL = AlarmStatus()
+_TIMER = 2  # a timer comes after the readings and binds of its instant
 
 
 class AlarmRun:
@@ -51,8 +60,18 @@ class AlarmRun:
         has_clear, plain = spec.clear is not None, spec.suppress is None
         sks, sts = f.sk[points].tolist(), f.st[points].tolist()
         statuses: dict[int, AlarmStatus] = {}
+        timed = bool(spec.on_delay or spec.off_delay)
+        last = -1
         for j, (k, now, r, c, suppressed) in enumerate(zip(sks, sts, rs, cs, sups, strict=True)):
+            if timed and k != last:
+                if last >= 0:  # the previous thing's deadlines left, up to the end of the replay
+                    status = statuses.get(last, _NORMAL)
+                    statuses[last] = self.ticks(last, status, self.replay.end, inclusive=True)
+                last = k
             status = statuses.get(k, _NORMAL)
+            if timed and (status.pending_since is not None or status.clearing_since is not None):
+                # A deadline before this step fires first, at its own time (the engine's catch-up).
+                status = statuses[k] = self.ticks(k, status, now, inclusive=False)
             value: Any = MISSING if r == 2 else r == 1
             cleared_v = None if not has_clear or c == 2 else c == 1
             if plain and value is not MISSING and value is status.raised and not status.suppressed:
@@ -82,6 +101,35 @@ class AlarmRun:
             statuses[k] = new
             if transitions:
                 self.emit(int(points[j]), k, value, transitions)
+        if timed and last >= 0:
+            self.ticks(last, statuses.get(last, _NORMAL), self.replay.end, inclusive=True)
+
+    def ticks(self, k: int, status: AlarmStatus, limit: float, *, inclusive: bool) -> AlarmStatus:
+        """The engine's timer for this alarm's deadlines due before `limit` (at it, if `inclusive`)."""
+        while (due := next_deadline(status, self.config)) is not None and (
+            due < limit or (inclusive and due <= limit)
+        ):
+            status, transitions = step(status, self.config, Tick(), due)
+            if transitions:
+                self.replay.out.tick_times.append(due)
+                self.emit_tick(k, due, transitions)
+        return status
+
+    def emit_tick(self, k: int, when: float, transitions: list[Any]) -> None:
+        """Transitions of a timer: the context holds the values of the thing's last step by then."""
+        rp = self.replay
+        position = rp.position_at(k, when)
+        thing_id = rp.h.things[int(rp.things[k])]
+        values = thing_values(thing_id)
+        for key in self.loads:
+            col, j = rp.value_at(key, position)
+            if not col.miss[j]:
+                values[key] = to_python(col.kind, col.val[j])
+        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=when)
+        base = (when, _TIMER, int(rp.things[k]), -1, rp.plan.position)
+        for n, tr in enumerate(transitions):
+            event = transition_event(ctx, self.node, tr, MISSING)
+            rp.out.events.append(((*base, self.i, n), event))
 
     def emit(self, s: int, k: int, value: Any, transitions: list[Any]) -> None:
         rp, f = self.replay, self.f

@@ -99,10 +99,22 @@ def test_missing_inputs_until_their_first_reading() -> None:
     assert (3.0, "/features/out/properties/f") in keys
 
 
-def test_rules_with_delays_are_left_to_the_engine() -> None:
-    text = 'twins D = things "t:*"\nalarm D Hi severity high when p.x > 5 for 10s\n'
-    with pytest.raises(NotVectorizable, match="delays"):
+def test_rules_with_chattering_are_left_to_the_engine() -> None:
+    text = 'twins D = things "t:*"\nalarm D Hi severity high when p.x > 5 chatter 3 in 60s\n'
+    with pytest.raises(NotVectorizable, match="chattering"):
         _both(text, [(0.0, "t:a", X, 1.0, None)], 10.0)
+
+
+def test_on_and_off_delays_fire_at_their_own_time() -> None:
+    text = 'twins D = things "t:*"\nalarm D Hi severity high when p.x > 5 for 10s clear when p.x < 3 for 5s\n'
+    values = [(0.0, 1.0), (2.0, 7.0), (4.0, 8.0), (20.0, 9.0), (21.0, 1.0), (23.0, 9.0), (24.0, 1.0)]
+    values.append((40.0, 2.0))
+    rows: list[Row] = [(t, "t:a", X, v, None) for t, v in values]
+    rows += [(t + 0.5, "t:b", X, v, None) for t, v in values]
+    engine, vector = _both(text, rows, 100.0)
+    _assert_same(engine, vector)
+    raised = [(a.thing_id, a.time, a.cause) for a in vector.transitions]
+    assert ("t:a", 12.0, "raised") in raised and ("t:a", 29.0, "cleared") in raised
 
 
 def test_a_division_by_zero_is_left_to_the_engine() -> None:
@@ -151,7 +163,7 @@ compute B out.d = p.x - p.y
         ("compute D out.a = avg(p.x, 10s) + p.y", "window with other inputs"),
         ("alarm D A severity low when avg(p.x, 10s) > 5", "reads a window"),
         ("compute D out.a = median(p.x, 10s)", "median"),
-        ("alarm D A severity low when p.x > 5 clear when p.x < 3 for 10s", "delays"),
+        ("alarm D A severity low when p.x > 5 chatter 2 in 10s", "chattering"),
         ("compute D out.a = abs(p.x)", "not vectorized"),
         ("compute D out.a = avg(p.x * 2, 10s)", "derived series"),
     ],
