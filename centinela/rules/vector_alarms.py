@@ -60,7 +60,7 @@ class AlarmRun:
         has_clear, plain = spec.clear is not None, spec.suppress is None
         sks, sts = f.sk[points].tolist(), f.st[points].tolist()
         statuses: dict[int, AlarmStatus] = {}
-        timed = bool(spec.on_delay or spec.off_delay)
+        timed = bool(spec.on_delay or spec.off_delay or spec.chatter)
         last = -1
         for j, (k, now, r, c, suppressed) in enumerate(zip(sks, sts, rs, cs, sups, strict=True)):
             if timed and k != last:
@@ -69,7 +69,7 @@ class AlarmRun:
                     statuses[last] = self.ticks(last, status, self.replay.end, inclusive=True)
                 last = k
             status = statuses.get(k, _NORMAL)
-            if timed and (status.pending_since is not None or status.clearing_since is not None):
+            if timed and next_deadline(status, config) is not None:
                 # A deadline before this step fires first, at its own time (the engine's catch-up).
                 status = statuses[k] = self.ticks(k, status, now, inclusive=False)
             value: Any = MISSING if r == 2 else r == 1

@@ -138,6 +138,3 @@ def _check_alarm(cls: str, node: CheckedNode, windowed: bool) -> None:
     if a.suppress is not None and series_ops(a.suppress):
         msg = f"Alarm {node.name} of class {cls} is suppressed by a window (timers)."
         raise NotVectorizable(msg)
-    if a.chatter is not None:
-        msg = f"Alarm {node.name} of class {cls} has chattering (its deadlines are not replayed)."
-        raise NotVectorizable(msg)

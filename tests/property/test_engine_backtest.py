@@ -144,13 +144,15 @@ VECTORIZABLE = [
     "alarm D Band severity low when p.y > 40 deadband 5",
     "alarm D Missing severity low when p.y > 20 and p.x < 90 on missing raise",
     "alarm D Slow severity high when p.x > 60 for 5s",
+    "alarm D Hot severity high when p.y > 60 chatter 2 in 30s",
+    "alarm D HotSlow severity high when p.x > 40 for 3s chatter 1 in 60s",
     "alarm D SlowClear severity low when p.y > 50 for 1s clear when p.y < 45 for 10s",
     "let D.lim = 80\n"
     'alarm D Msg severity low when p.x > lim message "x {{ value }} on {{ thing.name }} > {{ lim }}"',
 ]
 ENGINE_ONLY = [
     "compute D out.med = median(p.x, 30s)",
-    "alarm D Hot severity high when p.y > 60 chatter 2 in 30s",
+    "compute D out.age = age(p.y)",
 ]
 vec_reading = st.tuples(
     st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 20.0, 30.0, 45.0, 61.0]),  # gap (ties included)

@@ -99,10 +99,13 @@ def test_missing_inputs_until_their_first_reading() -> None:
     assert (3.0, "/features/out/properties/f") in keys
 
 
-def test_rules_with_chattering_are_left_to_the_engine() -> None:
-    text = 'twins D = things "t:*"\nalarm D Hi severity high when p.x > 5 chatter 3 in 60s\n'
-    with pytest.raises(NotVectorizable, match="chattering"):
-        _both(text, [(0.0, "t:a", X, 1.0, None)], 10.0)
+def test_chattering_starts_and_ends_as_in_the_engine() -> None:
+    text = 'twins D = things "t:*"\nalarm D Hi severity high when p.x > 5 chatter 2 in 60s\n'
+    rows: list[Row] = [(float(t), "t:a", X, 9.0 if t % 2 else 1.0, None) for t in range(12)]
+    engine, vector = _both(text, rows, 300.0)
+    _assert_same(engine, vector)
+    causes = [a.cause for a in vector.transitions]
+    assert "chattering" in causes and causes[-1] == "chatter-end"
 
 
 def test_on_and_off_delays_fire_at_their_own_time() -> None:
@@ -163,7 +166,7 @@ compute B out.d = p.x - p.y
         ("compute D out.a = avg(p.x, 10s) + p.y", "window with other inputs"),
         ("alarm D A severity low when avg(p.x, 10s) > 5", "reads a window"),
         ("compute D out.a = median(p.x, 10s)", "median"),
-        ("alarm D A severity low when p.x > 5 chatter 2 in 10s", "chattering"),
+        ("compute D out.a = age(p.x)", "age"),
         ("compute D out.a = abs(p.x)", "not vectorized"),
         ("compute D out.a = avg(p.x * 2, 10s)", "derived series"),
     ],
