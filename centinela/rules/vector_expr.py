@@ -181,5 +181,47 @@ def evaluate(e: TExpr, n: int, env: Env, series: SeriesEnv) -> Col:
         if offset:
             out = _arith("+", out, _const(TExpr("const", value=offset), n))
         return out
+    if op == "fn":
+        return _function(str(e.value), args)
     msg = f"The expression operator '{op}' is not vectorized."
+    raise NotVectorizable(msg)
+
+
+def _function(name: str, args: list[Col]) -> Col:
+    """The math functions whose numpy form is exact: abs, min, max, clamp, floor, ceil, sqrt."""
+    for a in args:
+        _num(a, name)
+    miss = args[0].miss.copy()
+    for a in args[1:]:
+        miss |= a.miss
+    x = args[0]
+    if name == "abs":
+        return Col(x.kind, np.abs(x.val), miss)
+    if name in ("min", "max", "clamp"):
+        if len({a.kind for a in args}) > 1:
+            msg = f"{name}() over an integer and a float gives either kind: not vectorized."
+            raise NotVectorizable(msg)
+        if name == "clamp":  # lo if x < lo else hi if x > hi else x
+            lo, hi = args[1].val, args[2].val
+            return Col(x.kind, np.where(x.val < lo, lo, np.where(x.val > hi, hi, x.val)), miss)
+        val = x.val
+        for a in args[1:]:  # Python keeps the first of equal items: replace only when strictly beyond
+            val = np.where(a.val < val if name == "min" else a.val > val, a.val, val)
+        return Col(x.kind, val, miss)
+    if name in ("floor", "ceil"):
+        if not np.all(np.isfinite(x.val[~miss])):
+            msg = f"{name}() of a non-finite number raises in the rules."
+            raise NotVectorizable(msg)
+        val = np.floor(x.val) if name == "floor" else np.ceil(x.val)
+        if np.any(np.abs(val[~miss]) >= _EXACT_INT):
+            msg = f"{name}() gives an integer too large to be exact as a float."
+            raise NotVectorizable(msg)
+        return Col("i", val, miss)
+    if name == "sqrt":
+        if np.any(x.val[~miss] < 0):
+            msg = "sqrt() of a negative number raises in the rules."
+            raise NotVectorizable(msg)
+        with np.errstate(invalid="ignore"):  # only where a value is missing
+            return Col("f", np.sqrt(x.val), miss)
+    msg = f"The function {name}() is not vectorized."
     raise NotVectorizable(msg)

@@ -130,6 +130,10 @@ VECTORIZABLE = [
     "compute D out.f = p.x * 2 - p.y",
     "compute D out.g = if p.x > p.y then p.x else p.y",
     "compute D out.ratio = p.x / 4 + 1",
+    "compute D out.m = max(p.x, p.y, 50.5) - min(p.x, 20.5)",
+    "compute D out.c = clamp(p.x, 10.5, 90.5) + floor(p.y / 3) + ceil(p.x / 7)",
+    "compute D out.r = sqrt(p.x) + abs(p.y - 50)",
+    "compute D out.z = max(p.x - p.y, 0)",
     "compute D out.avg = avg(p.x, 30s)",
     "compute D out.max = max(p.y, 45s)",
     "compute D out.min = min(p.x, 30s)",
@@ -153,6 +157,7 @@ VECTORIZABLE = [
 ENGINE_ONLY = [
     "compute D out.med = median(p.x, 30s)",
     "compute D out.age = age(p.y)",
+    "compute D out.ln = ln(p.x + 1)",
 ]
 vec_reading = st.tuples(
     st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 20.0, 30.0, 45.0, 61.0]),  # gap (ties included)

@@ -167,7 +167,7 @@ compute B out.d = p.x - p.y
         ("alarm D A severity low when avg(p.x, 10s) > 5", "reads a window"),
         ("compute D out.a = median(p.x, 10s)", "median"),
         ("compute D out.a = age(p.x)", "age"),
-        ("compute D out.a = abs(p.x)", "not vectorized"),
+        ("compute D out.a = exp(p.x)", "not vectorized"),
         ("compute D out.a = avg(p.x * 2, 10s)", "derived series"),
     ],
 )
