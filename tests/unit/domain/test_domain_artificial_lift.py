@@ -60,9 +60,28 @@ def test_esp_efficiency_is_hydraulic_over_electrical() -> None:
         esp_efficiency(q, dp, hyd_kw * 0.5)
 
 
-def test_three_phase_power() -> None:
-    """P = √3·V·I·PF: 480 V, 100 A, PF 0.9 → 74.82 kW (three phases of 277.1 V × 100 A × 0.9)."""
-    assert three_phase_power(480.0, 100.0, 0.9) == pytest.approx(74.82, rel=1e-4)
+@pytest.mark.parametrize(
+    ("volts", "amps", "pf", "published_kw"),
+    [(480.0, 100.0, 0.90, 74.82), (480.0, 100.0, 0.85, 70.67), (600.0, 55.0, 0.92, 52.59)],
+)
+def test_three_phase_power_nodeandvolt_examples(
+    volts: float, amps: float, pf: float, published_kw: float
+) -> None:
+    """Node & Volt, 'Three-Phase Power Calculator' (https://nodeandvolt.com/calculators/three-phase-power),
+    Examples 1-3: kW = √3 × V × A × PF ÷ 1000 with V line-to-line: 480 V, 100 A, PF 0.90 → 74.82 kW;
+    480 V, 100 A, PF 0.85 → 70.67 kW; 600 V, 55 A, PF 0.92 → 52.59 kW.
+    """
+    assert three_phase_power(volts, amps, pf) == pytest.approx(published_kw, rel=REL)
+
+
+def test_three_phase_power_sciencing_example() -> None:
+    """Sciencing, 'How to Convert Amps to KW 3-Phase' (https://sciencing.com/do-amps-kw-3-phase-8613652.html):
+    280 V and 40 A, KW = V × I × 1.732 (unity power factor) = 19.4 kW.
+    """
+    assert three_phase_power(280.0, 40.0, 1.0) == pytest.approx(19.4, rel=REL)
+
+
+def test_three_phase_power_is_three_phases_and_checks_power_factor() -> None:
     assert three_phase_power(480.0, 100.0, 0.9) == pytest.approx(3 * (480.0 / math.sqrt(3)) * 90.0 / 1000)
     with pytest.raises(DomainInputError, match="power factor `power_factor` must be between 0 and 1"):
         three_phase_power(480.0, 100.0, 1.2)
