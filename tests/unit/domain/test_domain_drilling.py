@@ -143,6 +143,16 @@ def test_mse_matches_dupriest_koederitz_form() -> None:
         assert mse(wob, torque, rpm, rop, d) == pytest.approx(published, rel=1e-12)
 
 
+def test_mse_web_worked_example_low_authority() -> None:
+    """'How to Calculate Mechanical Specific Energy (MSE) in Drilling', worked example
+    (https://calculator5.snowdaycalculatornow.com/calculating-mechanical-specific-energy/, 2026; a calculator
+    blog of unknown authorship, the only published numeric MSE example found; see docs/domain-functions.md):
+    WOB 35,000 lbf, 8.5 in bit (A = 56.75 in²), 120 rpm, 4,500 ft·lbf, ROP 50 ft/hr → MSE ≈ 72,357 psi with
+    MSE = WOB/A + 120·π·RPM·T/(A·ROP). No textbook or SPE numeric example could be found to confirm it.
+    """
+    assert mse(35_000.0, 4_500.0, 120.0, 50.0, 8.5) == pytest.approx(72_357.0, rel=REL)
+
+
 def test_mse_without_rotation_is_axial_stress() -> None:
     assert mse(10_000.0, 0.0, 0.0, 30.0, 8.5) == pytest.approx(10_000.0 / (math.pi * 8.5**2 / 4.0))
     with pytest.raises(DomainInputError, match="rate of penetration `rop` must be greater than zero"):
@@ -161,6 +171,22 @@ def test_soft_string_limits() -> None:
     assert (up - down) / 2 == pytest.approx(mu * w * length * math.sin(math.radians(inc)))
     # Torque = friction force × radius: 0.3 × 20 lbf/ft × 1000 ft on a 6 in tool joint = 1500 ft·lbf.
     assert soft_string_torque(20.0, 1000.0, 90.0, 0.3, 6.0) == pytest.approx(1500.0)
+
+
+def test_drag_vertical_limit_sciencing_overpull_example() -> None:
+    """Sciencing, J. Whitehouse, 'How to Calculate Overpull on a Drill Pipe' (as reproduced at
+    https://westendchronicle.com/it/texts/10088-how-to-calculate-overpull-on-a-drill-pipe): 25 lb/ft pipe,
+    10,000 ft, 20 ppg mud → BF = (65.5 − 20)/65.5 = 0.6947 and hook load 250,000 × 0.6947 = 173,675 lb.
+
+    Only the vertical limit of the soft-string increments (inclination 0: no normal force, so hoisting and
+    lowering both carry the buoyed weight whatever the friction); no published numeric example of an
+    inclined straight section was found (see docs/domain-functions.md).
+    """
+    bf = buoyancy_factor(20.0)
+    assert bf == pytest.approx(0.6947, rel=REL)
+    assert drag_hoisting(25.0 * bf, 10_000.0, 0.0, 0.3) == pytest.approx(173_675.0, rel=REL)
+    assert drag_lowering(25.0 * bf, 10_000.0, 0.0, 0.3) == pytest.approx(173_675.0, rel=REL)
+    assert soft_string_torque(25.0 * bf, 10_000.0, 0.0, 0.3, 5.0) == pytest.approx(0.0, abs=1e-9)
 
 
 @pytest.mark.parametrize(
