@@ -50,6 +50,25 @@ def test_pump_head_field_rule_and_physics() -> None:
     assert pump_head(1000.0, 1.0) == pytest.approx(expected_m * factor("m", "ft"), rel=1e-4)
 
 
+def test_esp_efficiency_cengel_cimbala_pump_example() -> None:
+    """Çengel & Cimbala, *Fluid Mechanics: Fundamentals and Applications* (McGraw-Hill, 1st ed. 2006),
+    Example 5-12 'Pumping Power and Frictional Heating in a Pump' (transcribed with its solution in the FOSSEE
+    Scilab Textbook Companion, github.com/FOSSEE/Scilab-TBC-Uploads, 797/CH5/EX5.12): a 15 kW motor of 90 %
+    efficiency (shaft power 0.90 × 15 = 13.5 kW) drives a pump moving 50 L/s of water from 100 kPa to 300 kPa
+    (same pipe diameters, no elevation change); useful power V̇·ΔP = 0.050 × 200 = 10 kW, so the pump's
+    mechanical efficiency is 10 / 13.5 = 74.1 %.
+
+    The efficiency is the same relation as an ESP's (hydraulic power q·Δp over input power), so the example's
+    SI inputs are converted through Centinela's unit system into the function's bbl/d and psi. With the
+    electrical input (15 kW) instead of the shaft power the same relation gives the combined pump-motor
+    efficiency, η_pump · η_motor = 0.741 × 0.90 (the book's definition of combined efficiency).
+    """
+    q_bpd = 50.0 * factor("L/s", "bbl/d")
+    dp_psi = (300.0 - 100.0) * factor("kPa", "psi")
+    assert esp_efficiency(q_bpd, dp_psi, 13.5) == pytest.approx(0.741, rel=REL)
+    assert esp_efficiency(q_bpd, dp_psi, 15.0) == pytest.approx(0.741 * 0.90, rel=REL)
+
+
 def test_esp_efficiency_is_hydraulic_over_electrical() -> None:
     q, dp = 2000.0, 1500.0
     hyd_kw = hydraulic_power(q, dp) * factor("hp", "kW")
@@ -95,6 +114,33 @@ def test_nitrogen_ct() -> None:
     assert dome_pressure_at_60f(1000.0, 160.0) == pytest.approx(1000.0 / 1.215)
     with pytest.raises(DomainInputError, match="400 degF"):
         nitrogen_ct(450.0)
+
+
+def _density_lb_ft3(gradient_psi_ft: float) -> float:
+    """Weight gradient → mass density through the unit system (ρ = (dP/dD) / g_n)."""
+    return gradient_psi_ft * factor("psi/ft", "Pa/m") / 9.80665 * factor("kg/m^3", "lb/ft^3")
+
+
+def test_gas_gradient_dake_gas_density_example() -> None:
+    """L.P. Dake, *Fundamentals of Reservoir Engineering* (Elsevier, 1978), ch. 1, solution of the gas-properties
+    exercise, p. 24 (digilib.universitaspertamina.ac.id, 'Fundamentals of Reservoir Engineering', page 85):
+    gas of gravity γg = 0.687 (M = 19.91), Z = 0.865 at 2000 psia and 180 °F → reservoir gas density
+    ρ = 6.696 lb/cu.ft (via ρsc = 0.0524 lb/cu.ft and E = 35.37·p/(Z·T)).
+
+    The gradient of a static gas column is that density under standard gravity (ρ/144 psi/ft per lb/ft³, as
+    El-Banbi et al. 2018, eq. 3.13, write it); here the function's psi/ft is turned back into lb/ft³ by
+    Centinela's unit system.
+    """
+    assert _density_lb_ft3(gas_gradient(2000.0, 0.687, 180.0, 0.865)) == pytest.approx(6.696, rel=REL)
+
+
+def test_gas_gradient_petrobasics_el_banbi_example() -> None:
+    """PetroBasics 'Gas Density' tool (http://www.petrobasics.com/engineering-tools/gas-density; reference:
+    El-Banbi, Alzahabi & El-Maraghi, *PVT Property Correlations: Selection and Estimation*, 2018, eqs. 3.12-3.13),
+    'known z-factor' example: γg = 0.7, T = 610 °R, p = 2100 psi(a), z = 0.83 → ρg = 7.8362 lb/ft³.
+    """
+    temperature_f = 610.0 - 459.67
+    assert _density_lb_ft3(gas_gradient(2100.0, 0.7, temperature_f, 0.83)) == pytest.approx(7.8362, rel=REL)
 
 
 def test_gas_gradient_equals_real_gas_density() -> None:
