@@ -122,10 +122,10 @@ def _density_lb_ft3(gradient_psi_ft: float) -> float:
 
 
 def test_gas_gradient_dake_gas_density_example() -> None:
-    """L.P. Dake, *Fundamentals of Reservoir Engineering* (Elsevier, 1978), ch. 1, solution of the gas-properties
-    exercise, p. 24 (digilib.universitaspertamina.ac.id, 'Fundamentals of Reservoir Engineering', page 85):
-    gas of gravity γg = 0.687 (M = 19.91), Z = 0.865 at 2000 psia and 180 °F → reservoir gas density
-    ρ = 6.696 lb/cu.ft (via ρsc = 0.0524 lb/cu.ft and E = 35.37·p/(Z·T)).
+    """L.P. Dake, *Fundamentals of Reservoir Engineering* (Elsevier, 1978), ch. 1, solution of the
+    gas-properties exercise, p. 24 (online copy: digilib.universitaspertamina.ac.id, 'Fundamentals of
+    Reservoir Engineering', page 85): gas of gravity γg = 0.687 (M = 19.91), Z = 0.865 at 2000 psia and
+    180 °F → reservoir gas density ρ = 6.696 lb/cu.ft (via ρsc = 0.0524 lb/cu.ft and E = 35.37·p/(Z·T)).
 
     The gradient of a static gas column is that density under standard gravity (ρ/144 psi/ft per lb/ft³, as
     El-Banbi et al. 2018, eq. 3.13, write it); here the function's psi/ft is turned back into lb/ft³ by
@@ -136,8 +136,9 @@ def test_gas_gradient_dake_gas_density_example() -> None:
 
 def test_gas_gradient_petrobasics_el_banbi_example() -> None:
     """PetroBasics 'Gas Density' tool (http://www.petrobasics.com/engineering-tools/gas-density; reference:
-    El-Banbi, Alzahabi & El-Maraghi, *PVT Property Correlations: Selection and Estimation*, 2018, eqs. 3.12-3.13),
-    'known z-factor' example: γg = 0.7, T = 610 °R, p = 2100 psi(a), z = 0.83 → ρg = 7.8362 lb/ft³.
+    El-Banbi, Alzahabi & El-Maraghi, *PVT Property Correlations: Selection and Estimation*, 2018,
+    eqs. 3.12-3.13), 'known z-factor' example: γg = 0.7, T = 610 °R, p = 2100 psi(a), z = 0.83
+    → ρg = 7.8362 lb/ft³.
     """
     temperature_f = 610.0 - 459.67
     assert _density_lb_ft3(gas_gradient(2100.0, 0.7, temperature_f, 0.83)) == pytest.approx(7.8362, rel=REL)
