@@ -116,6 +116,40 @@ def test_composite_ipr_is_linear_above_and_continuous_at_bubble_point() -> None:
     assert composite_ipr(1000.0, pb, pb, j) == pytest.approx(vogel_ipr(1000.0, pb, j * pb / 1.8))
 
 
+# Guo, Lyons & Ghalambor, *Petroleum Production Engineering: A Computer-Assisted Approach* (Elsevier, 2007),
+# Example Problem 6.1, Table 6.1 'Result Given by BottomHoleNodalGas.xls', p. 6/71 (online copy: digilib.
+# universitaspertamina.ac.id, 'Petroleum Production Engineering, A Computer-Assisted Approach', page 79):
+# back-pressure IPR with C = 0.01 Mscf/d-psi^2n, n = 0.8 and reservoir pressure 2000 psia. Published: AOF =
+# 1912.705 Mscf/d and the IPR column (rate in Mscf/d, bottom-hole pressure in psia) below, plus the nodal
+# operating point 1,470 Mscf/d at 1,059 psia (a point of the same IPR).
+GUO_6_1_IPR = [
+    (1943.0, 191.0),
+    (1861.0, 383.0),
+    (1764.0, 574.0),
+    (1652.0, 765.0),
+    (1523.0, 956.0),
+    (1374.0, 1148.0),
+    (1200.0, 1339.0),
+    (987.0, 1530.0),
+    (703.0, 1721.0),
+    (498.0, 1817.0),
+    (353.0, 1865.0),
+    (250.0, 1889.0),
+    (1059.0, 1470.0),
+]
+
+
+def test_gas_backpressure_guo_example_6_1_aof() -> None:
+    """Guo et al. (2007) Example Problem 6.1 (see GUO_6_1_IPR): AOF = C·(p̄²)ⁿ = 1912.705 Mscf/d."""
+    assert gas_backpressure_rate(2000.0, 0.0, 0.01, 0.8) == pytest.approx(1912.705, rel=REL)
+
+
+@pytest.mark.parametrize(("pwf", "published"), GUO_6_1_IPR)
+def test_gas_backpressure_guo_example_6_1_ipr_table(pwf: float, published: float) -> None:
+    """Every row of Guo et al.'s Table 6.1 IPR (pwf as published, to 1 psi) and the operating point."""
+    assert gas_backpressure_rate(2000.0, pwf, 0.01, 0.8) == pytest.approx(published, rel=REL)
+
+
 def test_gas_backpressure() -> None:
     assert gas_backpressure_rate(2000.0, 1000.0, 0.001, 1.0) == pytest.approx(0.001 * 3_000_000.0)
     assert gas_backpressure_rate(2000.0, 1000.0, 0.01, 0.5) == pytest.approx(0.01 * 3_000_000.0**0.5)
