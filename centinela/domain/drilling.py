@@ -25,7 +25,6 @@ __all__ = [
     "hydrostatic",
     "mse",
     "pressure_gradient",
-    "soft_string_torque",
 ]
 
 _PSI_PER_FT_PER_PPG = 0.052
@@ -194,25 +193,6 @@ drag_lowering = define(
     array_kernel=_axial(-1.0, np),
 )
 
-
-def _torque(lib: Any) -> Any:
-    def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
-        normal = unit_weight * length * lib.sin(lib.radians(inclination))
-        return friction * normal * pipe_od / 24.0
-
-    return kernel
-
-
-soft_string_torque = define(
-    "soft_string_torque",
-    _torque(math),
-    (_W, _L, _INC, _MU, Param("pipe_od", "in", "outside diameter in contact", Limit.POSITIVE)),
-    "ft*lbf",
-    "Soft-string torque increment of a rotating straight inclined section: ΔM = μ·w·L·sin α·r, "
-    "r = OD/2 (in → ft: OD/24). Source: Johancsik et al. (1984), with zero dogleg.",
-    array_kernel=_torque(np),
-)
-
 FUNCTIONS: tuple[DomainFunction, ...] = (
     hydrostatic,
     pressure_gradient,
@@ -224,5 +204,4 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     annular_pressure_loss,
     drag_hoisting,
     drag_lowering,
-    soft_string_torque,
 )

@@ -1,4 +1,4 @@
-"""Artificial-lift functions: published hydraulic-power example, physics gas checks, input checks."""
+"""Artificial-lift functions against published worked examples, physics cross-checks and input checks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,10 @@ import pytest
 
 from centinela.domain import DomainInputError
 from centinela.domain.artificial_lift import (
-    dome_pressure_at_60f,
     esp_efficiency,
     gas_column_pressure,
     gas_gradient,
     hydraulic_power,
-    nitrogen_ct,
     pump_head,
     three_phase_power,
 )
@@ -106,16 +104,6 @@ def test_three_phase_power_is_three_phases_and_checks_power_factor() -> None:
         three_phase_power(480.0, 100.0, 1.2)
 
 
-def test_nitrogen_ct() -> None:
-    """Ct = 1/(1 + 0.00215 (T − 60)): unity at the 60 °F test rack, falling with temperature."""
-    assert nitrogen_ct(60.0) == pytest.approx(1.0)
-    assert nitrogen_ct(160.0) == pytest.approx(1.0 / 1.215)
-    assert nitrogen_ct(200.0) < nitrogen_ct(100.0) < 1.0
-    assert dome_pressure_at_60f(1000.0, 160.0) == pytest.approx(1000.0 / 1.215)
-    with pytest.raises(DomainInputError, match="400 degF"):
-        nitrogen_ct(450.0)
-
-
 def _density_lb_ft3(gradient_psi_ft: float) -> float:
     """Weight gradient → mass density through the unit system (ρ = (dP/dD) / g_n)."""
     return gradient_psi_ft * factor("psi/ft", "Pa/m") / 9.80665 * factor("kg/m^3", "lb/ft^3")
@@ -179,5 +167,3 @@ def test_gas_column_checks() -> None:
         gas_column_pressure(0.0, 0.65, 1000.0, 100.0, 0.9)
     with pytest.raises(DomainInputError, match="^gas_gradient: .*temperature = -500 degF"):
         gas_gradient(1000.0, 0.65, -500.0, 0.9)
-    with pytest.raises(DomainInputError, match="^dome_pressure_at_60f: .*400 degF"):
-        dome_pressure_at_60f(900.0, 450.0)
