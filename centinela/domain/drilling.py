@@ -178,7 +178,8 @@ drag_hoisting = define(
     "lbf",
     "Soft-string tension increase over a straight inclined section while pulling out: "
     "ΔF = w·L·(cos α + μ·sin α). Source: Johancsik, Friesen & Dawson, 'Torque and Drag in Directional "
-    "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg.",
+    "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg; the same "
+    "straight-section relation as Texas A&M PETE 411 Lesson 36 'Torque and Drag Calculations', eq. 4.",
     array_kernel=_axial(1.0, np),
 )
 
@@ -189,7 +190,7 @@ drag_lowering = define(
     "lbf",
     "Soft-string tension increase over a straight inclined section while running in: "
     "ΔF = w·L·(cos α − μ·sin α) (negative when friction exceeds the weight component). "
-    "Source: Johancsik et al. (1984), as for drag_hoisting.",
+    "Source: Johancsik et al. (1984), as for drag_hoisting; PETE 411 Lesson 36, eq. 3.",
     array_kernel=_axial(-1.0, np),
 )
 
