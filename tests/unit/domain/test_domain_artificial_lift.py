@@ -48,6 +48,17 @@ def test_pump_head_field_rule_and_physics() -> None:
     assert pump_head(1000.0, 1.0) == pytest.approx(expected_m * factor("m", "ft"), rel=1e-4)
 
 
+def test_pump_head_engineering_toolbox_examples() -> None:
+    """The Engineering ToolBox, "Pump Head vs. Pressure" (engineeringtoolbox.com), worked examples.
+
+    "Converting pressure - psi - to pump head - feet": 100 psi of water (SG 1) → h = 2.31 × 100 / 1 = 231 ft.
+    "Converting pump head - feet - to pressure - psi": a water pump with 120 ft of head → p = 0.433 × 120
+    = 52 psi, so 52 psi of water is 120 ft of head (the published 52 is rounded: 0.5 % of 120 ft holds).
+    """
+    assert pump_head(100.0, 1.0) == pytest.approx(231.0, rel=REL)
+    assert pump_head(0.433 * 120.0, 1.0) == pytest.approx(120.0, rel=REL)
+
+
 def test_esp_efficiency_cengel_cimbala_pump_example() -> None:
     """Çengel & Cimbala, *Fluid Mechanics: Fundamentals and Applications* (McGraw-Hill, 1st ed. 2006),
     Example 5-12 'Pumping Power and Frictional Heating in a Pump' (transcribed with its solution in the FOSSEE
