@@ -30,6 +30,16 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
 - `TwinClass.source["module"]` is the generated Python source (for debugging and review).
 - `Node.fn(ctx)` computes one node from `ctx.values` without writing anything; `AlarmSpec.clear`,
   `suppress` and `explain` read `ctx.values` the same way (evaluate them after the trigger ran).
+- `TwinClass.fused[key]` (input keys only, generated on first use) is the whole step of one reading
+  of `key` in one function `fused(hooks, ctx, value, time, out) -> bool` (see `FusedHooks`). It returns
+  False, having changed nothing, unless the reading is the common case: not None, newer than the last
+  reading of `key` (`ctx.seen`), and no timer due before it (`ctx.wake`). Otherwise it takes the
+  reading (`ctx.seen`, `ctx.now`, `ctx.values`, the path's series), runs the trigger's nodes inline,
+  and then does what the engine does with the trigger's results: a computed value that differs from
+  `ctx.written` is recorded there, in `out.changes[thing]` and `out.rows`; a plain alarm (no suppress
+  condition) whose raise condition, and while active clear condition, equal the recorded ones is left
+  alone; every other alarm goes to `hooks.alarm`. When a node failed or `ctx.health` holds anything,
+  `hooks.finish` gets the trigger's results instead (errors in `errs`). It ends with `hooks.schedule`.
 - `TestSpec.thing_id` has the file's namespace prepended when the test names a bare thing name.
 """
 
@@ -49,6 +59,7 @@ __all__ = [
     "AlarmSpec",
     "EvalContext",
     "EvalError",
+    "FusedHooks",
     "MissingPolicy",
     "Node",
     "NodeKind",
@@ -125,6 +136,19 @@ class EvalContext(Protocol):
     now: float
 
     def series(self, key: str) -> Series: ...
+
+
+class FusedHooks(Protocol):
+    """What a fused ingest function calls back into the engine for (the general code)."""
+
+    def finish(self, ctx: Any, results: list[tuple[int, Any]], errs: dict[int, Any] | None, out: Any) -> None:
+        """Handle a trigger's results `[(node_index, value)]` (`errs[i]` for failed nodes), then schedule."""
+
+    def alarm(self, ctx: Any, index: int, value: Any, out: Any) -> None:
+        """Evaluate the alarm node `index` whose raise condition is `value` (the state machine, effects)."""
+
+    def schedule(self, ctx: Any) -> None:
+        """Re-arm the context's timers after a step."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +251,7 @@ class TwinClass:
     triggers: Mapping[str, Callable[[EvalContext], list[tuple[int, Any]]]]
     timed: tuple[int, ...]
     source: Mapping[str, str] = field(default_factory=dict)  # trigger key -> generated Python source
+    fused: Mapping[str, Callable[..., bool]] = field(default_factory=dict)  # input key -> fused ingest
 
 
 class TestStepKind(Enum):

@@ -45,6 +45,7 @@ class ThingContext:
     duplicates: int = 0
     wake: float | None = None
     scheduled: float | None = None  # the time of this context's entry in the engine's timer heap
+    kernels: dict[str, Any] = field(default_factory=dict)  # input path -> the engine's fused ingest
 
     def series(self, key: str) -> PointSeries:
         series = self.store.get(key)

@@ -53,6 +53,21 @@ class EngineError(CentinelaError):
     """An engine call that names an unknown thing, class or rule."""
 
 
+class _Hooks:
+    """The engine's general code, as called back by the compiler's fused ingest functions."""
+
+    __slots__ = ("alarm", "finish", "schedule")
+
+    def __init__(self, engine: Engine) -> None:
+        self.finish = engine._finish
+        self.alarm = engine._alarm_at
+        self.schedule = engine._schedule
+
+
+def _general(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+    return False  # no fused function for this input: the engine takes the reading the general way
+
+
 def _config(node: Node) -> AlarmConfig:
     spec = node.alarm
     assert spec is not None
@@ -72,11 +87,14 @@ def _resolve(doc: Any, pointer: str) -> Any:
 class Engine:
     """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class."""
 
-    def __init__(self, program: Program, *, record_readings: bool = True) -> None:
+    def __init__(self, program: Program, *, record_readings: bool = True, fused: bool = True) -> None:
+        """`fused=False` takes every reading the general way (the compiler's fused functions unused)."""
         self.record_readings = record_readings
+        self.fused = fused
         self.contexts: dict[str, list[ThingContext]] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._seq = 0
+        self._hooks = _Hooks(self)
         self._load(program)
         self.out_of_order = 0
         self.late = 0
@@ -119,6 +137,8 @@ class Engine:
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
+        # Input path -> fused ingest function, shared by every context of a class (`ctx.kernels`).
+        self._kernels: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -136,6 +156,7 @@ class Engine:
                     continue
                 versions = {n.name: n.version for n in cls.nodes}
                 ctx.twin_class, ctx.horizons = cls, self._horizons[cls.name]
+                ctx.kernels = self._kernels[cls.name]
                 ctx.alarms = {
                     k: a for k, a in ctx.alarms.items() if old.get((cls.name, k)) == versions.get(k)
                 }
@@ -173,7 +194,12 @@ class Engine:
             if cls.name in present or (not force and not self.matches(cls, thing)):
                 continue
             ctx = ThingContext(
-                thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id), now=now
+                thing_id,
+                cls,
+                self._horizons[cls.name],
+                values=thing_values(thing_id),
+                now=now,
+                kernels=self._kernels[cls.name],
             )
             for pointer in cls.inputs:
                 value = _resolve(thing, pointer)
@@ -204,7 +230,13 @@ class Engine:
             cls = self.program.classes.get(data["class"])
             if cls is None:
                 continue
-            ctx = ThingContext(thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id))
+            ctx = ThingContext(
+                thing_id,
+                cls,
+                self._horizons[cls.name],
+                values=thing_values(thing_id),
+                kernels=self._kernels[cls.name],
+            )
             ctx.restore(data)
             self._deadlines(ctx)
             ctx.wake = None  # re-armed below from the restored alarms and series
@@ -221,25 +253,21 @@ class Engine:
             return
         if self.record_readings:
             out.sample(time, thing_id, path, value)
+        hooks = self._hooks
         for ctx in contexts:
-            if path not in ctx.twin_class.inputs:
-                continue
-            seen = ctx.seen.get(path)
-            wake = ctx.wake
-            if (seen is None or time > seen) and (wake is None or wake >= time) and value is not None:
-                # `_accept`'s common case inline: a newer value, no timer due before it.
-                ctx.seen[path] = time
-                if time > ctx.now:
-                    ctx.now = time
-                ctx.values[path] = value
-                series = ctx.store.get(path)
-                if series is not None:
-                    series.add(time, value)
-                elif path in self._path_series[ctx.twin_class.name]:
-                    ctx.series(path).append(time, value)
+            fused = ctx.kernels.get(path)
+            if fused is None:
+                if path not in ctx.twin_class.inputs:
+                    continue
+                fused = self._kernel(ctx, path)
+            # The common case in one generated function; anything else the general way.
+            if not fused(hooks, ctx, value, time, out) and self._accept(ctx, path, value, time, out):
                 self._run(ctx, path, out)
-            elif self._accept(ctx, path, value, time, out):
-                self._run(ctx, path, out)
+
+    def _kernel(self, ctx: ThingContext, path: str) -> Any:
+        fused = ctx.twin_class.fused.get(path, _general) if self.fused else _general
+        ctx.kernels[path] = fused
+        return fused
 
     def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
         """Apply the input values of one change (one merge) as ONE step.
@@ -439,12 +467,26 @@ class Engine:
             trigger = cache[key] = cls.triggers.get(key)
         if trigger is None:
             return
-        plan = self._plans[cls.name]
+        self._process(ctx, trigger(ctx), out)
+
+    def _finish(
+        self, ctx: ThingContext, results: list[tuple[int, Any]], errs: dict[int, Any] | None, out: StepOutput
+    ) -> None:
+        if errs:
+            results = [(i, errs.get(i, value)) for i, value in results]
+        self._process(ctx, results, out)
+
+    def _alarm_at(self, ctx: ThingContext, index: int, value: Any, out: StepOutput) -> None:
+        self._alarm(ctx, ctx.twin_class.nodes[index], value, out)
+
+    def _process(self, ctx: ThingContext, results: list[tuple[int, Any]], out: StepOutput) -> None:
+        """What a step does with a trigger's results: health, computed writes, alarms; then timers."""
+        plan = self._plans[ctx.twin_class.name]
         health = ctx.health
         written = ctx.written
         alarms = ctx.alarms
         changes = None
-        for index, value in trigger(ctx):
+        for index, value in results:
             kind, node, node_key, name, plain = plan[index]
             if kind == _LET:
                 continue
@@ -470,7 +512,7 @@ class Engine:
                     if value is status.raised and not status.suppressed:
                         if not status.active:
                             continue
-                        clear = node.alarm.clear  # plain: an alarm node
+                        clear = node.alarm.clear  # type: ignore[union-attr]  # plain: an alarm node
                         cleared: Any = None
                         if clear is not None:
                             try:
