@@ -125,8 +125,20 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "        return True",
     ]
     lines += _effects(gen, members, produced, clears, env, series)
-    lines += ["    hooks.schedule(ctx)", "    return True"]
-    return lines
+    if series:  # a window or staleness deadline may have moved: the engine works out the next wake
+        return [*lines, "    hooks.schedule(ctx)", "    return True"]
+    # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
+    # is what it was, unless it is due right now (the engine then clears what fell due).
+    return [
+        *lines,
+        "    if full or (wake is not None and wake <= now):",
+        "        hooks.schedule(ctx)",
+        "        return True",
+        "    hooks.touched.add(ctx.thing_id)",
+        "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
+        "        hooks.push(ctx, wake)",
+        "    return True",
+    ]
 
 
 def _effects(
@@ -141,7 +153,7 @@ def _effects(
     nodes = gen.cls.nodes
     computes = [i for i in members if nodes[i].kind is NodeKind.COMPUTE]
     alarms = [i for i in members if nodes[i].kind is NodeKind.ALARM]
-    lines: list[str] = []
+    lines: list[str] = ["    full = False"]
     if computes:
         lines += ["    tid = ctx.thing_id", "    wr = ctx.written", "    ch = None"]
     if alarms:
@@ -171,7 +183,7 @@ def _alarm_effect(
 ) -> list[str]:
     node = gen.cls.nodes[i]
     assert node.alarm is not None
-    call = f"hooks.alarm(ctx, {i}, {local}, out)"
+    call = f"hooks.alarm(ctx, {i}, {local}, out); full = True"
     if node.alarm.suppress is not None:
         return [f"    {call}"]
     # A plain alarm whose raise condition is what it was settles at once while idle; while active,

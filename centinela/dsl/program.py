@@ -39,7 +39,9 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
   `ctx.written` is recorded there, in `out.changes[thing]` and `out.rows`; a plain alarm (no suppress
   condition) whose raise condition, and while active clear condition, equal the recorded ones is left
   alone; every other alarm goes to `hooks.alarm`. When a node failed or `ctx.health` holds anything,
-  `hooks.finish` gets the trigger's results instead (errors in `errs`). It ends with `hooks.schedule`.
+  `hooks.finish` gets the trigger's results instead (errors in `errs`). It ends with `hooks.schedule`,
+  or, when no series was read and no alarm went to `hooks.alarm`, by keeping `ctx.wake` (not due yet)
+  as it is: the thing goes into `hooks.touched` and a wake missing from the heap to `hooks.push`.
 - `TestSpec.thing_id` has the file's namespace prepended when the test names a bare thing name.
 """
 
@@ -149,6 +151,13 @@ class FusedHooks(Protocol):
 
     def schedule(self, ctx: Any) -> None:
         """Re-arm the context's timers after a step."""
+
+    def push(self, ctx: Any, when: float) -> None:
+        """Put the context's unchanged next wake `when` back into the timer heap."""
+
+    @property
+    def touched(self) -> set[str]:
+        """The engine's set of things changed since its last checkpoint."""
 
 
 @dataclass(frozen=True, slots=True)

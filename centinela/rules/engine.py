@@ -56,12 +56,14 @@ class EngineError(CentinelaError):
 class _Hooks:
     """The engine's general code, as called back by the compiler's fused ingest functions."""
 
-    __slots__ = ("alarm", "finish", "schedule")
+    __slots__ = ("alarm", "finish", "push", "schedule", "touched")
 
     def __init__(self, engine: Engine) -> None:
         self.finish = engine._finish
         self.alarm = engine._alarm_at
         self.schedule = engine._schedule
+        self.push = engine._push
+        self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
 
 
 def _general(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
@@ -94,11 +96,11 @@ class Engine:
         self.contexts: dict[str, list[ThingContext]] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._seq = 0
-        self._hooks = _Hooks(self)
-        self._load(program)
         self.out_of_order = 0
         self.late = 0
         self.touched: set[str] = set()  # things whose state changed since the last checkpoint
+        self._hooks = _Hooks(self)
+        self._load(program)
 
     def _load(self, program: Program) -> None:
         self.program = program
@@ -577,7 +579,7 @@ class Engine:
             last = transition_event(ctx, node, tr, value)
             out.alarms.append(last)
         key = ALARM_FEATURE + node.name
-        if last is None and key in ctx.written and ctx.written[key]["state"] == status.state.value:
+        if last is None and key in ctx.written and ctx.written[key]["state"] == status.state._value_:
             return
         shape = alarm_feature_value(status, node, last)
         if last is None and key in ctx.written:

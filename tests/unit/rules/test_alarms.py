@@ -20,6 +20,7 @@ from centinela.rules.alarms import (
     next_deadline,
     step,
 )
+from centinela.rules.alarms import replace as fast_replace
 
 S = AlarmState
 C = Cause
@@ -322,3 +323,15 @@ def test_invalid_operator_actions_are_refused() -> None:
 def test_status_round_trips_through_json() -> None:
     status = replace(UNACK, shelved_until=9.0, activations=(1.0, 2.0), chattering=True)
     assert AlarmStatus.from_json(status.to_json()) == status
+
+
+def test_replace_copies_every_field_and_overrides_the_given_ones() -> None:
+    full = AlarmStatus(
+        AlarmState.ACKED, True, True, False, 1.0, 2.0, True, 3.0, True, True, True, (4.0, 5.0), 6.0
+    )
+    assert fast_replace(full) == full
+    for name in AlarmStatus.__slots__:
+        changed = fast_replace(full, **{name: "x"})
+        assert getattr(changed, name) == "x"
+        others = [n for n in AlarmStatus.__slots__ if n != name]
+        assert [getattr(changed, n) for n in others] == [getattr(full, n) for n in others]
