@@ -250,6 +250,7 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
     return TwinClass(
         cls.name, cls.definition, cls.id_glob, where, tuple(nodes), series, frozenset(cls.inputs), triggers,
         tuple(timed), _Source(gen, plan), fused,
+        frozenset(str(s.value) for s in walk(cls.where) if s.op == "load") if cls.where else frozenset(),
     )  # fmt: skip
 
 

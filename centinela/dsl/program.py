@@ -261,6 +261,7 @@ class TwinClass:
     timed: tuple[int, ...]
     source: Mapping[str, str] = field(default_factory=dict)  # trigger key -> generated Python source
     fused: Mapping[str, Callable[..., bool]] = field(default_factory=dict)  # input key -> fused ingest
+    where_reads: frozenset[str] = frozenset()  # the keys `where` reads (empty: treat every input as read)
 
 
 class TestStepKind(Enum):

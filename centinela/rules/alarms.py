@@ -37,6 +37,7 @@ __all__ = [
     "AlarmStatus",
     "Cause",
     "Evaluation",
+    "Leave",
     "MissingMode",
     "Tick",
     "Transition",
@@ -70,6 +71,7 @@ class Cause(Enum):
     IN_SERVICE = "in-service"
     CHATTERING = "chattering"
     CHATTER_END = "chatter-end"
+    LEFT_CLASS = "left-class"  # the thing's `where` became false: the engine returns its alarms to normal
 
 
 class MissingMode(Enum):
@@ -120,6 +122,11 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Leave:
+    """The thing left the alarm's class (its `where` became false): the alarm returns to normal."""
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind
     until: float | None = None
@@ -167,7 +174,7 @@ class Transition:
     chattering: bool
 
 
-Event = Evaluation | Tick | Action
+Event = Evaluation | Tick | Action | Leave
 
 _new = object.__new__
 # The slots' own setters: a frozen instance is filled once, here, without `object.__setattr__`'s lookup.
@@ -368,4 +375,8 @@ def step(
         s = _advance(s, config, now, out)
     elif isinstance(event, Action):
         s = _act(s, event, now, out)
+    elif isinstance(event, Leave):
+        if s.state is not AlarmState.NORMAL:
+            out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.LEFT_CLASS, False, False, False))
+        s = AlarmStatus(since=now if out else s.since)  # nothing tracked, latched, shelved or pending
     return s, out

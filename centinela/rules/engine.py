@@ -30,6 +30,7 @@ from centinela.rules.alarms import (
     AlarmConfig,
     AlarmStatus,
     Evaluation,
+    Leave,
     MissingMode,
     Tick,
     Transition,
@@ -139,8 +140,14 @@ class Engine:
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
-        # Input path -> fused ingest function, shared by every context of a class (`ctx.kernels`).
+        # Input path -> fused ingest function, shared by every context of a class (`ctx.kernels`);
+        # dormant contexts (their `where` false) share another table.
         self._kernels: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
+        self._dormant: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
+        self._where_reads = {
+            c.name: (c.where_reads or c.inputs) if c.where is not None else frozenset()
+            for c in program.classes.values()
+        }
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -158,7 +165,7 @@ class Engine:
                     continue
                 versions = {n.name: n.version for n in cls.nodes}
                 ctx.twin_class, ctx.horizons = cls, self._horizons[cls.name]
-                ctx.kernels = self._kernels[cls.name]
+                ctx.kernels = (self._dormant if ctx.dormant else self._kernels)[cls.name]
                 ctx.alarms = {
                     k: a for k, a in ctx.alarms.items() if old.get((cls.name, k)) == versions.get(k)
                 }
@@ -175,7 +182,14 @@ class Engine:
         for contexts in self.contexts.values():
             for ctx in contexts:
                 ctx.scheduled = None
-                self._run(ctx, ALL, out)
+                where = ctx.twin_class.where
+                if ctx.dormant:
+                    if where is not None and _truthy(where, ctx):
+                        self._enter(ctx, ctx.now, out)
+                elif where is not None and not _truthy(where, ctx):
+                    self._leave(ctx, ctx.now, out)
+                else:
+                    self._run(ctx, ALL, out)
 
     # ------------------------------------------------------------------ binding
 
@@ -211,9 +225,13 @@ class Engine:
                     if pointer in self._path_series[cls.name]:
                         ctx.series(pointer).append(now, value)
             if cls.where is not None and not force and not _truthy(cls.where, ctx):
-                continue
+                # Not in the class now: kept dormant, so a change making `where` true brings it in.
+                ctx.dormant, ctx.kernels, ctx.store = True, self._dormant[cls.name], {}
             bound.append(ctx)
+        bound.sort(key=lambda c: c.dormant)  # the thing's classes first, dormant ones after them
         self.contexts[thing_id] = existing + bound
+        if bound:
+            self.touched.add(thing_id)
         if bound and self.record_readings:  # what a backtest needs to bind the thing the same way
             if thing.get("definition"):
                 out.sample(now, thing_id, "/definition", str(thing["definition"]))
@@ -222,7 +240,8 @@ class Engine:
                 if value is not MISSING:
                     out.sample(now, thing_id, pointer, value)
         for ctx in bound:
-            self._run(ctx, ALL, out)
+            if not ctx.dormant:
+                self._run(ctx, ALL, out)
         return bound
 
     def restore(self, thing_id: str, states: Iterable[dict[str, Any]]) -> None:
@@ -240,6 +259,8 @@ class Engine:
                 kernels=self._kernels[cls.name],
             )
             ctx.restore(data)
+            if ctx.dormant:
+                ctx.kernels = self._dormant[cls.name]
             self._deadlines(ctx)
             ctx.wake = None  # re-armed below from the restored alarms and series
             contexts.append(ctx)
@@ -267,9 +288,100 @@ class Engine:
                 self._run(ctx, path, out)
 
     def _kernel(self, ctx: ThingContext, path: str) -> Any:
-        fused = ctx.twin_class.fused.get(path, _general) if self.fused else _general
+        if ctx.dormant:
+            fused = self._dormant_kernel(path)
+        elif path in self._where_reads[ctx.twin_class.name]:
+            fused = self._where_kernel(path)
+        else:
+            fused = ctx.twin_class.fused.get(path, _general) if self.fused else _general
         ctx.kernels[path] = fused
         return fused
+
+    def _dormant_kernel(self, path: str) -> Any:
+        def dormant(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+            self._ingest_dormant(ctx, [(path, value, time)], out)
+            return True
+
+        return dormant
+
+    def _where_kernel(self, path: str) -> Any:
+        def where(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+            if self._accept(ctx, path, value, time, out):
+                self._step_where(ctx, path, time, out)
+            return True
+
+        return where
+
+    # ------------------------------------------------------------------ dynamic `where`
+
+    def _ingest_dormant(
+        self, ctx: ThingContext, items: Sequence[tuple[str, Any, float]], out: StepOutput
+    ) -> None:
+        """Track the values of a dormant context; bring the thing into the class once `where` holds."""
+        reads = self._where_reads[ctx.twin_class.name]
+        check, last = False, ctx.now
+        for path, value, time in items:
+            seen = ctx.seen.get(path)
+            if seen is not None and time < seen:
+                continue  # an older value never becomes the current one
+            ctx.seen[path] = time
+            ctx.now = max(ctx.now, time)
+            last = max(last, time)
+            if value is None:
+                ctx.values.pop(path, None)
+            else:
+                ctx.values[path] = value
+            check = check or path in reads
+        self.touched.add(ctx.thing_id)
+        where = ctx.twin_class.where
+        if check and where is not None and _truthy(where, ctx):
+            self._enter(ctx, last, out)
+
+    def _step_where(self, ctx: ThingContext, key: str, time: float, out: StepOutput) -> None:
+        """A step of an active context whose change `where` reads: leave the class, or run the rules."""
+        where = ctx.twin_class.where
+        if where is not None and not _truthy(where, ctx):
+            self._leave(ctx, time, out)
+        else:
+            self._run(ctx, key, out)
+
+    def _enter(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
+        """`where` became true: the rules run on the current values, as when a thing is bound."""
+        cls = ctx.twin_class
+        ctx.dormant, ctx.kernels = False, self._kernels[cls.name]
+        ctx.now = max(ctx.now, now)
+        for pointer in sorted(cls.inputs & self._path_series[cls.name]):
+            value = ctx.values.get(pointer, MISSING)
+            if value is not MISSING:
+                ctx.series(pointer).append(ctx.now, value)
+        self._run(ctx, ALL, out)
+        self.touched.add(ctx.thing_id)
+
+    def _leave(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
+        """`where` became false: the thing leaves the class, its input values stay tracked (dormant).
+
+        Its alarms return to normal (cause `left-class`), their features are removed from the twin,
+        its timers and windows are dropped.
+        """
+        cls = ctx.twin_class
+        ctx.now = max(ctx.now, now)
+        for name, node in self._alarm_nodes[cls.name].items():
+            status = ctx.alarms.get(name)
+            if status is not None:
+                _, transitions = step(status, self._configs[(cls.name, name)], Leave(), ctx.now)
+                out.alarms.extend(transition_event(ctx, node, tr, MISSING) for tr in transitions)
+        for key in [k for k in ctx.written if k.startswith(ALARM_FEATURE)]:
+            del ctx.written[key]
+            out.patch(ctx.thing_id, key, None)  # a merge patch's null: the feature property is removed
+        for key in [k for k in ctx.values if k.startswith(("alarm:", "let:")) or k in ctx.written]:
+            del ctx.values[key]
+        ctx.alarms.clear()
+        ctx.deadlines.clear()
+        ctx.health.clear()
+        ctx.store = {}
+        ctx.wake = ctx.scheduled = None  # its entries in the timer heap are dropped as stale
+        ctx.dormant, ctx.kernels = True, self._dormant[cls.name]
+        self.touched.add(ctx.thing_id)
 
     def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
         """Apply the input values of one change (one merge) as ONE step.
@@ -287,12 +399,20 @@ class Engine:
             mine = [(p, v, t) for p, v, t in items if p in inputs]
             if not mine:
                 continue
+            if ctx.dormant:
+                self._ingest_dormant(ctx, mine, out)
+                continue
             first = min(t for _, _, t in mine)
             if ctx.wake is not None and ctx.wake < first:
                 self._catch_up(ctx, first, out)  # timers due before it see none of this change
             changed = [p for p, v, t in mine if self._accept(ctx, p, v, t, out)]
-            if changed:
-                self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
+            if not changed:
+                continue
+            key = changed[0] if len(changed) == 1 else ALL
+            if self._where_reads[ctx.twin_class.name].intersection(changed):
+                self._step_where(ctx, key, max(t for _, _, t in mine), out)
+            else:
+                self._run(ctx, key, out)
 
     def _accept(self, ctx: ThingContext, path: str, value: Any, time: float, out: StepOutput) -> bool:
         """Take a reading into the context; False for a duplicate or an out-of-order reading."""
@@ -410,6 +530,8 @@ class Engine:
     def act(self, thing_id: str, rule: str, action: Action, now: float, out: StepOutput) -> None:
         """An operator action on the alarm `rule` of a thing (ack, shelve, reset, ...)."""
         for ctx in self.contexts.get(thing_id, ()):
+            if ctx.dormant:
+                continue  # not in the class now: its alarms are normal and take no actions
             for node in ctx.twin_class.nodes:
                 if node.kind is NodeKind.ALARM and node.name == rule:
                     self._catch_up(ctx, now, out)

@@ -15,6 +15,7 @@ from centinela.rules.alarms import (
     AlarmStatus,
     Cause,
     Evaluation,
+    Leave,
     MissingMode,
     Tick,
     next_deadline,
@@ -42,7 +43,7 @@ MISSING = Evaluation(raised=None)
 class Row:
     name: str
     start: AlarmStatus
-    event: Evaluation | Tick | Action
+    event: Evaluation | Tick | Action | Leave
     now: float
     state: AlarmState
     causes: tuple[Cause, ...]
@@ -57,6 +58,10 @@ ROWS = [
     Row("acked clears to normal", ACKED, DOWN, 5, S.NORMAL, (C.CLEARED,)),
     Row("returned-unack re-raises to unack", RTN, UP, 5, S.UNACK, (C.RAISED,)),
     Row("unack stays while raised", UNACK, UP, 5, S.UNACK, ()),
+    # the thing leaves the alarm's class (its `where` became false)
+    Row("unack returns to normal when the thing leaves", UNACK, Leave(), 5, S.NORMAL, (C.LEFT_CLASS,)),
+    Row("returned-unack returns to normal when the thing leaves", RTN, Leave(), 5, S.NORMAL, (C.LEFT_CLASS,)),
+    Row("normal stays normal when the thing leaves", NORMAL, Leave(), 5, S.NORMAL, ()),
     # operator acknowledgement
     Row("ack unack", UNACK, Action(ActionKind.ACK), 5, S.ACKED, (C.ACK,)),
     Row("ack returned-unack", RTN, Action(ActionKind.ACK), 5, S.NORMAL, (C.ACK,)),
