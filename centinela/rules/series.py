@@ -193,7 +193,15 @@ class PointSeries:
                 window.now = t
                 edge = t - seconds
                 if wpoints[0][0] <= edge:
-                    window.evict(t)
+                    if window.extrema:
+                        window.evict(t)
+                    else:  # `evict` inline
+                        while wpoints and wpoints[0][0] <= edge:
+                            gone = wpoints.popleft()[1]
+                            window.total -= gone
+                            window.squares -= gone * gone
+                        if not wpoints:
+                            window.total = window.squares = 0.0
             if stale is not None:
                 for seconds in stale:
                     del windows[seconds]
