@@ -372,11 +372,21 @@ def step(
         if event.suppressed != s.suppressed:
             cause = Cause.SUPPRESS if event.suppressed else Cause.UNSUPPRESS
             s = _settle(replace(s, suppressed=event.suppressed), cause, now, out)
+        if s.shelved_until is None and not s.chattering and (s.pending_since is None) != (
+            s.clearing_since is None
+        ):
+            # A delay starting now with no other deadline: what `_advance` would do, without its search.
+            if s.pending_since == now and not config.on_delay:
+                return _activate(s, config, now, out), out
+            if s.clearing_since == now and not config.off_delay:
+                return _deactivate(s, config, now, out), out
         s = _advance(s, config, now, out)
     elif isinstance(event, Action):
         s = _act(s, event, now, out)
     elif isinstance(event, Leave):
-        if s.state is not AlarmState.NORMAL:
+        if s.state is AlarmState.NORMAL:
+            s = AlarmStatus(since=s.since)  # nothing tracked, latched, shelved or pending
+        else:
             out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.LEFT_CLASS, False, False, False))
-        s = AlarmStatus(since=now if out else s.since)  # nothing tracked, latched, shelved or pending
+            s = AlarmStatus(since=now)
     return s, out

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centinela.rules.alarms import (
     Action,
@@ -340,3 +343,43 @@ def test_replace_copies_every_field_and_overrides_the_given_ones() -> None:
         assert getattr(changed, name) == "x"
         others = [n for n in AlarmStatus.__slots__ if n != name]
         assert [getattr(changed, n) for n in others] == [getattr(full, n) for n in others]
+
+
+def _reference_step(status: AlarmStatus, config: AlarmConfig, event: Evaluation, now: float) -> Any:
+    """`step` for an evaluation without its zero-delay shortcut: every deadline through `_advance`."""
+    from centinela.rules.alarms import _advance, _settle, _track
+
+    out: list[Any] = []
+    s = _advance(status, config, now, out)
+    s = _track(s, event, config, now)
+    if event.suppressed != s.suppressed:
+        cause = C.SUPPRESS if event.suppressed else C.UNSUPPRESS
+        s = _settle(fast_replace(s, suppressed=event.suppressed), cause, now, out)
+    return _advance(s, config, now, out), out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([True, False, None]),
+            st.sampled_from([True, False, None]),
+            st.booleans(),
+            st.sampled_from([0.0, 0.0, 5.0, 30.0]),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from([PLAIN, DELAYED, LATCH, CHATTER, AlarmConfig(off_delay=10.0), AlarmConfig(on_delay=5.0)]),
+)
+def test_step_equals_the_general_deadline_search(
+    events: list[tuple[bool | None, bool | None, bool, float]], config: AlarmConfig
+) -> None:
+    status = reference = NORMAL
+    now = 0.0
+    for raised, cleared, suppressed, gap in events:
+        now += gap
+        event = Evaluation(raised, cleared, suppressed)
+        status, transitions = step(status, config, event, now)
+        reference, expected = _reference_step(reference, config, event, now)
+        assert (status, transitions) == (reference, expected)
