@@ -88,7 +88,10 @@ def _resolve(doc: Any, pointer: str) -> Any:
 
 
 class Engine:
-    """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class."""
+    """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class.
+
+    A class whose `where` is false for the thing is bound too, dormant (`ctx.dormant`), after the others.
+    """
 
     def __init__(self, program: Program, *, record_readings: bool = True, fused: bool = True) -> None:
         """`fused=False` takes every reading the general way (the compiler's fused functions unused)."""
@@ -201,7 +204,10 @@ class Engine:
     def bind(
         self, thing: Mapping[str, Any], now: float, out: StepOutput, *, force: bool = False
     ) -> list[ThingContext]:
-        """Attach every matching class (every class when `force`) to a thing; evaluate everything once."""
+        """Attach every matching class (every class when `force`) to a thing; evaluate everything once.
+
+        Classes whose `where` is false are attached dormant (returned after the others, not evaluated).
+        """
         thing_id = str(thing["thingId"])
         existing = self.contexts.get(thing_id, [])
         present = {c.twin_class.name for c in existing}
