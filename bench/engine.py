@@ -14,6 +14,7 @@ import gc
 import json
 import os
 import random
+import resource
 import sys
 import tempfile
 import time
@@ -21,6 +22,8 @@ from collections import deque
 from pathlib import Path
 
 from centinela.dsl import compile_source
+from centinela.dsl.compile import compile_checked
+from centinela.dsl.pipeline import check_source
 from centinela.infra.sqlite_history import SqliteHistoryStore
 from centinela.ports import Sample
 from centinela.rules.backtest import backtest, backtest_sqlite
@@ -146,6 +149,11 @@ def bench_eval(data: list[tuple[str, int, float, float]]) -> dict[str, float]:
     return {**best, "transitions": transitions, "baseline_transitions": base_transitions}
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -> dict[str, float]:
     store = SqliteHistoryStore(f"sqlite:///{tmp / 'bench.db'}", batch_rows=200_000)
     paths = [f"/features/p/properties/in{i}" for i in range(INPUTS)]
@@ -158,11 +166,44 @@ async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     await store.aclose()
     t0, c0 = time.perf_counter(), time.process_time()
-    fast = await backtest_sqlite(program, str(tmp / "bench.db"), 0.0, end)
+    fast = await backtest_sqlite(program, str(tmp / "bench.db"), 0.0, end, vector=False)
     fast_elapsed, fast_cpu = time.perf_counter() - t0, time.process_time() - c0
     if [a.id for a in fast.transitions] != [a.id for a in report.transitions]:
         print("MISMATCH: the fast backtest path gave other transitions", file=sys.stderr)
+    checked = check_source(rules_text(), "bench.rules").checked
+    vector_program = compile_checked(checked)
+    t0, c0 = time.perf_counter(), time.process_time()
+    vec = await backtest_sqlite(vector_program, str(tmp / "bench.db"), 0.0, end, checked=checked)
+    vec_elapsed, vec_cpu = time.perf_counter() - t0, time.process_time() - c0
+    # Identity with the engine: every transition field by field, every computed row, the counts.
+    same = (
+        vec.vectorized
+        and vec.transitions == fast.transitions
+        and list(vec.computed) == list(fast.computed)
+        and vec.readings == fast.readings
+    )
+    if not same:
+        print("MISMATCH: the vectorized backtest differs from the engine", file=sys.stderr)
+    t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
+    vec2 = await backtest_sqlite(vector_program, str(tmp / "bench.db"), 0.0, end, checked=checked, workers=2)
+    vec2_elapsed = time.perf_counter() - t0
+    vec2_cpu = time.process_time() - c0 + _children_cpu() - k0  # this process and its forked helpers
+    same2 = (
+        vec2.vectorized
+        and vec2.transitions == fast.transitions
+        and list(vec2.computed) == list(fast.computed)
+        and vec2.readings == fast.readings
+    )
+    if not same2:
+        print("MISMATCH: the vectorized backtest on two processes differs from the engine", file=sys.stderr)
     return {
+        "backtest_vector2_per_s": vec2.readings / vec2_elapsed,
+        "backtest_vector2_cpu_per_s": vec2.readings / vec2_cpu,
+        "backtest_vector2_same": same2,
+        "backtest_vector_per_s": vec.readings / vec_elapsed,
+        "backtest_vector_cpu_per_s": vec.readings / vec_cpu,
+        "backtest_vector_same": same,
+        "backtest_vector_rows": len(vec.computed),
         "backtest_per_s": report.readings / elapsed,
         "backtest_cpu_per_s": report.readings / cpu,
         "backtest_fast_per_s": fast.readings / fast_elapsed,
@@ -295,7 +336,12 @@ def main() -> None:
         f"({figures['backtest_cpu_per_s']:,.0f}/s of CPU); fast path (chunked rows, no Sample per row) "
         f"{figures['backtest_fast_per_s']:,.0f} readings/s "
         f"({figures['backtest_fast_cpu_per_s']:,.0f}/s of CPU), "
-        f"same transitions: {figures['backtest_fast_same']}"
+        f"same transitions: {figures['backtest_fast_same']}; vectorized "
+        f"{figures['backtest_vector_per_s']:,.0f} readings/s ({figures['backtest_vector_cpu_per_s']:,.0f}/s "
+        f"of CPU), identical transitions and computed rows: {figures['backtest_vector_same']}; "
+        f"on two processes {figures['backtest_vector2_per_s']:,.0f} readings/s "
+        f"({figures['backtest_vector2_cpu_per_s']:,.0f}/s of CPU, both processes), "
+        f"identical: {figures['backtest_vector2_same']}"
     )
     figures.update(asyncio.run(bench_pipeline(5000.0, 3.0)))
     print(
@@ -318,6 +364,11 @@ def main() -> None:
         "backtest_per_s": round(figures["backtest_per_s"]),
         "backtest_fast_per_s": round(figures["backtest_fast_per_s"]),
         "backtest_fast_same": figures["backtest_fast_same"],
+        "backtest_vector_per_s": round(figures["backtest_vector_per_s"]),
+        "backtest_vector_cpu_per_s": round(figures["backtest_vector_cpu_per_s"]),
+        "backtest_vector_same": figures["backtest_vector_same"],
+        "backtest_vector2_per_s": round(figures["backtest_vector2_per_s"]),
+        "backtest_vector2_same": figures["backtest_vector2_same"],
         "pipeline_p50_ms": round(figures["pipeline_p50_ms"], 3),
         "pipeline_p99_ms": round(figures["pipeline_p99_ms"], 3),
         "pipeline_2k_p99_ms": round(figures["pipeline_2k_p99_ms"], 3),

@@ -78,6 +78,16 @@ def backtest_command(
     start: Annotated[str, typer.Option("--from", help="Start: epoch seconds or ISO 8601 (UTC).")],
     end: Annotated[str, typer.Option("--to", help="End: epoch seconds or ISO 8601 (UTC).")],
     output: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    vector: Annotated[
+        bool,
+        typer.Option(
+            "--vector/--no-vector",
+            help="Use the vectorized replay of SQLite history when the rules allow it (same results).",
+        ),
+    ] = True,
+    workers: Annotated[
+        int, typer.Option("--workers", min=1, help="Processes for a vectorized replay of a large history.")
+    ] = 1,
 ) -> None:
     """Replay stored history through the rules; print the alarm timeline and per-rule counts."""
     from centinela.config import open_history_store
@@ -89,7 +99,9 @@ def backtest_command(
         program = load_program(rules)
         if history.startswith("sqlite:///"):
             # SQLite history is read in large chunks straight from its file: the fast path.
-            return (await backtest_sqlite(program, sqlite_path(history), t0, t1)).to_json()
+            path = sqlite_path(history)
+            report = await backtest_sqlite(program, path, t0, t1, vector=vector, workers=workers)
+            return report.to_json()
         store = await open_history_store(history)
         try:
             report = await backtest(program, store.replay(t0, t1), t0, t1)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
-from collections.abc import AsyncIterable, Iterable
+from collections.abc import AsyncIterable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.program import Program
 from centinela.errors import CentinelaError
 from centinela.ports import Sample
@@ -25,7 +27,10 @@ __all__ = [
     "backtest_rows",
     "backtest_samples",
     "backtest_sqlite",
+    "backtest_vector",
 ]
+
+log = logging.getLogger(__name__)
 
 Row = tuple[float, str, str, Any, Any]
 """A history row as stored: (time, thing_id, path, value, value_json as JSON text or None)."""
@@ -70,6 +75,8 @@ class BacktestReport:
     transitions: list[AlarmEvent] = field(default_factory=list)
     rules: dict[str, RuleStats] = field(default_factory=dict)
     out_of_order: int = 0
+    computed: Sequence[tuple[float, str, str, Any]] = ()  # computed-value rows (time, thing, key, value)
+    vectorized: bool = False  # replayed by the vectorized path rather than the engine
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -239,17 +246,81 @@ def _sqlite_rows(path: str, start: float, end: float) -> Iterable[Row]:
         conn.close()
 
 
-async def backtest_sqlite(program: Program, path: str, start: float, end: float) -> BacktestReport:
+async def backtest_sqlite(
+    program: Program,
+    path: str,
+    start: float,
+    end: float,
+    *,
+    vector: bool = True,
+    checked: CheckedProgram | None = None,
+    workers: int = 1,
+) -> BacktestReport:
     """Backtest straight from a SQLite history file (the `telemetry` table of `SqliteHistoryStore`).
 
-    Rows are read in large chunks and replayed in a worker thread, so the event loop stays free;
-    the transitions are the same as `backtest(program, store.replay(start, end), start, end)`.
+    With `vector` (the default) the rules and the history are first offered to the vectorized path
+    (`backtest_vector`), which gives the same transitions and computed rows when it applies; otherwise
+    rows are read in large chunks and replayed through the engine. Both run in a worker thread, so the
+    event loop stays free; the transitions are those of `backtest(program, store.replay(start, end), …)`.
+    `checked` is the rules' checked IR (by default re-checked from `program.files`); `workers` > 1
+    splits a large history by thing over that many processes.
     """
+    if vector:
+        report = await asyncio.to_thread(backtest_vector, program, path, start, end, checked, workers)
+        if report is not None:
+            return report
+    _check_readable(path)
     return await asyncio.to_thread(backtest_rows, program, _sqlite_rows(path, start, end), start, end)
 
 
+def backtest_vector(
+    program: Program,
+    path: str,
+    start: float,
+    end: float,
+    checked: CheckedProgram | None = None,
+    workers: int = 1,
+) -> BacktestReport | None:
+    """The vectorized backtest of a SQLite history, or None when the rules or data need the engine.
+
+    With `workers` > 1 a large history is split by thing over that many processes.
+    """
+    from centinela.rules.vector_expr import NotVectorizable  # noqa: PLC0415 - numpy only when used
+    from centinela.rules.vector_parallel import replay_sqlite  # noqa: PLC0415
+    from centinela.rules.vector_sqlite import checked_for  # noqa: PLC0415
+
+    _check_readable(path)
+    checked = checked if checked is not None else checked_for(program)
+    if checked is None:
+        log.info("The vectorized backtest needs the rules' source files; replaying through the engine.")
+        return None
+    try:
+        result = replay_sqlite(program, checked, path, start, end, workers=workers)
+    except NotVectorizable as exc:
+        log.info("Replaying through the engine: %s", exc)
+        return None
+    report = BacktestReport(start, end, result.readings, computed=result.rows, vectorized=True)
+    report.transitions = result.transitions
+    summarise(report)
+    return report
+
+
+def _check_readable(path: str) -> None:
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            conn.execute("SELECT 1 FROM telemetry LIMIT 1").fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        msg = f"The history file {path!r} cannot be read as a Centinela SQLite history: {exc}."
+        raise BacktestError(msg) from exc
+
+
 def _report(replayer: Replayer, start: float, end: float) -> BacktestReport:
-    report = BacktestReport(start, end, replayer.readings, out_of_order=replayer.engine.out_of_order)
+    report = BacktestReport(
+        start, end, replayer.readings, out_of_order=replayer.engine.out_of_order, computed=replayer.out.rows
+    )
     report.transitions = [a for a in replayer.out.alarms if start <= a.time <= end]
     summarise(report)
     return report

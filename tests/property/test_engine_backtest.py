@@ -119,6 +119,134 @@ async def test_backtest_sqlite_names_an_unreadable_file(tmp_path: Path) -> None:
     assert not missing.exists()
 
 
+# ---------------------------------------------------------------- the vectorized path equals the engine
+
+VEC_X, VEC_Y = "/features/p/properties/x", "/features/p/properties/y"
+VECTORIZABLE = [
+    "alarm D Hi severity high when p.x > 60 clear when p.x < 55",
+    "alarm D Both severity low when p.x + p.y > 120",
+    "alarm D Mixed severity medium when p.x > 50 and p.y < 40",
+    "alarm D Low severity low when p.y < 10 or p.x < 5",
+    "compute D out.f = p.x * 2 - p.y",
+    "compute D out.g = if p.x > p.y then p.x else p.y",
+    "compute D out.ratio = p.x / 4 + 1",
+    "compute D out.m = max(p.x, p.y, 50.5) - min(p.x, 20.5)",
+    "compute D out.c = clamp(p.x, 10.5, 90.5) + floor(p.y / 3) + ceil(p.x / 7)",
+    "compute D out.r = sqrt(p.x) + abs(p.y - 50)",
+    "compute D out.z = max(p.x - p.y, 0)",
+    "compute D out.avg = avg(p.x, 30s)",
+    "compute D out.max = max(p.y, 45s)",
+    "compute D out.min = min(p.x, 30s)",
+    "compute D out.n = count(p.x, 30s)",
+    "compute D out.sum = sum(p.y, 45s)",
+    "compute D out.sd = stddev(p.x, 30s)",
+    "compute D out.delta = delta(p.y, 45s)",
+    "compute D out.rate = rate(p.x, 30s) * 60",
+    "let D.half = p.x / 2\ncompute D out.half = half + 1",
+    "alarm D Latched severity high latch when p.y > 70",
+    "alarm D Quiet severity low when p.x > 30 suppress when p.y > 50",
+    "alarm D Band severity low when p.y > 40 deadband 5",
+    "alarm D Missing severity low when p.y > 20 and p.x < 90 on missing raise",
+    "alarm D Slow severity high when p.x > 60 for 5s",
+    "alarm D Hot severity high when p.y > 60 chatter 2 in 30s",
+    "alarm D HotSlow severity high when p.x > 40 for 3s chatter 1 in 60s",
+    "alarm D SlowClear severity low when p.y > 50 for 1s clear when p.y < 45 for 10s",
+    "let D.lim = 80\n"
+    'alarm D Msg severity low when p.x > lim message "x {{ value }} on {{ thing.name }} > {{ lim }}"',
+]
+ENGINE_ONLY = [
+    "compute D out.med = median(p.x, 30s)",
+    "compute D out.age = age(p.y)",
+    "compute D out.ln = ln(p.x + 1)",
+]
+vec_reading = st.tuples(
+    st.sampled_from([0.0, 0.0, 0.5, 1.0, 3.0, 10.0, 20.0, 30.0, 45.0, 61.0]),  # gap (ties included)
+    st.sampled_from(["t:a", "t:b", "t:c"]),
+    st.sampled_from([VEC_X, VEC_Y]),
+    st.integers(min_value=0, max_value=100).map(float),  # few values: equal values and crossings
+)
+
+
+SECOND_CLASS = (
+    'twins E = things "t:[ab]"\n'
+    "alarm E Over severity high when p.x - p.y > 10 clear when p.x - p.y < 0\n"
+    "compute E out.e = avg(p.y, 30s) * 2\n"
+)
+
+
+def _vector_vs_engine(
+    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float, second: bool = False
+) -> bool:
+    """Whether the vectorized path replayed the stream (then identically); False when it stepped aside."""
+    from centinela.dsl.compile import compile_checked
+    from centinela.dsl.pipeline import check_source
+    from centinela.rules.backtest import Replayer
+    from centinela.rules.vector import replay
+    from centinela.rules.vector_data import History
+    from centinela.rules.vector_expr import NotVectorizable
+
+    text = 'twins D = things "t:*"\n' + "\n".join(rules) + "\n" + (SECOND_CLASS if second else "")
+    result = check_source(text, "prop.rules")
+    assert not result.errors
+    checked = result.checked
+    program = compile_checked(checked)
+    t, rows = 0.0, {}
+    for gap, thing, path, value in readings:
+        t += gap
+        rows[(t, thing, path)] = (t, thing, path, value, None)  # one reading per path and time
+    ordered = [rows[k] for k in sorted(rows)]
+    end = t + tail
+    engine = Replayer(program)
+    engine.feed_rows(ordered)
+    engine.finish(end)
+    if any(r in ENGINE_ONLY for r in rules):
+        with pytest.raises(NotVectorizable):
+            replay(program, checked, History.from_rows(ordered), 0.0, end)
+        return False
+    try:
+        vector = replay(program, checked, History.from_rows(ordered), 0.0, end)
+    except NotVectorizable as exc:
+        # Alarm timers of several things at one instant: the engine's heap order decides; it replays.
+        assert "same instant" in str(exc)
+        return False
+    assert vector.transitions == engine.out.alarms
+    rows = list(vector.rows)
+    # The same rows, and each value's own timeline in the engine's order; only rows of timers of one
+    # instant (several things, or classes of one thing) may interleave otherwise: the engine fires
+    # those in the order it happened to schedule them, the vectorized path by thing and class.
+    assert sorted(rows, key=lambda r: r[:3]) == sorted(engine.out.rows, key=lambda r: r[:3])
+    for thing, key in {r[1:3] for r in rows}:
+        mine = [r for r in rows if r[1:3] == (thing, key)]
+        assert mine == [r for r in engine.out.rows if r[1:3] == (thing, key)]
+    assert vector.readings == engine.readings
+    return True
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(VECTORIZABLE), min_size=1, max_size=6, unique=True),
+    st.lists(vec_reading, min_size=1, max_size=80),
+    st.sampled_from([0.0, 1.0, 30.0, 100.0]),
+    st.booleans(),
+)
+def test_vectorized_backtest_equals_the_engine(
+    rules: list[str], readings: list[tuple[float, str, str, float]], tail: float, second: bool
+) -> None:
+    _vector_vs_engine(rules, readings, tail, second)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.sampled_from(VECTORIZABLE), max_size=3, unique=True),
+    st.sampled_from(ENGINE_ONLY),
+    st.lists(vec_reading, min_size=1, max_size=30),
+)
+def test_rules_outside_the_vectorized_subset_are_left_to_the_engine(
+    rules: list[str], other: str, readings: list[tuple[float, str, str, float]]
+) -> None:
+    _vector_vs_engine([*rules, other], readings, 10.0)
+
+
 WHERE_RULES = """
 namespace org.acme.rigs
 twins Rig = things "org.acme.rigs:*" where attributes.active == true
