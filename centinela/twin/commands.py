@@ -16,8 +16,16 @@ from centinela.twin.errors import (
     thing_id_not_settable,
     thing_not_found,
 )
-from centinela.twin.merge import merge_patch, strip_nulls
-from centinela.twin.model import THING_FIELDS, Resource, check_merged, classify, to_iso, validate_value
+from centinela.twin.merge import merge_at, merge_patch, strip_nulls
+from centinela.twin.model import (
+    THING_FIELDS,
+    Resource,
+    check_keys,
+    check_merged,
+    classify,
+    to_iso,
+    validate_value,
+)
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
 __all__ = [
@@ -97,6 +105,12 @@ class Change:
     value: JSON
     noop: bool = False
     """Nothing to apply (every part of a conditional merge was dropped): no revision, no event."""
+    private: bool = False
+    """`value` shares nothing mutable with the new record, so an event may carry it uncopied."""
+
+
+_FREE_JSON = frozenset({Resource.ATTRIBUTE, Resource.PROPERTY, Resource.DESIRED_PROPERTY})
+"""Resources whose value is any JSON (with valid keys): a merge there cannot break the thing."""
 
 
 def _ordered(thing: dict[str, JSON]) -> dict[str, JSON]:
@@ -200,6 +214,18 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
     if kind is Resource.THING and (record is None or record.thing is None) and isinstance(patch, dict):
         return apply_create(record, thing_id, strip_nulls(patch), now)
     record, thing = _live(record, thing_id)
+    if kind in _FREE_JSON:
+        # Below an attribute or a property anything that is JSON with valid keys may go: only the
+        # patch needs checking, and only the objects on the way down are copied.
+        if patch is None and get_at(thing, parts) is MISSING:
+            merged = thing
+        else:
+            check_keys(patch, f"the merge patch for Thing '{thing_id}'")
+            merged = merge_at(thing, parts, patch)
+            if parts[0] not in thing:
+                merged = _ordered(merged)
+        new = ThingRecord(thing_id, record.revision + 1, merged, record.created, now, record.metadata)
+        return Change(new, False, "merged", parts, patch, private=True)
     if kind is Resource.THING:
         if not isinstance(patch, dict):
             msg = f"A merge patch for the Thing '{thing_id}' must be a JSON object, not {patch!r:.80}."
@@ -221,7 +247,7 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
     checked = check_merged(thing_id, merged, root_patch)
     checked.setdefault("policyId", thing.get("policyId", thing_id))
     new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
-    return Change(new, False, "merged", parts, patch)
+    return Change(new, False, "merged", parts, patch, private=True)
 
 
 def apply_delete(record: ThingRecord | None, thing_id: str, parts: Pointer, now: float) -> Change:

@@ -182,6 +182,17 @@ class EventHub:
     def subscriptions(self) -> int:
         return len(self._subs)
 
+    def reserve_now(self) -> Reservation | None:
+        """`reserve` when every open subscription has room (nothing to wait for); `None` otherwise."""
+        subs = self._subs
+        for sub in subs:
+            if len(sub._items) + sub._reserved >= sub._max:
+                return None
+        held = [sub for sub in subs if not sub._closed]
+        for sub in held:
+            sub._reserved += 1
+        return Reservation(held)
+
     async def reserve(self) -> Reservation:
         """Hold a slot in every open subscription's queue (except the current task's own)."""
         me = asyncio.current_task()

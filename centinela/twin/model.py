@@ -21,6 +21,7 @@ from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_poin
 __all__ = [
     "THING_FIELDS",
     "Resource",
+    "check_keys",
     "check_merged",
     "classify",
     "from_iso",
@@ -102,6 +103,11 @@ def _check_keys(value: JSON, where: str) -> None:
     elif isinstance(value, list):
         for child in value:
             _check_keys(child, where)
+
+
+def check_keys(value: JSON, where: str) -> None:
+    """Raise `TwinError` 400 when an object key anywhere in `value` is empty or holds '/' or a control."""
+    _check_keys(value, where)
 
 
 def _object(value: JSON, what: str) -> dict[str, JSON]:

@@ -52,6 +52,12 @@ class MemoryPersistence:
         for policy in policies:
             self.policies[policy.policy_id] = policy
 
+    def keep(self, record: ThingRecord, policies: list[PolicyRecord]) -> None:
+        """`save` of one record without the coroutine: the embedded store's write path calls it."""
+        self.things[record.thing_id] = record
+        for policy in policies:
+            self.policies[policy.policy_id] = policy
+
     async def aclose(self) -> None:
         return None
 

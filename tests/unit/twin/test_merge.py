@@ -4,7 +4,7 @@ from typing import Any
 
 import pytest
 
-from centinela.twin.merge import merge_patch, strip_nulls
+from centinela.twin.merge import merge_at, merge_patch, strip_nulls
 
 # The RFC 7396 appendix A examples.
 RFC_CASES: list[tuple[Any, Any, Any]] = [
@@ -35,3 +35,35 @@ def test_rfc7396_examples(target: Any, patch: Any, result: Any) -> None:
 
 def test_strip_nulls_keeps_array_items() -> None:
     assert strip_nulls({"a": None, "b": {"c": None, "d": [None]}}) == {"b": {"d": [None]}}
+
+
+MERGE_AT_CASES: list[tuple[Any, tuple[str, ...], Any]] = [
+    ({"a": {"b": 1, "c": 2}}, ("a", "b"), 5),
+    ({"a": {"b": 1, "c": 2}}, ("a", "b"), None),
+    ({"a": {"b": 1}}, ("a", "x", "y"), {"z": 1, "n": None}),
+    ({"a": 3}, ("a", "b"), [1, {"c": None}]),
+    ({}, ("a", "b"), {"c": {"d": None}}),
+    ({"a": {"t1": 1, "t2": 2, "u": 3}}, ("a", "{{ ~t.~ }}"), None),
+]
+
+
+@pytest.mark.parametrize(("target", "parts", "patch"), MERGE_AT_CASES)
+def test_merge_at_is_a_nested_merge_patch_that_copies_only_the_path(
+    target: Any, parts: tuple[str, ...], patch: Any
+) -> None:
+    nested: Any = patch
+    for key in reversed(parts):
+        nested = {key: nested}
+    before = repr(target)
+    merged = merge_at(target, parts, patch)
+    assert merged == merge_patch(target, nested)
+    assert repr(target) == before  # the target is not changed in place
+
+
+def test_merged_objects_and_arrays_are_never_the_patchs_own() -> None:
+    patch = {"a": {"list": [1, [2]], "obj": {"k": [3]}}}
+    for merged in (merge_patch({}, patch), merge_at({}, ("x",), patch)):
+        inner = merged["a"] if "a" in merged else merged["x"]["a"]
+        inner["list"][1].append(9)
+        inner["obj"]["k"].append(9)
+    assert patch == {"a": {"list": [1, [2]], "obj": {"k": [3]}}}
