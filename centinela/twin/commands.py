@@ -204,11 +204,20 @@ def apply_modify(
     return Change(new, created, "created" if created else "modified", parts, value)
 
 
-def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch: JSON, now: float) -> Change:
+def apply_merge(
+    record: ThingRecord | None,
+    thing_id: str,
+    parts: Pointer,
+    patch: JSON,
+    now: float,
+    *,
+    keys_checked: bool = False,
+) -> Change:
     """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created.
 
     As Ditto does since 3.3, a merge at `/` creates a thing that does not exist (a `created`
-    event and a 201); below `/` the thing must exist.
+    event and a 201); below `/` the thing must exist. `keys_checked` says every key of `patch`
+    is known to be plain (see `centinela.twin.pointer.checked_patch`).
     """
     kind = classify(parts)
     if kind is Resource.THING and (record is None or record.thing is None) and isinstance(patch, dict):
@@ -220,7 +229,8 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
         if patch is None and get_at(thing, parts) is MISSING:
             merged = thing
         else:
-            check_keys(patch, f"the merge patch for Thing '{thing_id}'")
+            if not keys_checked:
+                check_keys(patch, f"the merge patch for Thing '{thing_id}'")
             merged = merge_at(thing, parts, patch)
             if parts[0] not in thing:
                 merged = _ordered(merged)
@@ -244,7 +254,7 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
         merged = thing  # deleting what is not there changes nothing, but is still a merge
     else:
         merged = merge_patch(thing, root_patch)
-    checked = check_merged(thing_id, merged, root_patch)
+    checked = check_merged(thing_id, merged, root_patch, keys_checked=keys_checked)
     checked.setdefault("policyId", thing.get("policyId", thing_id))
     new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
     return Change(new, False, "merged", parts, patch, private=True)

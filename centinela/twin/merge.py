@@ -36,17 +36,22 @@ def merge_patch(target: JSON, patch: JSON) -> JSON:
     if not isinstance(patch, dict):
         return patch
     out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            if key.startswith("{{"):
+    if None in patch.values():
+        for key, value in patch.items():
+            if value is None and key.startswith("{{"):
                 regex = _regex_key(key)
                 if regex is not None:
                     # Ditto's extension: `"{{ ~<regex>~ }}": null` deletes every matching key first.
                     for existing in [k for k in out if regex.search(k)]:
                         del out[existing]
     for key, value in patch.items():
-        if value is None:
+        kind = type(value)
+        if kind is dict:
+            out[key] = merge_patch(out.get(key), value)
+        elif value is None:
             out.pop(key, None)
+        elif kind is list:
+            out[key] = _copy_list(value)
         elif isinstance(value, dict):
             out[key] = merge_patch(out.get(key), value)
         elif isinstance(value, list):

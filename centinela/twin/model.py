@@ -199,14 +199,18 @@ def _thing(value: JSON, thing_id: str) -> dict[str, JSON]:
     return out
 
 
-def check_merged(thing_id: str, merged: dict[str, JSON], root_patch: JSON) -> dict[str, JSON]:
+def check_merged(
+    thing_id: str, merged: dict[str, JSON], root_patch: JSON, *, keys_checked: bool = False
+) -> dict[str, JSON]:
     """A thing after a merge patch, checked where the patch touched it (the rest was valid before).
 
-    `root_patch` is the patch as seen from the thing's root. Members starting with `_` are
-    dropped, as `validate_value` does for a whole thing.
+    `root_patch` is the patch as seen from the thing's root; `keys_checked` says its keys are
+    known to be plain already. Members starting with `_` are dropped, as `validate_value` does
+    for a whole thing.
     """
     patch = root_patch if isinstance(root_patch, dict) else {}
-    _check_keys(patch, f"the merge patch for Thing '{thing_id}'")
+    if not keys_checked:
+        _check_keys(patch, f"the merge patch for Thing '{thing_id}'")
     out: dict[str, JSON] = {"thingId": thing_id}
     for key, member in merged.items():
         if key == "thingId" or key.startswith("_"):
@@ -220,8 +224,10 @@ def check_merged(thing_id: str, merged: dict[str, JSON], root_patch: JSON) -> di
         if key not in patch:
             out[key] = member
         elif key == "features":
-            features = dict(_object(member, "Features"))  # never change the stored dict in place
             touched = patch["features"]
+            # Never change a stored dict in place: an object patch made `member` afresh.
+            features = member if type(touched) is dict else dict(_object(member, "Features"))
+            _object(features, "Features")
             for fid in touched if isinstance(touched, dict) else features:
                 if fid in features:
                     features[fid] = _feature(features[fid], fid, deep=not isinstance(touched, dict))

@@ -32,6 +32,7 @@ from centinela.twin.pointer import (
     MISSING,
     Pointer,
     checked_json,
+    checked_patch,
     copy_json,
     format_pointer,
     get_at,
@@ -295,11 +296,11 @@ class EmbeddedTwinStore(TwinState):
     ) -> WriteResult:
         """Ditto's `merge` (RFC 7396 at `path`, `null` deletes): 204, or 201 when it created the thing."""
         parts = parse_pointer(path)
-        value = checked_json(value)
+        value, plain = checked_patch(value)
         return await self._write(
             thing_id,
             parts,
-            lambda record, now: self._conditional_merge(record, thing_id, parts, value, now, headers),
+            lambda record, now: self._conditional_merge(record, thing_id, parts, value, now, headers, plain),
             headers=headers,
             namespaces=namespaces,
             if_match=if_match,
@@ -316,13 +317,14 @@ class EmbeddedTwinStore(TwinState):
         patch: JSON,
         now: float,
         headers: Headers | None,
+        plain: bool = False,
     ) -> Change:
         header = _header(headers, PATCH_CONDITIONS) if headers else None
         if header is not None and record is not None and record.thing is not None:
             patch, anything = apply_patch_conditions(patch, header, self._view(record))
             if not anything:
                 return Change(record, False, "merged", parts, {}, noop=True)
-        return apply_merge(record, thing_id, parts, patch, now)
+        return apply_merge(record, thing_id, parts, patch, now, keys_checked=plain)
 
     async def remove(
         self,

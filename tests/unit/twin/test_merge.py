@@ -4,7 +4,9 @@ from typing import Any
 
 import pytest
 
+from centinela.errors import TwinError
 from centinela.twin.merge import merge_at, merge_patch, strip_nulls
+from centinela.twin.pointer import checked_patch
 
 # The RFC 7396 appendix A examples.
 RFC_CASES: list[tuple[Any, Any, Any]] = [
@@ -67,3 +69,27 @@ def test_merged_objects_and_arrays_are_never_the_patchs_own() -> None:
         inner["list"][1].append(9)
         inner["obj"]["k"].append(9)
     assert patch == {"a": {"list": [1, [2]], "obj": {"k": [3]}}}
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ({"a": {"b": [1, {"c": 2.5}]}, "d": None}, True),
+        ({"a": {"{{ ~x.*~ }}": None}}, True),
+        ({"a": {"{{ ~x/y~ }}": None}}, False),
+        ({"a": [{"b/c": 1}]}, False),
+        ({"": 1}, False),
+        ([{"tab\there": 1}], False),
+    ],
+)
+def test_checked_patch_copies_and_says_whether_every_key_is_plain(value: Any, plain: bool) -> None:
+    copy, found = checked_patch(value)
+    assert (copy, found) == (value, plain)
+    assert copy is not value
+
+
+def test_checked_patch_refuses_what_is_not_json() -> None:
+    with pytest.raises(TwinError, match="key 1"):
+        checked_patch({"a": {1: 2}})
+    with pytest.raises(TwinError, match="inf"):
+        checked_patch({"a": [float("inf")]})
