@@ -73,6 +73,7 @@ class Runtime:
         state: StateStore | None = None,
         checkpoint_seconds: float = 5.0,
         on_output: Callable[[StepOutput], None] | None = None,
+        batch_size: int = 1000,
     ) -> None:
         self.engine = Engine(program)
         self.twin = twin
@@ -81,6 +82,8 @@ class Runtime:
         self.state = state
         self.checkpoint_seconds = checkpoint_seconds
         self.on_output = on_output
+        self.batch_size = batch_size
+        """The most events one wake-up takes from the subscription."""
         self.events = 0
         self.ignored_own = 0
         self._lock = asyncio.Lock()
@@ -94,10 +97,11 @@ class Runtime:
         if self.state is not None:
             await load_snapshot(self.engine, self.state)
         async for thing in self.twin.search():
-            await self._bind_thing(thing)
+            out = StepOutput()
+            self._bind_into(thing, out)
+            await self._emit(out)
 
-    async def _bind_thing(self, thing: dict[str, Any]) -> None:
-        out = StepOutput()
+    def _bind_into(self, thing: dict[str, Any], out: StepOutput) -> None:
         now = self.clock.now()
         thing_id = str(thing["thingId"])
         if thing_id in self.engine.contexts and self.engine.contexts[thing_id]:
@@ -109,50 +113,75 @@ class Runtime:
                         self.engine.ingest(thing_id, pointer, value, now, out)
         else:
             self.engine.bind(thing, now, out)
-        await self._emit(out)
 
     async def run(self) -> None:
-        """Process events and timers until cancelled."""
+        """Process events and timers until cancelled.
+
+        Every wake-up takes all the events queued by then (up to `batch_size`): the engine steps
+        through them one by one, and their effects go to the sinks together.
+        """
         subscription = self.twin.subscribe()
         async with subscription:
             await self.start()
             self.ready.set()
+            take = getattr(subscription, "get_nowait", None)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._timers())
                 if self.state is not None:
                     tasks.create_task(self._checkpoints())
                 async for event in subscription:
-                    await self.handle(event)
+                    batch = [event]
+                    if take is not None:
+                        while len(batch) < self.batch_size:
+                            more = take()
+                            if more is None:
+                                break
+                            batch.append(more)
+                    await self.handle_many(batch)
 
     async def handle(self, event: ThingEvent) -> None:
         """Apply one twin event (the engine's own writes are recognised and ignored)."""
-        if event.headers.get(ORIGIN_HEADER) == "engine":
-            self.ignored_own += 1
-            return
-        self.events += 1
-        thing_id = event.thing_id
-        if event.action == "deleted" and event.path == "/":
-            self.engine.contexts.pop(thing_id, None)
-            self.engine.touched.add(thing_id)
-            return
-        if event.path == "/" and thing_id not in self.engine.contexts and isinstance(event.value, dict):
-            await self._bind_thing(dict(event.value) | {"thingId": thing_id})
-            return
-        if thing_id not in self.engine.contexts:
-            try:
-                thing = await self.twin.retrieve(thing_id)
-            except TwinError as exc:
-                log.warning("Thing %s changed but could not be retrieved: %s", thing_id, exc)
-                return
-            await self._bind_thing(thing)
-            return
+        await self.handle_many((event,))
+
+    async def handle_many(self, events: Sequence[ThingEvent]) -> None:
+        """Apply twin events in order, each one engine step; their effects are emitted together."""
         out = StepOutput()
-        when = event_time(event, self.clock.now())
-        merge = event.action == "merged"
-        async with self._lock:
-            self.engine.ingest_change(
-                thing_id, event.path, event.value, when, out, merge=merge, times=source_times(event)
-            )
+        engine = self.engine
+        contexts = engine.contexts
+        clock = self.clock
+        for event in events:
+            headers = event.headers
+            if headers.get(ORIGIN_HEADER) == "engine":
+                self.ignored_own += 1
+                continue
+            self.events += 1
+            thing_id = event.thing_id
+            if event.action == "deleted" and event.path == "/":
+                contexts.pop(thing_id, None)
+                engine.touched.add(thing_id)
+                continue
+            if thing_id not in contexts:
+                if event.path == "/" and isinstance(event.value, dict):
+                    self._bind_into(dict(event.value) | {"thingId": thing_id}, out)
+                    continue
+                try:
+                    thing = await self.twin.retrieve(thing_id)
+                except TwinError as exc:
+                    log.warning("Thing %s changed but could not be retrieved: %s", thing_id, exc)
+                    continue
+                self._bind_into(thing, out)
+                continue
+            when = event_time(event, clock.now())
+            async with self._lock:
+                engine.ingest_change(
+                    thing_id,
+                    event.path,
+                    event.value,
+                    when,
+                    out,
+                    merge=event.action == "merged",
+                    times=source_times(event) if "put-metadata" in headers else None,
+                )
         await self._emit(out)
 
     async def act(self, thing_id: str, rule: str, action: Action) -> list[AlarmEvent]:
