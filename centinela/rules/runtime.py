@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -22,7 +23,7 @@ from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
 from centinela.rules.sinks import ORIGIN_HEADER, Sink
 from centinela.rules.snapshot import load_snapshot, save_snapshot
 
-__all__ = ["SOURCE_TIME_HEADER", "Runtime", "event_time", "source_times"]
+__all__ = ["SOURCE_TIME_HEADER", "Runtime", "event_time", "extra_fields_for", "source_times"]
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,38 @@ def source_times(event: ThingEvent) -> dict[str, float]:
     return times
 
 
+def extra_fields_for(program: Program) -> str | None:
+    """The Ditto `extraFields` that let the runtime bind a thing from any of its events.
+
+    That is what binding reads: the thing's id and definition (class matching) and every input
+    of every class (what `where` conditions and rules read). `None` when an input cannot be
+    written as a field selector (a key holding `,`, `(`, `)`, `*` or blanks).
+    """
+    fields = ["thingId", "definition"]
+    for pointer in sorted({p for cls in program.classes.values() for p in cls.inputs}):
+        field = pointer.lstrip("/")
+        if not field or any(ch in field for ch in ",()* \t"):
+            return None
+        fields.append(field)
+    return ",".join(fields)
+
+
+def _related(path: str, pointers: Sequence[str]) -> bool:
+    """Whether a change at `path` changes the value at any of `pointers` (above, at or below it)."""
+    if path == "/":
+        return True
+    below = path.rstrip("/") + "/"
+    return any(p == path or p.startswith(below) or path.startswith(p + "/") for p in pointers)
+
+
 class Runtime:
-    """Runs one `Engine` against a `TwinStore`; effects go to `sinks`, state to `state`."""
+    """Runs one `Engine` against a `TwinStore`; effects go to `sinks`, state to `state`.
+
+    The runtime subscribes with the `extraFields` its classes need (`extra_fields_for`), so a
+    thing it does not know yet, or one whose change makes another class match it, is bound
+    from the event itself; without extra fields (a store that does not support them) it
+    retrieves the thing instead. `retrieves` counts those retrievals.
+    """
 
     def __init__(
         self,
@@ -86,6 +117,10 @@ class Runtime:
         """The most events one wake-up takes from the subscription."""
         self.events = 0
         self.ignored_own = 0
+        self.retrieves = 0
+        self.extra_fields = extra_fields_for(program)
+        """The `extraFields` the runtime subscribes with (`None`: none, it retrieves instead)."""
+        self._extra_program: Program | None = None  # the program the subscription's fields cover
         self._lock = asyncio.Lock()
         self._rearm = asyncio.Event()
         self.ready = asyncio.Event()
@@ -120,7 +155,8 @@ class Runtime:
         Every wake-up takes all the events queued by then (up to `batch_size`): the engine steps
         through them one by one, and their effects go to the sinks together.
         """
-        subscription = self.twin.subscribe()
+        self._extra_program = self.engine.program if self.extra_fields is not None else None
+        subscription = self.twin.subscribe(extra_fields=self.extra_fields)
         async with subscription:
             await self.start()
             self.ready.set()
@@ -161,15 +197,11 @@ class Runtime:
                 engine.touched.add(thing_id)
                 continue
             if thing_id not in contexts:
-                if event.path == "/" and isinstance(event.value, dict):
-                    self._bind_into(dict(event.value) | {"thingId": thing_id}, out)
-                    continue
-                try:
-                    thing = await self.twin.retrieve(thing_id)
-                except TwinError as exc:
-                    log.warning("Thing %s changed but could not be retrieved: %s", thing_id, exc)
-                    continue
-                self._bind_into(thing, out)
+                thing = self._thing_of(event)
+                if thing is None:
+                    thing = await self._retrieve(thing_id)
+                if thing is not None:
+                    self._bind_into(thing, out)
                 continue
             when = event_time(event, clock.now())
             async with self._lock:
@@ -182,7 +214,52 @@ class Runtime:
                     merge=event.action == "merged",
                     times=source_times(event) if "put-metadata" in headers else None,
                 )
+            if len(contexts.get(thing_id, ())) < len(engine.program.classes) and self._may_match_now(
+                thing_id, event.path
+            ):
+                # The change may make another class match: bind what matches now (the classes
+                # already bound keep their state and saw the change above).
+                thing = self._thing_of(event)
+                if thing is None:
+                    thing = await self._retrieve(thing_id)
+                if thing is not None and thing_id in contexts:
+                    engine.bind(thing, clock.now(), out)
         await self._emit(out)
+
+    def _thing_of(self, event: ThingEvent) -> dict[str, Any] | None:
+        """The thing as binding needs it, from the event alone when it carries enough."""
+        if event.path == "/" and event.action in ("created", "modified") and isinstance(event.value, dict):
+            return dict(event.value) | {"thingId": event.thing_id}
+        if event.extra is not None and self._extra_program is self.engine.program:
+            return dict(event.extra) | {"thingId": event.thing_id}
+        return None
+
+    async def _retrieve(self, thing_id: str) -> dict[str, Any] | None:
+        self.retrieves += 1
+        try:
+            thing = await self.twin.retrieve(thing_id)
+        except TwinError as exc:
+            log.warning("Thing %s changed but could not be retrieved: %s", thing_id, exc)
+            return None
+        return thing if isinstance(thing, dict) else None
+
+    def _may_match_now(self, thing_id: str, path: str) -> bool:
+        """Whether a change at `path` may make a class match that did not match the thing before.
+
+        A class is a candidate when it is not bound to the thing and its id glob (which cannot
+        change) matches; the change then counts when it touches the class's definition
+        condition or, for a class with a `where`, any of its inputs (what `where` reads is not
+        told apart from what its rules read).
+        """
+        bound = {ctx.twin_class.name for ctx in self.engine.contexts.get(thing_id, ())}
+        for cls in self.engine.program.classes.values():
+            if cls.name in bound or (cls.id_glob and not fnmatch.fnmatchcase(thing_id, cls.id_glob)):
+                continue
+            if cls.definition and _related(path, ("/definition",)):
+                return True
+            if cls.where is not None and _related(path, tuple(cls.inputs)):
+                return True
+        return False
 
     async def act(self, thing_id: str, rule: str, action: Action) -> list[AlarmEvent]:
         """An operator action (ack, shelve, ...) on an alarm; returns the transitions it caused."""
@@ -199,6 +276,7 @@ class Runtime:
         return {
             "events": self.events,
             "ownEventsIgnored": self.ignored_own,
+            "retrieves": self.retrieves,
             "things": len(engine.contexts),
             "outOfOrder": engine.out_of_order,
             "late": engine.late,

@@ -31,9 +31,31 @@ from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.model import parse_fields, select_fields
 from centinela.twin.pointer import copy_json
 
-__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "event_selector"]
+__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "View", "event_selector"]
 
-View = Callable[[], "dict[str, Any] | None"]
+
+
+class View:
+    """The thing after a change (before it, for a deleted thing), for filters and `extraFields`.
+
+    `thing` is the stored JSON itself (read it, never change it); calling the view gives the
+    thing with `_revision`, `_modified`, ... as RQL and field selectors see them, built on first
+    use only and then kept.
+    """
+
+    __slots__ = ("_built", "_make", "thing")
+
+    def __init__(self, thing: dict[str, Any] | None, make: Callable[[], dict[str, Any] | None]) -> None:
+        self.thing = thing
+        self._make = make
+        self._built: list[dict[str, Any] | None] = []
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self._built:
+            self._built.append(self._make())
+        return self._built[0]
+
+
 Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
 """Decides whether a subscription wants an event (given a lazy view of the thing after the change)
 and returns the event to deliver (enriched with `extra`), or `None` to skip it."""
@@ -249,6 +271,8 @@ def event_selector(
 
         predicate = compile_filter(filter)
     selectors = parse_fields(extra_fields) if extra_fields is not None else None
+    # Selectors that name no `_revision`-like member read the stored thing, not the costlier view.
+    specials = selectors is not None and any(s and s[0].startswith("_") for s in selectors)
 
     def accept(event: ThingEvent, view: View) -> ThingEvent | None:
         if namespaces is not None and namespace_of(event.thing_id) not in namespaces:
@@ -258,7 +282,7 @@ def event_selector(
             if thing is None or not predicate(thing):
                 return None
         if selectors is not None:
-            thing = view()
+            thing = view() if specials else view.thing
             extra = select_fields(thing, selectors) if thing is not None else {}
             return replace(event, extra=copy_json(extra))
         return event

@@ -16,7 +16,7 @@ from centinela.twin.errors import (
     thing_id_not_settable,
 )
 from centinela.twin.ids import THING_ID_PATTERN
-from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_pointer, set_at
+from centinela.twin.pointer import Pointer, find_all, format_pointer, parse_pointer
 
 __all__ = [
     "THING_FIELDS",
@@ -320,10 +320,18 @@ def select_fields(value: JSON, selectors: tuple[Pointer, ...]) -> JSON:
     if not isinstance(value, dict):
         return value
     out: dict[str, JSON] = {}
+    mine = {id(out)}  # objects built here, filled in place; the others are `value`'s own: copied first
     for selector in selectors:
         for parts, found in find_all(value, selector):
             if parts:
-                out = set_at(out, parts, found)
+                node = out
+                for key in parts[:-1]:
+                    child = node.get(key)
+                    if not isinstance(child, dict) or id(child) not in mine:
+                        child = node[key] = dict(child) if isinstance(child, dict) else {}
+                        mine.add(id(child))
+                    node = child
+                node[parts[-1]] = found
     return out
 
 

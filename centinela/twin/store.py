@@ -19,7 +19,7 @@ from centinela.twin.commands import (
 )
 from centinela.twin.conditions import PATCH_CONDITIONS, apply_patch_conditions, check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
-from centinela.twin.events import EventSubscription, event_selector
+from centinela.twin.events import EventSubscription, View, event_selector
 from centinela.twin.ids import validate_thing_id
 from centinela.twin.metadata import with_metadata
 from centinela.twin.model import parse_fields, select_fields
@@ -182,17 +182,11 @@ class EmbeddedTwinStore(TwinState):
             return WriteResult(new.revision, True, copy_json(change.value), change.path, current, event)
         return WriteResult(new.revision, False, None, change.path, current, event)
 
-    def _lazy_view(self, before: ThingRecord | None, new: ThingRecord) -> Callable[[], JSON]:
+    def _lazy_view(self, before: ThingRecord | None, new: ThingRecord) -> View:
         """The thing after a change as filters and `extraFields` see it, built on first use only."""
-        cache: list[dict[str, JSON]] = []
         prior = before.thing if before is not None else None
-
-        def view() -> dict[str, JSON] | None:
-            if not cache:
-                cache.append(self._view(new, new.thing if new.thing is not None else prior))
-            return cache[0]
-
-        return view
+        thing = new.thing if new.thing is not None else prior
+        return View(thing, lambda: self._view(new, thing))
 
     def _new_policies(
         self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None, source: JSON
