@@ -22,14 +22,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Collection
-from dataclasses import replace
 from typing import Any, Self
 
 from centinela.ports import ThingEvent
 from centinela.twin.ids import namespace_of
 from centinela.twin.lifecycle import AsyncCloseable
-from centinela.twin.model import parse_fields, select_fields
-from centinela.twin.pointer import copy_json
+from centinela.twin.model import compile_fields, parse_fields
 
 __all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "View", "event_selector"]
 
@@ -273,6 +271,7 @@ def event_selector(
     selectors = parse_fields(extra_fields) if extra_fields is not None else None
     # Selectors that name no `_revision`-like member read the stored thing, not the costlier view.
     specials = selectors is not None and any(s and s[0].startswith("_") for s in selectors)
+    select = compile_fields(selectors) if selectors is not None else None
 
     def accept(event: ThingEvent, view: View) -> ThingEvent | None:
         if namespaces is not None and namespace_of(event.thing_id) not in namespaces:
@@ -281,10 +280,19 @@ def event_selector(
             thing = view()
             if thing is None or not predicate(thing):
                 return None
-        if selectors is not None:
+        if select is not None:
             thing = view() if specials else view.thing
-            extra = select_fields(thing, selectors) if thing is not None else {}
-            return replace(event, extra=copy_json(extra))
+            extra = select(thing) if thing is not None else {}
+            return ThingEvent(
+                event.thing_id,
+                event.action,
+                event.path,
+                event.value,
+                event.revision,
+                event.timestamp,
+                event.headers,
+                extra,
+            )
         return event
 
     return accept
