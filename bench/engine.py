@@ -177,6 +177,10 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
     The driver sends, once per 1 ms tick, every reading whose intended send time has come (so the
     average rate is exact whatever the timer's resolution), and latency runs from the *intended*
     send time to the engine's output holding the alarm: a late driver counts against the pipeline.
+    Once the things are stored and bound, that start-up state is frozen out of the cyclic garbage
+    collector (`gc.freeze()`, as a long-running `centinela serve` would do after start-up; set
+    BENCH_PIPE_GC=default to leave the collector as it is); the collector's full-collection pauses
+    during the paced runs are reported (count, longest), as they set the tail latency.
     """
     from centinela.clock import SystemClock
     from centinela.rules.runtime import Runtime
@@ -203,6 +207,22 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
         runtime = Runtime(program, store, clock, [TwinSink(store, coalesce=True)], on_output=seen)
         task = asyncio.create_task(runtime.run())
         await runtime.ready.wait()
+        frozen = os.environ.get("BENCH_PIPE_GC", "freeze") == "freeze"
+        if frozen:
+            gc.collect()
+            gc.freeze()
+        full_pauses: list[float] = []
+        started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, int]) -> None:
+            if info["generation"] != 2:
+                return
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                full_pauses.append(time.perf_counter() - started[0])
+
+        gc.callbacks.append(on_gc)
         counter = [0]  # readings sent so far: each thing alternates above / below the threshold
 
         def reading() -> tuple[str, float]:
@@ -219,6 +239,7 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
             """Drive `n` readings at `at` per second; latency percentiles and the rate achieved."""
             latencies.clear()
             sent.clear()
+            full_pauses.clear()
             t0 = time.perf_counter()
             i = 0
             while i < n:
@@ -241,6 +262,8 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
                 "samples": len(lat),
                 "lost": len(sent),
                 "sent_per_s": n / sending,
+                "gc_full": len(full_pauses),
+                "gc_full_max_ms": 1000 * max(full_pauses, default=0.0),
             }
 
         def best(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -266,7 +289,8 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
             held = run["lost"] == 0 and run["sent_per_s"] >= 0.97 * at
             print(
                 f"  paced {at:,.0f}/s: p50 {run['p50_ms']:.2f} ms, p99 {run['p99_ms']:.2f} ms, "
-                f"sent {run['sent_per_s']:,.0f}/s, lost {run['lost']:.0f}",
+                f"sent {run['sent_per_s']:,.0f}/s, lost {run['lost']:.0f}, "
+                f"{run['gc_full']:.0f} full GC (longest {run['gc_full_max_ms']:.0f} ms)",
                 file=sys.stderr,
             )
             if not held or run["p99_ms"] > 100.0:
@@ -290,6 +314,10 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
         result["pipeline_cpu_us_per_reading"] = 1e6 * (time.process_time() - c0) / flat_out
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+        gc.callbacks.remove(on_gc)
+        if frozen:
+            gc.unfreeze()
+        result["pipeline_gc_frozen_at_start"] = float(frozen)
     return result
 
 
@@ -303,7 +331,9 @@ def report_pipeline(figures: dict[str, float]) -> None:
     print(
         f"pipeline at 5k/s: p50 {figures['pipeline_p50_ms']:.2f} ms, "
         f"p99 {figures['pipeline_p99_ms']:.2f} ms; at 2k/s: p50 {figures['pipeline_2k_p50_ms']:.2f} ms, "
-        f"p99 {figures['pipeline_2k_p99_ms']:.2f} ms (best of {PIPE_RUNS}); "
+        f"p99 {figures['pipeline_2k_p99_ms']:.2f} ms (best of {PIPE_RUNS}; "
+        f"full GC pauses at 5k/s: {figures['pipeline_gc_full']:.0f}, longest "
+        f"{figures['pipeline_gc_full_max_ms']:.0f} ms); "
         f"max sustained {figures['pipeline_max_per_s']:,.0f}/s "
         f"(p99 <= 10 ms up to {figures['pipeline_max_p99_10ms_per_s']:,.0f}/s); "
         f"flat out {figures['pipeline_flat_out_per_s']:,.0f}/s "
