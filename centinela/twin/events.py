@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Self
 
 from centinela.ports import ThingEvent
@@ -29,7 +29,7 @@ from centinela.twin.ids import namespace_of
 from centinela.twin.lifecycle import AsyncCloseable
 from centinela.twin.model import compile_fields, parse_fields
 
-__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "View", "event_selector"]
+__all__ = ["Accept", "EventHub", "EventSubscription", "LazyExtra", "Reservation", "View", "event_selector"]
 
 
 
@@ -52,6 +52,39 @@ class View:
         if not self._built:
             self._built.append(self._make())
         return self._built[0]
+
+
+class LazyExtra(Mapping[str, Any]):
+    """`ThingEvent.extra` picked from the thing only when first read (most subscribers never do).
+
+    The stored thing never changes in place, so picking later gives what picking at once would.
+    """
+
+    __slots__ = ("_pick", "_source", "_value")
+
+    def __init__(self, pick: Callable[[Any], Any], source: Callable[[], Any]) -> None:
+        self._pick = pick
+        self._source = source
+        self._value: dict[str, Any] | None = None
+
+    def _picked(self) -> dict[str, Any]:
+        if self._value is None:
+            thing = self._source()
+            picked = self._pick(thing) if thing is not None else {}
+            self._value = picked if isinstance(picked, dict) else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._picked()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._picked())
+
+    def __len__(self) -> int:
+        return len(self._picked())
+
+    def __repr__(self) -> str:
+        return repr(self._picked())
 
 
 Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
@@ -281,8 +314,7 @@ def event_selector(
             if thing is None or not predicate(thing):
                 return None
         if select is not None:
-            thing = view() if specials else view.thing
-            extra = select(thing) if thing is not None else {}
+            extra = LazyExtra(select, view if specials else lambda: view.thing)
             return ThingEvent(
                 event.thing_id,
                 event.action,
