@@ -204,7 +204,8 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
                 if start is not None:
                     latencies.append(now - start)
 
-        runtime = Runtime(program, store, clock, [TwinSink(store, coalesce=True)], on_output=seen)
+        sink = TwinSink(store, coalesce=True)
+        runtime = Runtime(program, store, clock, [sink], on_output=seen)
         task = asyncio.create_task(runtime.run())
         await runtime.ready.wait()
         frozen = os.environ.get("BENCH_PIPE_GC", "freeze") == "freeze"
@@ -312,6 +313,7 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
             await asyncio.sleep(0.001)
         result["pipeline_flat_out_per_s"] = flat_out / (time.perf_counter() - t0)
         result["pipeline_cpu_us_per_reading"] = 1e6 * (time.process_time() - c0) / flat_out
+        await sink.flush()  # the engine's last merges, before the store closes
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         gc.callbacks.remove(on_gc)

@@ -129,6 +129,10 @@ def checked_patch(value: JSON, where: str = "value") -> tuple[JSON, bool]:
     def walk(node: JSON) -> JSON:
         nonlocal plain
         kind = type(node)
+        if kind is str or kind is int or kind is bool or node is None:
+            return node
+        if kind is float and node - node == 0.0:
+            return node
         if kind is dict:
             out = {}
             for key, child in node.items():
