@@ -178,9 +178,9 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
     average rate is exact whatever the timer's resolution), and latency runs from the *intended*
     send time to the engine's output holding the alarm: a late driver counts against the pipeline.
     Once the things are stored and bound, that start-up state is frozen out of the cyclic garbage
-    collector (`gc.freeze()`, as a long-running `centinela serve` would do after start-up; set
-    BENCH_PIPE_GC=default to leave the collector as it is); the collector's full-collection pauses
-    during the paced runs are reported (count, longest), as they set the tail latency.
+    collector (`Runtime(freeze_gc=True)`, for a process that runs the runtime for its lifetime;
+    set BENCH_PIPE_GC=default to leave the collector as it is); the collector's full-collection
+    pauses during the paced runs are reported (count, longest), as they set the tail latency.
     """
     from centinela.clock import SystemClock
     from centinela.rules.runtime import Runtime
@@ -205,13 +205,10 @@ async def bench_pipeline(rate: float, seconds: float) -> dict[str, float]:
                     latencies.append(now - start)
 
         sink = TwinSink(store, coalesce=True)
-        runtime = Runtime(program, store, clock, [sink], on_output=seen)
+        frozen = os.environ.get("BENCH_PIPE_GC", "freeze") == "freeze"
+        runtime = Runtime(program, store, clock, [sink], on_output=seen, freeze_gc=frozen)
         task = asyncio.create_task(runtime.run())
         await runtime.ready.wait()
-        frozen = os.environ.get("BENCH_PIPE_GC", "freeze") == "freeze"
-        if frozen:
-            gc.collect()
-            gc.freeze()
         full_pauses: list[float] = []
         started = [0.0]
 
