@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import gc
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -20,6 +19,7 @@ from centinela.errors import TwinError
 from centinela.ports import Clock, StateStore, ThingEvent, TwinStore
 from centinela.rules.alarms import Action
 from centinela.rules.engine import Engine
+from centinela.rules.gcfreeze import GcFreezer
 from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
 from centinela.rules.sinks import ORIGIN_HEADER, Sink
 from centinela.rules.snapshot import load_snapshot, save_snapshot
@@ -118,10 +118,10 @@ class Runtime:
         self.batch_size = batch_size
         """The most events one wake-up takes from the subscription."""
         self.freeze_gc = freeze_gc
-        """Once every thing is bound, take the objects alive so far out of the cyclic garbage
-        collector's scans (`gc.freeze()`, process-wide; for a process that runs this runtime for
-        its lifetime). With 5,000 bound things a full collection over that start-up state stops
-        the loop for hundreds of milliseconds (measured, `bench/engine.py`); frozen, tens."""
+        """Keep the live state out of the cyclic collector's full scans while running
+        (`centinela.rules.gcfreeze.GcFreezer`, process-wide; for a process that runs this runtime
+        for its lifetime). With 5,000 bound things a full collection over it stops the loop for
+        hundreds of milliseconds (measured, `bench/engine.py`)."""
         self.events = 0
         self.ignored_own = 0
         self.retrieves = 0
@@ -166,24 +166,24 @@ class Runtime:
         subscription = self.twin.subscribe(extra_fields=self.extra_fields)
         async with subscription:
             await self.start()
-            if self.freeze_gc:
-                gc.collect()
-                gc.freeze()
-            self.ready.set()
-            take = getattr(subscription, "get_nowait", None)
-            async with asyncio.TaskGroup() as tasks:
-                tasks.create_task(self._timers())
-                if self.state is not None:
-                    tasks.create_task(self._checkpoints())
-                async for event in subscription:
-                    batch = [event]
-                    if take is not None:
-                        while len(batch) < self.batch_size:
-                            more = take()
-                            if more is None:
-                                break
-                            batch.append(more)
-                    await self.handle_many(batch)
+            with GcFreezer() if self.freeze_gc else contextlib.nullcontext() as freezer:
+                self.ready.set()
+                take = getattr(subscription, "get_nowait", None)
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self._timers())
+                    if self.state is not None:
+                        tasks.create_task(self._checkpoints())
+                    async for event in subscription:
+                        batch = [event]
+                        if take is not None:
+                            while len(batch) < self.batch_size:
+                                more = take()
+                                if more is None:
+                                    break
+                                batch.append(more)
+                        await self.handle_many(batch)
+                        if freezer is not None:
+                            freezer.refreeze()
 
     async def handle(self, event: ThingEvent) -> None:
         """Apply one twin event (the engine's own writes are recognised and ignored)."""
