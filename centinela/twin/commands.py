@@ -236,6 +236,11 @@ def apply_merge(
                 merged = _ordered(merged)
         new = ThingRecord(thing_id, record.revision + 1, merged, record.created, now, record.metadata)
         return Change(new, False, "merged", parts, patch, private=True)
+    if kind is Resource.THING and keys_checked and type(patch) is dict:
+        values = _merge_values_only(thing, patch)
+        if values is not None:
+            new = ThingRecord(thing_id, record.revision + 1, values, record.created, now, record.metadata)
+            return Change(new, False, "merged", parts, patch, private=True)
     if kind is Resource.THING:
         if not isinstance(patch, dict):
             msg = f"A merge patch for the Thing '{thing_id}' must be a JSON object, not {patch!r:.80}."
@@ -258,6 +263,41 @@ def apply_merge(
     checked.setdefault("policyId", thing.get("policyId", thing_id))
     new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
     return Change(new, False, "merged", parts, patch, private=True)
+
+
+def _merge_values_only(thing: dict[str, JSON], patch: dict[str, JSON]) -> dict[str, JSON] | None:
+    """A merge at `/` that only sets attributes and feature (desired) properties; else `None`.
+
+    Such a patch cannot break the thing (its keys were checked already): below `attributes` and
+    `properties` any JSON goes, so nothing is re-validated and only the objects on the way are
+    copied. Anything else (a deletion, a definition, a policy id, ...) takes the general path.
+    """
+    out = dict(thing)
+    for key, value in patch.items():
+        if type(value) is not dict:
+            return None
+        if key == "attributes":
+            out[key] = merge_patch(thing.get(key), value)
+        elif key == "features":
+            features = thing.get("features")
+            features = dict(features) if isinstance(features, dict) else {}
+            for fid, feature_patch in value.items():
+                if type(feature_patch) is not dict or not fid:
+                    return None
+                feature = features.get(fid)
+                feature = dict(feature) if isinstance(feature, dict) else {}
+                for member, members in feature_patch.items():
+                    if member not in _VALUE_MEMBERS or type(members) is not dict:
+                        return None
+                    feature[member] = merge_patch(feature.get(member), members)
+                features[fid] = feature
+            out[key] = features
+        else:
+            return None
+    return out if all(key in thing for key in patch) else _ordered(out)
+
+
+_VALUE_MEMBERS = frozenset({"properties", "desiredProperties"})
 
 
 def apply_delete(record: ThingRecord | None, thing_id: str, parts: Pointer, now: float) -> Change:

@@ -93,3 +93,38 @@ def test_checked_patch_refuses_what_is_not_json() -> None:
         checked_patch({"a": {1: 2}})
     with pytest.raises(TwinError, match="inf"):
         checked_patch({"a": [float("inf")]})
+
+
+THING_PATCHES: list[Any] = [
+    {"features": {"out": {"properties": {"a": 1.5, "b": {"c": [1]}}}}},
+    {"features": {"p": {"properties": {"x": None, "y": 2}, "desiredProperties": {"x": 3}}}},
+    {"attributes": {"site": "south", "tags": ["a"]}, "features": {"new": {"properties": {}}}},
+    {"attributes": {"depth": None}},
+    {"features": {"p": {"definition": ["org.acme:pump:1.0.0"]}}},  # not values only: general path
+    {"features": {"p": None}},
+    {"definition": "org.acme:well:2.0.0"},
+    {"policyId": "org.acme:other"},
+]
+
+
+@pytest.mark.parametrize("patch", THING_PATCHES)
+def test_a_merge_at_the_root_gives_what_the_general_path_gives(patch: Any) -> None:
+    from centinela.twin.commands import ThingRecord, apply_merge
+
+    thing = {
+        "thingId": "org.acme:w-1",
+        "policyId": "org.acme:w-1",
+        "definition": "org.acme:well:1.0.0",
+        "attributes": {"site": "north", "depth": 5},
+        "features": {"p": {"definition": ["org.acme:pump:1.0.0"], "properties": {"x": 1}}},
+    }
+    record = ThingRecord("org.acme:w-1", 3, thing, 1.0, 1.0)
+    before = repr(thing)
+    checked, plain = checked_patch(patch)
+    assert plain
+    fast = apply_merge(record, "org.acme:w-1", (), checked, 2.0, keys_checked=True)
+    general = apply_merge(record, "org.acme:w-1", (), checked_patch(patch)[0], 2.0)
+    assert fast.record.thing == general.record.thing
+    assert list(fast.record.thing or {}) == list(general.record.thing or {})  # members in Ditto's order
+    assert fast.record.revision == 4 and fast.action == "merged"
+    assert repr(thing) == before
