@@ -78,7 +78,12 @@ def _parse_cached(text: str) -> Pointer:
 
 
 def format_pointer(parts: Pointer) -> str:
-    """The pointer text for `parts` (`/` for the root), escaping `~` and `/`."""
+    """The pointer text for `parts` (`/` for the root), escaping `~` and `/` (cached)."""
+    return _format_cached(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_cached(parts: Pointer) -> str:
     if not parts:
         return "/"
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)

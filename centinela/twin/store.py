@@ -313,7 +313,7 @@ class EmbeddedTwinStore(TwinState):
         headers: Headers | None,
         plain: bool = False,
     ) -> Change:
-        header = _header(headers, PATCH_CONDITIONS) if headers else None
+        header = _lowered(headers).get(PATCH_CONDITIONS) if headers else None
         if header is not None and record is not None and record.thing is not None:
             patch, anything = apply_patch_conditions(patch, header, self._view(record))
             if not anything:
