@@ -11,6 +11,7 @@ import pytest
 from centinela.clock import ManualClock
 from centinela.dsl import compile_source
 from centinela.dsl.program import Program
+from centinela.rules.output import StepOutput
 from centinela.rules.runtime import Runtime, extra_fields_for
 from centinela.rules.sinks import ListSink
 from centinela.twin.events import EventSubscription
@@ -131,3 +132,15 @@ async def test_a_thing_no_class_can_match_is_never_retrieved() -> None:
             assert store.retrieved == []
             assert runtime.engine.contexts[other] == []
             assert listed.out.alarms == []
+
+
+async def test_after_a_reload_extra_fields_of_the_old_program_are_not_trusted() -> None:
+    listed = ListSink()
+    async with CountingStore(clock=ManualClock(1000.0)) as store:
+        async for runtime in _running(store, listed):
+            runtime.engine.swap(program(), 1000.0, StepOutput())  # new program, maybe other inputs
+            await store.modify(RIG, "/", INACTIVE)
+            await store.merge(RIG, "/attributes/active", True)
+            await _drained(runtime, 2)
+            assert store.retrieved == [RIG]  # the subscription's fields were chosen for the old one
+            assert [c.twin_class.name for c in runtime.engine.contexts[RIG]] == ["Rig"]
