@@ -1,4 +1,4 @@
-"""Artificial lift: ESP hydraulic power and efficiency, three-phase power, gas-lift valves, gas columns.
+"""Artificial lift: ESP hydraulic power and efficiency, three-phase power, gas columns.
 
 Gas formulas take absolute pressures in psi and temperatures in °F (converted to °R inside).
 """
@@ -14,12 +14,10 @@ from centinela.domain.base import DomainFunction, Limit, Param, define, ordered
 
 __all__ = [
     "FUNCTIONS",
-    "dome_pressure_at_60f",
     "esp_efficiency",
     "gas_column_pressure",
     "gas_gradient",
     "hydraulic_power",
-    "nitrogen_ct",
     "pump_head",
     "three_phase_power",
 ]
@@ -76,40 +74,6 @@ three_phase_power = define(
     "kW",
     "Real power of a balanced three-phase load: P = √3 · V_LL · I · PF. Source: IEEE Std 1459-2010 "
     "(definitions for balanced three-phase systems); any electrical engineering handbook.",
-)
-
-_T = Param("temperature", "degF", "valve (dome) temperature", Limit.ANY)
-
-
-def _ct(temperature: Any) -> Any:
-    return 1.0 / (1.0 + 0.00215 * (temperature - 60.0))
-
-
-def _ct_range(fname: str, temperature: Any) -> None:
-    ordered(fname, 0.0, temperature, ("0 degF", "temperature"), "degF")
-    ordered(fname, temperature, 400.0, ("temperature", "400 degF"), "degF")
-
-
-nitrogen_ct = define(
-    "nitrogen_ct",
-    _ct,
-    (_T,),
-    None,
-    "Temperature correction factor for a nitrogen-charged gas-lift valve dome, from dome pressure at "
-    "temperature T to the 60 °F test-rack value: Ct = 1 / [1 + 0.00215·(T − 60)] (°F, fit valid 0–400 °F). "
-    "Source: H.W. Winkler, in Petroleum Engineering Handbook vol. IV (SPE 2007), ch. 'Gas Lift'; "
-    "API RP 11V5 / 11V6 tabulate the same factor.",
-    lambda temperature: _ct_range("nitrogen_ct", temperature),
-)
-
-dome_pressure_at_60f = define(
-    "dome_pressure_at_60f",
-    lambda dome_pressure, temperature: dome_pressure * _ct(temperature),
-    (Param("dome_pressure", "psi", "dome pressure at valve temperature", Limit.NON_NEGATIVE), _T),
-    "psi",
-    "Test-rack (60 °F) dome pressure of a nitrogen-charged valve: P_b@60°F = Ct · P_bv@T, "
-    "Ct as in nitrogen_ct. Source: Winkler (SPE Petroleum Engineering Handbook, 'Gas Lift').",
-    lambda dome_pressure, temperature: _ct_range("dome_pressure_at_60f", temperature),
 )
 
 _GG = Param("gas_gravity", None, "gas specific gravity (air = 1)", Limit.POSITIVE)
@@ -176,8 +140,6 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     pump_head,
     esp_efficiency,
     three_phase_power,
-    nitrogen_ct,
-    dome_pressure_at_60f,
     gas_column_pressure,
     gas_gradient,
 )

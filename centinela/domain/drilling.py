@@ -25,7 +25,6 @@ __all__ = [
     "hydrostatic",
     "mse",
     "pressure_gradient",
-    "soft_string_torque",
 ]
 
 _PSI_PER_FT_PER_PPG = 0.052
@@ -179,7 +178,8 @@ drag_hoisting = define(
     "lbf",
     "Soft-string tension increase over a straight inclined section while pulling out: "
     "ΔF = w·L·(cos α + μ·sin α). Source: Johancsik, Friesen & Dawson, 'Torque and Drag in Directional "
-    "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg.",
+    "Wells — Prediction and Measurement', JPT 36(6) 1984 (SPE-11380-PA), with zero dogleg; the same "
+    "straight-section relation as Texas A&M PETE 411 Lesson 36 'Torque and Drag Calculations', eq. 4.",
     array_kernel=_axial(1.0, np),
 )
 
@@ -190,27 +190,8 @@ drag_lowering = define(
     "lbf",
     "Soft-string tension increase over a straight inclined section while running in: "
     "ΔF = w·L·(cos α − μ·sin α) (negative when friction exceeds the weight component). "
-    "Source: Johancsik et al. (1984), as for drag_hoisting.",
+    "Source: Johancsik et al. (1984), as for drag_hoisting; PETE 411 Lesson 36, eq. 3.",
     array_kernel=_axial(-1.0, np),
-)
-
-
-def _torque(lib: Any) -> Any:
-    def kernel(unit_weight: Any, length: Any, inclination: Any, friction: Any, pipe_od: Any) -> Any:
-        normal = unit_weight * length * lib.sin(lib.radians(inclination))
-        return friction * normal * pipe_od / 24.0
-
-    return kernel
-
-
-soft_string_torque = define(
-    "soft_string_torque",
-    _torque(math),
-    (_W, _L, _INC, _MU, Param("pipe_od", "in", "outside diameter in contact", Limit.POSITIVE)),
-    "ft*lbf",
-    "Soft-string torque increment of a rotating straight inclined section: ΔM = μ·w·L·sin α·r, "
-    "r = OD/2 (in → ft: OD/24). Source: Johancsik et al. (1984), with zero dogleg.",
-    array_kernel=_torque(np),
 )
 
 FUNCTIONS: tuple[DomainFunction, ...] = (
@@ -224,5 +205,4 @@ FUNCTIONS: tuple[DomainFunction, ...] = (
     annular_pressure_loss,
     drag_hoisting,
     drag_lowering,
-    soft_string_torque,
 )

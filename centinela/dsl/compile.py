@@ -12,18 +12,18 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from centinela.dsl.checked import CheckedClass, CheckedNode, CheckedProgram
+from centinela.dsl.checked import CheckedClass, CheckedProgram
 from centinela.dsl.codegen import Emitter
 from centinela.dsl.functions import SERIES
+from centinela.dsl.fuse import FusedMap, finite_check
 from centinela.dsl.gcpause import gc_paused
-from centinela.dsl.ir import TExpr, Ty, walk
+from centinela.dsl.ir import TExpr, walk
 from centinela.dsl.program import (
     ALL,
     TIME,
     AlarmSpec,
     EvalError,
     Node,
-    NodeKind,
     Operand,
     Program,
     SeriesSpec,
@@ -146,9 +146,9 @@ class _ClassGen:
         for i in members:
             node = nodes[i]
             local = produced[node.key]
+            lines += ["    try:", f"        {local} = {self.em.expr(node.expr, env, series)}"]
+            lines += finite_check(node, local)
             lines += [
-                "    try:",
-                f"        {local} = {self.em.expr(node.expr, env, series)}",
                 "    except Exception as _e:",
                 f"        out.append(({i}, _err({i}, _e)))",
                 f"        {local} = M",
@@ -156,16 +156,9 @@ class _ClassGen:
                 f"        out.append(({i}, {local}))",
                 f"    if {local} is M:",
                 f"        v.pop({node.key!r}, None)",
+                "    else:",
+                f"        v[{node.key!r}] = {local}",
             ]
-            if node.kind is NodeKind.COMPUTE and node.expr.ty is Ty.NUM:
-                # written back to the twin as JSON, which has no NaN or infinity: x * 0 is NaN for both
-                lines += [
-                    f"    elif {local} * 0.0 != 0.0:",
-                    f"        out[-1] = ({i}, _err({i}, _nonfinite({local})))",
-                    f"        {local} = M",
-                    f"        v.pop({node.key!r}, None)",
-                ]
-            lines += ["    else:", f"        v[{node.key!r}] = {local}"]
             if node.key in series:
                 lines.append(f"        {series[node.key]}.append(now, {local})")
         lines.append("    return out")
@@ -220,6 +213,7 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
     gen = _ClassGen(cls)
     plan, timed = _plan(cls)
     triggers = _Triggers(gen, plan)
+    fused = FusedMap(gen, plan)
     ret0: Callable[[list[str]], str] = _first
     nodes = []
     lazies: list[_Lazy] = []
@@ -250,10 +244,13 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
             lazy.build()
         for key in triggers:
             triggers[key]
+        for key in fused:
+            fused[key]
     series = tuple(SeriesSpec(k, p, h) for k, (p, h) in sorted(cls.series.items()))
     return TwinClass(
         cls.name, cls.definition, cls.id_glob, where, tuple(nodes), series, frozenset(cls.inputs), triggers,
-        tuple(timed), _Source(gen, plan),
+        tuple(timed), _Source(gen, plan), fused,
+        frozenset(str(s.value) for s in walk(cls.where) if s.op == "load") if cls.where else frozenset(),
     )  # fmt: skip
 
 
@@ -307,4 +304,3 @@ def _version(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-_ = CheckedNode  # the nodes compiled here

@@ -30,6 +30,18 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
 - `TwinClass.source["module"]` is the generated Python source (for debugging and review).
 - `Node.fn(ctx)` computes one node from `ctx.values` without writing anything; `AlarmSpec.clear`,
   `suppress` and `explain` read `ctx.values` the same way (evaluate them after the trigger ran).
+- `TwinClass.fused[key]` (input keys only, generated on first use) is the whole step of one reading
+  of `key` in one function `fused(hooks, ctx, value, time, out) -> bool` (see `FusedHooks`). It returns
+  False, having changed nothing, unless the reading is the common case: not None, newer than the last
+  reading of `key` (`ctx.seen`), and no timer due before it (`ctx.wake`). Otherwise it takes the
+  reading (`ctx.seen`, `ctx.now`, `ctx.values`, the path's series), runs the trigger's nodes inline,
+  and then does what the engine does with the trigger's results: a computed value that differs from
+  `ctx.written` is recorded there, in `out.changes[thing]` and `out.rows`; a plain alarm (no suppress
+  condition) whose raise condition, and while active clear condition, equal the recorded ones is left
+  alone; every other alarm goes to `hooks.alarm`. When a node failed or `ctx.health` holds anything,
+  `hooks.finish` gets the trigger's results instead (errors in `errs`). It ends with `hooks.schedule`,
+  or, when no series was read and no alarm went to `hooks.alarm`, by keeping `ctx.wake` (not due yet)
+  as it is: the thing goes into `hooks.touched` and a wake missing from the heap to `hooks.push`.
 - `TestSpec.thing_id` has the file's namespace prepended when the test names a bare thing name.
 """
 
@@ -49,6 +61,7 @@ __all__ = [
     "AlarmSpec",
     "EvalContext",
     "EvalError",
+    "FusedHooks",
     "MissingPolicy",
     "Node",
     "NodeKind",
@@ -125,6 +138,26 @@ class EvalContext(Protocol):
     now: float
 
     def series(self, key: str) -> Series: ...
+
+
+class FusedHooks(Protocol):
+    """What a fused ingest function calls back into the engine for (the general code)."""
+
+    def finish(self, ctx: Any, results: list[tuple[int, Any]], errs: dict[int, Any] | None, out: Any) -> None:
+        """Handle a trigger's results `[(node_index, value)]` (`errs[i]` for failed nodes), then schedule."""
+
+    def alarm(self, ctx: Any, index: int, value: Any, out: Any) -> None:
+        """Evaluate the alarm node `index` whose raise condition is `value` (the state machine, effects)."""
+
+    def schedule(self, ctx: Any) -> None:
+        """Re-arm the context's timers after a step."""
+
+    def push(self, ctx: Any, when: float) -> None:
+        """Put the context's unchanged next wake `when` back into the timer heap."""
+
+    @property
+    def touched(self) -> set[str]:
+        """The engine's set of things changed since its last checkpoint."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,6 +260,8 @@ class TwinClass:
     triggers: Mapping[str, Callable[[EvalContext], list[tuple[int, Any]]]]
     timed: tuple[int, ...]
     source: Mapping[str, str] = field(default_factory=dict)  # trigger key -> generated Python source
+    fused: Mapping[str, Callable[..., bool]] = field(default_factory=dict)  # input key -> fused ingest
+    where_reads: frozenset[str] = frozenset()  # the keys `where` reads (empty: treat every input as read)
 
 
 class TestStepKind(Enum):

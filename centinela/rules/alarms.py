@@ -37,6 +37,7 @@ __all__ = [
     "AlarmStatus",
     "Cause",
     "Evaluation",
+    "Leave",
     "MissingMode",
     "Tick",
     "Transition",
@@ -70,6 +71,7 @@ class Cause(Enum):
     IN_SERVICE = "in-service"
     CHATTERING = "chattering"
     CHATTER_END = "chatter-end"
+    LEFT_CLASS = "left-class"  # the thing's `where` became false: the engine returns its alarms to normal
 
 
 class MissingMode(Enum):
@@ -120,6 +122,11 @@ class Tick:
 
 
 @dataclass(frozen=True, slots=True)
+class Leave:
+    """The thing left the alarm's class (its `where` became false): the alarm returns to normal."""
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind
     until: float | None = None
@@ -167,19 +174,34 @@ class Transition:
     chattering: bool
 
 
-Event = Evaluation | Tick | Action
+Event = Evaluation | Tick | Action | Leave
 
-_FIELDS = AlarmStatus.__slots__
 _new = object.__new__
-_set = object.__setattr__
+# The slots' own setters: a frozen instance is filled once, here, without `object.__setattr__`'s lookup.
+_SETTERS = {name: AlarmStatus.__dict__[name].__set__ for name in AlarmStatus.__slots__}
+_state, _active, _raised, _cleared = (_SETTERS[n] for n in ("state", "active", "raised", "cleared"))
+_pending, _clearing, _latched = (_SETTERS[n] for n in ("pending_since", "clearing_since", "latched"))
+_shelved, _suppressed, _oos = (_SETTERS[n] for n in ("shelved_until", "suppressed", "out_of_service"))
+_chattering, _activations, _since = (_SETTERS[n] for n in ("chattering", "activations", "since"))
 
 
-def replace(s: AlarmStatus, **changes: Any) -> AlarmStatus:
+def replace(s: AlarmStatus, **c: Any) -> AlarmStatus:
     """`dataclasses.replace` for `AlarmStatus`, without its per-call field introspection."""
-    new = _new(AlarmStatus)
-    for name in _FIELDS:
-        _set(new, name, changes[name] if name in changes else getattr(s, name))
-    return new
+    n = _new(AlarmStatus)
+    _state(n, c["state"] if "state" in c else s.state)
+    _active(n, c["active"] if "active" in c else s.active)
+    _raised(n, c["raised"] if "raised" in c else s.raised)
+    _cleared(n, c["cleared"] if "cleared" in c else s.cleared)
+    _pending(n, c["pending_since"] if "pending_since" in c else s.pending_since)
+    _clearing(n, c["clearing_since"] if "clearing_since" in c else s.clearing_since)
+    _latched(n, c["latched"] if "latched" in c else s.latched)
+    _shelved(n, c["shelved_until"] if "shelved_until" in c else s.shelved_until)
+    _suppressed(n, c["suppressed"] if "suppressed" in c else s.suppressed)
+    _oos(n, c["out_of_service"] if "out_of_service" in c else s.out_of_service)
+    _chattering(n, c["chattering"] if "chattering" in c else s.chattering)
+    _activations(n, c["activations"] if "activations" in c else s.activations)
+    _since(n, c["since"] if "since" in c else s.since)
+    return n
 
 
 def _overlay(s: AlarmStatus) -> AlarmState | None:
@@ -208,12 +230,15 @@ def _settle(s: AlarmStatus, cause: Cause, t: float, out: list[Transition]) -> Al
 
 
 def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition]) -> AlarmStatus:
-    s = replace(s, active=True, pending_since=None, clearing_since=None)
     if s.latched:  # the condition came back while latched: still the same standing alarm
-        pass
+        s = replace(s, active=True, pending_since=None, clearing_since=None)
     elif s.state in (AlarmState.NORMAL, AlarmState.RTN_UNACK):
         out.append(Transition(t, s.state, AlarmState.UNACK, Cause.RAISED, True, False, s.chattering))
-        s = replace(s, state=AlarmState.UNACK, since=t)
+        s = replace(
+            s, active=True, pending_since=None, clearing_since=None, state=AlarmState.UNACK, since=t
+        )
+    else:
+        s = replace(s, active=True, pending_since=None, clearing_since=None)
     if cfg.chatter is not None:
         limit, window = cfg.chatter
         recent = (*(a for a in s.activations if a > t - window), t)
@@ -225,16 +250,15 @@ def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition])
 
 
 def _deactivate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition]) -> AlarmStatus:
-    s = replace(s, active=False, pending_since=None, clearing_since=None)
     if s.state not in (AlarmState.UNACK, AlarmState.ACKED):
-        return s
+        return replace(s, active=False, pending_since=None, clearing_since=None)
     if cfg.latch:
         if not s.latched:  # reported once: a condition flickering under a latched alarm is not news
             out.append(Transition(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
-        return replace(s, latched=True)
+        return replace(s, active=False, pending_since=None, clearing_since=None, latched=True)
     target = AlarmState.RTN_UNACK if s.state is AlarmState.UNACK else AlarmState.NORMAL
     out.append(Transition(t, s.state, target, Cause.CLEARED, False, False, s.chattering))
-    return replace(s, state=target, since=t)
+    return replace(s, active=False, pending_since=None, clearing_since=None, state=target, since=t)
 
 
 def _deadlines(s: AlarmStatus, cfg: AlarmConfig) -> list[tuple[float, int]]:
@@ -348,7 +372,21 @@ def step(
         if event.suppressed != s.suppressed:
             cause = Cause.SUPPRESS if event.suppressed else Cause.UNSUPPRESS
             s = _settle(replace(s, suppressed=event.suppressed), cause, now, out)
+        if s.shelved_until is None and not s.chattering and (s.pending_since is None) != (
+            s.clearing_since is None
+        ):
+            # A delay starting now with no other deadline: what `_advance` would do, without its search.
+            if s.pending_since == now and not config.on_delay:
+                return _activate(s, config, now, out), out
+            if s.clearing_since == now and not config.off_delay:
+                return _deactivate(s, config, now, out), out
         s = _advance(s, config, now, out)
     elif isinstance(event, Action):
         s = _act(s, event, now, out)
+    elif isinstance(event, Leave):
+        if s.state is AlarmState.NORMAL:
+            s = AlarmStatus(since=s.since)  # nothing tracked, latched, shelved or pending
+        else:
+            out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.LEFT_CLASS, False, False, False))
+            s = AlarmStatus(since=now)
     return s, out

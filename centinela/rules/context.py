@@ -45,6 +45,8 @@ class ThingContext:
     duplicates: int = 0
     wake: float | None = None
     scheduled: float | None = None  # the time of this context's entry in the engine's timer heap
+    kernels: dict[str, Any] = field(default_factory=dict)  # input path -> the engine's fused ingest
+    dormant: bool = False  # the class's `where` is false: values tracked, no rules, no alarms, no timers
 
     def series(self, key: str) -> PointSeries:
         series = self.store.get(key)
@@ -65,6 +67,7 @@ class ThingContext:
             "written": self.written,
             "duplicates": self.duplicates,
             "wake": self.wake,
+            "dormant": self.dormant,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -83,6 +86,7 @@ class ThingContext:
         self.written = dict(data["written"])
         self.duplicates = int(data["duplicates"])
         self.wake = data["wake"]
+        self.dormant = bool(data.get("dormant", False))
 
 
 def _plain(value: Any) -> bool:

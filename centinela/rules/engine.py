@@ -30,6 +30,7 @@ from centinela.rules.alarms import (
     AlarmConfig,
     AlarmStatus,
     Evaluation,
+    Leave,
     MissingMode,
     Tick,
     Transition,
@@ -53,6 +54,23 @@ class EngineError(CentinelaError):
     """An engine call that names an unknown thing, class or rule."""
 
 
+class _Hooks:
+    """The engine's general code, as called back by the compiler's fused ingest functions."""
+
+    __slots__ = ("alarm", "finish", "push", "schedule", "touched")
+
+    def __init__(self, engine: Engine) -> None:
+        self.finish = engine._finish
+        self.alarm = engine._alarm_at
+        self.schedule = engine._schedule
+        self.push = engine._push
+        self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
+
+
+def _general(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+    return False  # no fused function for this input: the engine takes the reading the general way
+
+
 def _config(node: Node) -> AlarmConfig:
     spec = node.alarm
     assert spec is not None
@@ -70,17 +88,23 @@ def _resolve(doc: Any, pointer: str) -> Any:
 
 
 class Engine:
-    """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class."""
+    """Runs a compiled `Program` over things; `contexts[thing_id]` holds one context per bound class.
 
-    def __init__(self, program: Program, *, record_readings: bool = True) -> None:
+    A class whose `where` is false for the thing is bound too, dormant (`ctx.dormant`), after the others.
+    """
+
+    def __init__(self, program: Program, *, record_readings: bool = True, fused: bool = True) -> None:
+        """`fused=False` takes every reading the general way (the compiler's fused functions unused)."""
         self.record_readings = record_readings
+        self.fused = fused
         self.contexts: dict[str, list[ThingContext]] = {}
         self._timers: list[tuple[float, int, str, str]] = []
         self._seq = 0
-        self._load(program)
         self.out_of_order = 0
         self.late = 0
         self.touched: set[str] = set()  # things whose state changed since the last checkpoint
+        self._hooks = _Hooks(self)
+        self._load(program)
 
     def _load(self, program: Program) -> None:
         self.program = program
@@ -119,6 +143,14 @@ class Engine:
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
+        # Input path -> fused ingest function, shared by every context of a class (`ctx.kernels`);
+        # dormant contexts (their `where` false) share another table.
+        self._kernels: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
+        self._dormant: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
+        self._where_reads = {
+            c.name: (c.where_reads or c.inputs) if c.where is not None else frozenset()
+            for c in program.classes.values()
+        }
 
     def swap(self, program: Program, now: float, out: StepOutput) -> None:
         """Run `program` from now on; every bound thing is re-evaluated once.
@@ -136,6 +168,7 @@ class Engine:
                     continue
                 versions = {n.name: n.version for n in cls.nodes}
                 ctx.twin_class, ctx.horizons = cls, self._horizons[cls.name]
+                ctx.kernels = (self._dormant if ctx.dormant else self._kernels)[cls.name]
                 ctx.alarms = {
                     k: a for k, a in ctx.alarms.items() if old.get((cls.name, k)) == versions.get(k)
                 }
@@ -152,7 +185,14 @@ class Engine:
         for contexts in self.contexts.values():
             for ctx in contexts:
                 ctx.scheduled = None
-                self._run(ctx, ALL, out)
+                where = ctx.twin_class.where
+                if ctx.dormant:
+                    if where is not None and _truthy(where, ctx):
+                        self._enter(ctx, ctx.now, out)
+                elif where is not None and not _truthy(where, ctx):
+                    self._leave(ctx, ctx.now, out)
+                else:
+                    self._run(ctx, ALL, out)
 
     # ------------------------------------------------------------------ binding
 
@@ -164,7 +204,10 @@ class Engine:
     def bind(
         self, thing: Mapping[str, Any], now: float, out: StepOutput, *, force: bool = False
     ) -> list[ThingContext]:
-        """Attach every matching class (every class when `force`) to a thing; evaluate everything once."""
+        """Attach every matching class (every class when `force`) to a thing; evaluate everything once.
+
+        Classes whose `where` is false are attached dormant (returned after the others, not evaluated).
+        """
         thing_id = str(thing["thingId"])
         existing = self.contexts.get(thing_id, [])
         present = {c.twin_class.name for c in existing}
@@ -173,7 +216,12 @@ class Engine:
             if cls.name in present or (not force and not self.matches(cls, thing)):
                 continue
             ctx = ThingContext(
-                thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id), now=now
+                thing_id,
+                cls,
+                self._horizons[cls.name],
+                values=thing_values(thing_id),
+                now=now,
+                kernels=self._kernels[cls.name],
             )
             for pointer in cls.inputs:
                 value = _resolve(thing, pointer)
@@ -183,9 +231,13 @@ class Engine:
                     if pointer in self._path_series[cls.name]:
                         ctx.series(pointer).append(now, value)
             if cls.where is not None and not force and not _truthy(cls.where, ctx):
-                continue
+                # Not in the class now: kept dormant, so a change making `where` true brings it in.
+                ctx.dormant, ctx.kernels, ctx.store = True, self._dormant[cls.name], {}
             bound.append(ctx)
+        bound.sort(key=lambda c: c.dormant)  # the thing's classes first, dormant ones after them
         self.contexts[thing_id] = existing + bound
+        if bound:
+            self.touched.add(thing_id)
         if bound and self.record_readings:  # what a backtest needs to bind the thing the same way
             if thing.get("definition"):
                 out.sample(now, thing_id, "/definition", str(thing["definition"]))
@@ -194,7 +246,8 @@ class Engine:
                 if value is not MISSING:
                     out.sample(now, thing_id, pointer, value)
         for ctx in bound:
-            self._run(ctx, ALL, out)
+            if not ctx.dormant:
+                self._run(ctx, ALL, out)
         return bound
 
     def restore(self, thing_id: str, states: Iterable[dict[str, Any]]) -> None:
@@ -204,8 +257,16 @@ class Engine:
             cls = self.program.classes.get(data["class"])
             if cls is None:
                 continue
-            ctx = ThingContext(thing_id, cls, self._horizons[cls.name], values=thing_values(thing_id))
+            ctx = ThingContext(
+                thing_id,
+                cls,
+                self._horizons[cls.name],
+                values=thing_values(thing_id),
+                kernels=self._kernels[cls.name],
+            )
             ctx.restore(data)
+            if ctx.dormant:
+                ctx.kernels = self._dormant[cls.name]
             self._deadlines(ctx)
             ctx.wake = None  # re-armed below from the restored alarms and series
             contexts.append(ctx)
@@ -221,25 +282,112 @@ class Engine:
             return
         if self.record_readings:
             out.sample(time, thing_id, path, value)
+        hooks = self._hooks
         for ctx in contexts:
-            if path not in ctx.twin_class.inputs:
-                continue
+            fused = ctx.kernels.get(path)
+            if fused is None:
+                if path not in ctx.twin_class.inputs:
+                    continue
+                fused = self._kernel(ctx, path)
+            # The common case in one generated function; anything else the general way.
+            if not fused(hooks, ctx, value, time, out) and self._accept(ctx, path, value, time, out):
+                self._run(ctx, path, out)
+
+    def _kernel(self, ctx: ThingContext, path: str) -> Any:
+        if ctx.dormant:
+            fused = self._dormant_kernel(path)
+        elif path in self._where_reads[ctx.twin_class.name]:
+            fused = self._where_kernel(path)
+        else:
+            fused = ctx.twin_class.fused.get(path, _general) if self.fused else _general
+        ctx.kernels[path] = fused
+        return fused
+
+    def _dormant_kernel(self, path: str) -> Any:
+        def dormant(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+            self._ingest_dormant(ctx, [(path, value, time)], out)
+            return True
+
+        return dormant
+
+    def _where_kernel(self, path: str) -> Any:
+        def where(hooks: Any, ctx: ThingContext, value: Any, time: float, out: StepOutput) -> bool:
+            if self._accept(ctx, path, value, time, out):
+                self._step_where(ctx, path, time, out)
+            return True
+
+        return where
+
+    # ------------------------------------------------------------------ dynamic `where`
+
+    def _ingest_dormant(
+        self, ctx: ThingContext, items: Sequence[tuple[str, Any, float]], out: StepOutput
+    ) -> None:
+        """Track the values of a dormant context; bring the thing into the class once `where` holds."""
+        reads = self._where_reads[ctx.twin_class.name]
+        check, last = False, ctx.now
+        for path, value, time in items:
             seen = ctx.seen.get(path)
-            wake = ctx.wake
-            if (seen is None or time > seen) and (wake is None or wake >= time) and value is not None:
-                # `_accept`'s common case inline: a newer value, no timer due before it.
-                ctx.seen[path] = time
-                if time > ctx.now:
-                    ctx.now = time
+            if seen is not None and time < seen:
+                continue  # an older value never becomes the current one
+            ctx.seen[path] = time
+            ctx.now = max(ctx.now, time)
+            last = max(last, time)
+            if value is None:
+                ctx.values.pop(path, None)
+            else:
                 ctx.values[path] = value
-                series = ctx.store.get(path)
-                if series is not None:
-                    series.add(time, value)
-                elif path in self._path_series[ctx.twin_class.name]:
-                    ctx.series(path).append(time, value)
-                self._run(ctx, path, out)
-            elif self._accept(ctx, path, value, time, out):
-                self._run(ctx, path, out)
+            check = check or path in reads
+        self.touched.add(ctx.thing_id)
+        where = ctx.twin_class.where
+        if check and where is not None and _truthy(where, ctx):
+            self._enter(ctx, last, out)
+
+    def _step_where(self, ctx: ThingContext, key: str, time: float, out: StepOutput) -> None:
+        """A step of an active context whose change `where` reads: leave the class, or run the rules."""
+        where = ctx.twin_class.where
+        if where is not None and not _truthy(where, ctx):
+            self._leave(ctx, time, out)
+        else:
+            self._run(ctx, key, out)
+
+    def _enter(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
+        """`where` became true: the rules run on the current values, as when a thing is bound."""
+        cls = ctx.twin_class
+        ctx.dormant, ctx.kernels = False, self._kernels[cls.name]
+        ctx.now = max(ctx.now, now)
+        for pointer in sorted(cls.inputs & self._path_series[cls.name]):
+            value = ctx.values.get(pointer, MISSING)
+            if value is not MISSING:
+                ctx.series(pointer).append(ctx.now, value)
+        self._run(ctx, ALL, out)
+        self.touched.add(ctx.thing_id)
+
+    def _leave(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
+        """`where` became false: the thing leaves the class, its input values stay tracked (dormant).
+
+        Its alarms return to normal (cause `left-class`), their features are removed from the twin,
+        its timers and windows are dropped.
+        """
+        cls = ctx.twin_class
+        ctx.now = max(ctx.now, now)
+        for name, node in self._alarm_nodes[cls.name].items():
+            status = ctx.alarms.get(name)
+            if status is not None:
+                _, transitions = step(status, self._configs[(cls.name, name)], Leave(), ctx.now)
+                out.alarms.extend(transition_event(ctx, node, tr, MISSING) for tr in transitions)
+        for key in [k for k in ctx.written if k.startswith(ALARM_FEATURE)]:
+            del ctx.written[key]
+            out.patch(ctx.thing_id, key, None)  # a merge patch's null: the feature property is removed
+        for key in [k for k in ctx.values if k.startswith(("alarm:", "let:")) or k in ctx.written]:
+            del ctx.values[key]
+        ctx.alarms.clear()
+        ctx.deadlines.clear()
+        ctx.health.clear()
+        ctx.store = {}
+        ctx.wake = ctx.scheduled = None  # its entries in the timer heap are dropped as stale
+        ctx.dormant, ctx.kernels = True, self._dormant[cls.name]
+        self.touched.add(ctx.thing_id)
 
     def ingest_many(self, thing_id: str, items: Sequence[tuple[str, Any, float]], out: StepOutput) -> None:
         """Apply the input values of one change (one merge) as ONE step.
@@ -257,12 +405,20 @@ class Engine:
             mine = [(p, v, t) for p, v, t in items if p in inputs]
             if not mine:
                 continue
+            if ctx.dormant:
+                self._ingest_dormant(ctx, mine, out)
+                continue
             first = min(t for _, _, t in mine)
             if ctx.wake is not None and ctx.wake < first:
                 self._catch_up(ctx, first, out)  # timers due before it see none of this change
             changed = [p for p, v, t in mine if self._accept(ctx, p, v, t, out)]
-            if changed:
-                self._run(ctx, changed[0] if len(changed) == 1 else ALL, out)
+            if not changed:
+                continue
+            key = changed[0] if len(changed) == 1 else ALL
+            if self._where_reads[ctx.twin_class.name].intersection(changed):
+                self._step_where(ctx, key, max(t for _, _, t in mine), out)
+            else:
+                self._run(ctx, key, out)
 
     def _accept(self, ctx: ThingContext, path: str, value: Any, time: float, out: StepOutput) -> bool:
         """Take a reading into the context; False for a duplicate or an out-of-order reading."""
@@ -380,6 +536,8 @@ class Engine:
     def act(self, thing_id: str, rule: str, action: Action, now: float, out: StepOutput) -> None:
         """An operator action on the alarm `rule` of a thing (ack, shelve, reset, ...)."""
         for ctx in self.contexts.get(thing_id, ()):
+            if ctx.dormant:
+                continue  # not in the class now: its alarms are normal and take no actions
             for node in ctx.twin_class.nodes:
                 if node.kind is NodeKind.ALARM and node.name == rule:
                     self._catch_up(ctx, now, out)
@@ -439,12 +597,26 @@ class Engine:
             trigger = cache[key] = cls.triggers.get(key)
         if trigger is None:
             return
-        plan = self._plans[cls.name]
+        self._process(ctx, trigger(ctx), out)
+
+    def _finish(
+        self, ctx: ThingContext, results: list[tuple[int, Any]], errs: dict[int, Any] | None, out: StepOutput
+    ) -> None:
+        if errs:
+            results = [(i, errs.get(i, value)) for i, value in results]
+        self._process(ctx, results, out)
+
+    def _alarm_at(self, ctx: ThingContext, index: int, value: Any, out: StepOutput) -> None:
+        self._alarm(ctx, ctx.twin_class.nodes[index], value, out)
+
+    def _process(self, ctx: ThingContext, results: list[tuple[int, Any]], out: StepOutput) -> None:
+        """What a step does with a trigger's results: health, computed writes, alarms; then timers."""
+        plan = self._plans[ctx.twin_class.name]
         health = ctx.health
         written = ctx.written
         alarms = ctx.alarms
         changes = None
-        for index, value in trigger(ctx):
+        for index, value in results:
             kind, node, node_key, name, plain = plan[index]
             if kind == _LET:
                 continue
@@ -470,7 +642,7 @@ class Engine:
                     if value is status.raised and not status.suppressed:
                         if not status.active:
                             continue
-                        clear = node.alarm.clear  # plain: an alarm node
+                        clear = node.alarm.clear  # type: ignore[union-attr]  # plain: an alarm node
                         cleared: Any = None
                         if clear is not None:
                             try:
@@ -535,7 +707,7 @@ class Engine:
             last = transition_event(ctx, node, tr, value)
             out.alarms.append(last)
         key = ALARM_FEATURE + node.name
-        if last is None and key in ctx.written and ctx.written[key]["state"] == status.state.value:
+        if last is None and key in ctx.written and ctx.written[key]["state"] == status.state._value_:
             return
         shape = alarm_feature_value(status, node, last)
         if last is None and key in ctx.written:

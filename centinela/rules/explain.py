@@ -1,4 +1,7 @@
-"""Explaining alarm transitions: deterministic ids, operands, rendered messages, the alarm feature."""
+"""Explaining alarm transitions: deterministic ids, operands, rendered messages, the alarm feature.
+
+Enum members are read through `_value_` (the plain attribute behind `.value`, without its descriptor call).
+"""
 
 from __future__ import annotations
 
@@ -17,9 +20,9 @@ def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None
     """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
     assert node.alarm is not None
     return {
-        "state": status.state.value,
+        "state": status.state._value_,
         "active": status.active,
-        "severity": node.alarm.severity.value,
+        "severity": node.alarm.severity._value_,
         "since": status.since,
         "latched": status.latched,
         "chattering": status.chattering,
@@ -35,7 +38,7 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
     """The full record of one transition: deterministic id, explanation, rendered message."""
     spec = node.alarm
     assert spec is not None
-    seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause.value}|{tr.state.value}"
+    seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause._value_}|{tr.state._value_}"
     alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
     try:
         operands = tuple(
@@ -46,7 +49,7 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
         operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
     parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
     explanation = ", ".join(parts)
-    if spec.on_delay and tr.cause.value == "raised":
+    if spec.on_delay and tr.cause._value_ == "raised":
         explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
     if (value is MISSING or isinstance(value, bool)) and operands:
         value = operands[0]["value"]
@@ -57,10 +60,10 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
         node.name,
         ctx.thing_id,
         ctx.twin_class.name,
-        spec.severity.value,
-        tr.previous.value,
-        tr.state.value,
-        tr.cause.value,
+        spec.severity._value_,
+        tr.previous._value_,
+        tr.state._value_,
+        tr.cause._value_,
         tr.active,
         tr.latched,
         tr.chattering,
@@ -77,21 +80,21 @@ def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, ex
     spec = node.alarm
     assert spec is not None
     if spec.message is None:
-        return f"{node.name} {tr.state.value} on {ctx.thing_id}: {explanation}"
+        return f"{node.name} {tr.state._value_} on {ctx.thing_id}: {explanation}"
     scope: dict[str, Any] = {k[4:]: v for k, v in ctx.values.items() if k.startswith("let:")}
     namespace, _, name = ctx.thing_id.partition(":")
     scope.update(
         value=value,
         thing={"id": ctx.thing_id, "namespace": namespace, "name": name},
         explanation=explanation,
-        state=tr.state.value,
+        state=tr.state._value_,
         rule=node.name,
-        severity=spec.severity.value,
+        severity=spec.severity._value_,
     )
     try:
         return spec.message(scope)
     except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
-        return f"{node.name} {tr.state.value} on {ctx.thing_id} (message failed: {exc})"
+        return f"{node.name} {tr.state._value_} on {ctx.thing_id} (message failed: {exc})"
 
 
 def _fmt(value: Any) -> str:

@@ -177,11 +177,31 @@ class PointSeries:
         windows = self.windows
         if x is not None and windows:
             stale = None
+            if value is not x:
+                point = (t, x)
             for seconds, window in windows.items():
                 if window.now > t:  # it was queried ahead of this reading: rebuild on demand
                     stale = [seconds] if stale is None else [*stale, seconds]
                     continue
-                window.push(point, x, t)
+                # `window.push(point, x, t)` inline (the streaming case, once per reading and window)
+                wpoints = window.points
+                wpoints.append(point)
+                window.total += x
+                window.squares += x * x
+                if window.extrema:
+                    window._track(point, x)
+                window.now = t
+                edge = t - seconds
+                if wpoints[0][0] <= edge:
+                    if window.extrema:
+                        window.evict(t)
+                    else:  # `evict` inline
+                        while wpoints and wpoints[0][0] <= edge:
+                            gone = wpoints.popleft()[1]
+                            window.total -= gone
+                            window.squares -= gone * gone
+                        if not wpoints:
+                            window.total = window.squares = 0.0
             if stale is not None:
                 for seconds in stale:
                     del windows[seconds]
@@ -239,6 +259,17 @@ class PointSeries:
     # ------------------------------------------------------------------ window queries
 
     def avg(self, now: float, seconds: float) -> Any:
+        w = self.windows.get(seconds)
+        if w is not None and now == w.now and now == self.last_time:
+            # `_window`'s streaming case inline: the window was moved to `now` by this reading
+            points = w.points
+            if not points:
+                return MISSING
+            when = points[0][0] + seconds
+            wake = self.wake
+            if wake is None or wake <= now or when < wake:
+                self.wake = when
+            return w.total / len(points)
         w = self._window(now, seconds)
         return w.total / len(w.points) if w.points else MISSING
 

@@ -117,3 +117,40 @@ async def test_backtest_sqlite_names_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(BacktestError, match="absent.db"):
         await backtest_sqlite(well_program(), str(missing), 0.0, 10.0)
     assert not missing.exists()
+
+
+WHERE_RULES = """
+namespace org.acme.rigs
+twins Rig = things "org.acme.rigs:*" where attributes.active == true
+compute Rig flow.loss = max(flow.in - flow.out, 0)
+alarm Rig HighLoss severity high when flow.loss > 80 clear when flow.loss < 60
+alarm Rig LostCirculation severity high when flow.loss > 50 for 2m
+"""
+RIG_PATHS = ["/attributes/active", "/features/flow/properties/in", "/features/flow/properties/out"]
+
+rig_reading = st.tuples(
+    st.floats(min_value=0.5, max_value=90.0),
+    st.sampled_from(RIG_PATHS),
+    st.floats(min_value=0.0, max_value=400.0, allow_nan=False),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.booleans(), st.lists(rig_reading, min_size=1, max_size=40))
+def test_streaming_equals_backtest_while_where_flips(
+    active: bool, readings: list[tuple[float, str, float]]
+) -> None:
+    from centinela.dsl import compile_source
+
+    program = compile_source(WHERE_RULES, "where.rules")
+    engine, out = Engine(program), StepOutput()
+    engine.bind({"thingId": "org.acme.rigs:r1", "attributes": {"active": active}}, 0.0, out)
+    t = 0.0
+    for gap, path, value in readings:
+        t += gap
+        engine.advance(t, out, before=True)
+        engine.ingest("org.acme.rigs:r1", path, value > 200.0 if path == RIG_PATHS[0] else value, t, out)
+    engine.advance(t + 400.0, out)
+    samples = sorted(out.samples, key=lambda s: s.time)
+    replayed = backtest_samples(compile_source(WHERE_RULES, "where.rules"), samples, 0.0, t + 400.0)
+    assert [a.id for a in replayed.transitions] == [a.id for a in out.alarms]

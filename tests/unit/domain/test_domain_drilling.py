@@ -18,7 +18,6 @@ from centinela.domain.drilling import (
     hydrostatic,
     mse,
     pressure_gradient,
-    soft_string_torque,
 )
 from centinela.dsl.units import conversion, parse_unit
 
@@ -143,6 +142,16 @@ def test_mse_matches_dupriest_koederitz_form() -> None:
         assert mse(wob, torque, rpm, rop, d) == pytest.approx(published, rel=1e-12)
 
 
+def test_mse_web_worked_example_low_authority() -> None:
+    """'How to Calculate Mechanical Specific Energy (MSE) in Drilling', worked example
+    (https://calculator5.snowdaycalculatornow.com/calculating-mechanical-specific-energy/, 2026; a calculator
+    blog of unknown authorship, the only published numeric MSE example found; see docs/domain-functions.md):
+    WOB 35,000 lbf, 8.5 in bit (A = 56.75 in²), 120 rpm, 4,500 ft·lbf, ROP 50 ft/hr → MSE ≈ 72,357 psi with
+    MSE = WOB/A + 120·π·RPM·T/(A·ROP). No textbook or SPE numeric example could be found to confirm it.
+    """
+    assert mse(35_000.0, 4_500.0, 120.0, 50.0, 8.5) == pytest.approx(72_357.0, rel=REL)
+
+
 def test_mse_without_rotation_is_axial_stress() -> None:
     assert mse(10_000.0, 0.0, 0.0, 30.0, 8.5) == pytest.approx(10_000.0 / (math.pi * 8.5**2 / 4.0))
     with pytest.raises(DomainInputError, match="rate of penetration `rop` must be greater than zero"):
@@ -159,8 +168,51 @@ def test_soft_string_limits() -> None:
     up, down = drag_hoisting(w, length, inc, mu), drag_lowering(w, length, inc, mu)
     assert (up + down) / 2 == pytest.approx(w * length * math.cos(math.radians(inc)))
     assert (up - down) / 2 == pytest.approx(mu * w * length * math.sin(math.radians(inc)))
-    # Torque = friction force × radius: 0.3 × 20 lbf/ft × 1000 ft on a 6 in tool joint = 1500 ft·lbf.
-    assert soft_string_torque(20.0, 1000.0, 90.0, 0.3, 6.0) == pytest.approx(1500.0)
+
+
+def test_drag_vertical_limit_sciencing_overpull_example() -> None:
+    """Sciencing, J. Whitehouse, 'How to Calculate Overpull on a Drill Pipe' (as reproduced at
+    https://westendchronicle.com/it/texts/10088-how-to-calculate-overpull-on-a-drill-pipe): 25 lb/ft pipe,
+    10,000 ft, 20 ppg mud → BF = (65.5 − 20)/65.5 = 0.6947 and hook load 250,000 × 0.6947 = 173,675 lb.
+
+    The vertical limit of the soft-string increments (inclination 0: no normal force, so hoisting and
+    lowering both carry the buoyed weight whatever the friction); the inclined cases are cited below.
+    """
+    bf = buoyancy_factor(20.0)
+    assert bf == pytest.approx(0.6947, rel=REL)
+    assert drag_hoisting(25.0 * bf, 10_000.0, 0.0, 0.3) == pytest.approx(173_675.0, rel=REL)
+    assert drag_lowering(25.0 * bf, 10_000.0, 0.0, 0.3) == pytest.approx(173_675.0, rel=REL)
+
+
+def test_drag_lowering_pete411_maximum_loggable_inclination() -> None:
+    """Texas A&M PETE 411 'Well Drilling', Lesson 36 'Torque and Drag Calculations' (J. Schubert, 2002;
+    https://studylib.net/doc/9709491/petroleum-engineering-405-drilling-engineering), slides 8-12: lowering a
+    straight inclined pipe (no doglegs) T = W·cos I − μ·W·sin I (eq. 3), raising T = W·cos I + μ·W·sin I
+    (eq. 4); Problem 1: with μ = 0.4 the largest inclination a tool string still slides down by its own weight
+    (T = 0) is tan I = 2.5, I = 68.2°.
+
+    So at the published 68.2° the lowering increment vanishes (to within 0.5 % of the section's weight), and
+    it changes sign across the rounding of the published angle.
+    """
+    w, length = 25.0, 400.0
+    weight = w * length
+    assert drag_lowering(w, length, 68.2, 0.4) == pytest.approx(0.0, abs=REL * weight)
+    assert drag_lowering(w, length, 68.0, 0.4) > 0.0 > drag_lowering(w, length, 68.4, 0.4)
+    # Raising at the same angle adds the same friction force instead: 2·W·cos I.
+    up = drag_hoisting(w, length, 68.2, 0.4)
+    assert up == pytest.approx(2.0 * weight * math.cos(math.radians(68.2)), rel=REL)
+
+
+def test_drag_hoisting_inclined_plane_board_exam_example() -> None:
+    """Philippine EE Board Exam, October 1997, as solved at http://www.pinoybix.org/2017/02/find-the-force-
+    required-to-start-the-block-01.html (an exam review site; the relation is the same Coulomb friction on
+    a straight incline as the soft-string hoisting increment): a 250 lb block at rest on a plane inclined
+    at 30°, static friction 0.40 → force to start it moving up the plane 212 lb (answer B).
+
+    Conversion: a plane 30° above horizontal is an inclination of 90° − 30° = 60° from vertical, and the
+    block's 250 lb is w·L (here 250 lb/ft over 1 ft): W·(cos 60° + 0.40·sin 60°) = 211.6 lb.
+    """
+    assert drag_hoisting(250.0, 1.0, 60.0, 0.40) == pytest.approx(212.0, rel=REL)
 
 
 @pytest.mark.parametrize(
@@ -170,7 +222,7 @@ def test_soft_string_limits() -> None:
         (lambda: hydrostatic(0.0, 100.0), "fluid density `density` must be greater than zero"),
         (lambda: ecd(10.0, 100.0, 0.0), "`tvd` must be greater than zero"),
         (lambda: drag_hoisting(20.0, 100.0, 190.0, 0.3), "between 0 and 180 degrees, but it is 190 deg"),
-        (lambda: soft_string_torque(20.0, 100.0, 30.0, 1.5, 5.0), "`friction` must be between 0 and 1"),
+        (lambda: drag_hoisting(20.0, 100.0, 30.0, 1.5), "`friction` must be between 0 and 1"),
     ],
 )
 def test_bad_input_raises_a_sentence(call: object, words: str) -> None:

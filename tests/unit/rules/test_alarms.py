@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from centinela.rules.alarms import (
     Action,
@@ -15,11 +18,13 @@ from centinela.rules.alarms import (
     AlarmStatus,
     Cause,
     Evaluation,
+    Leave,
     MissingMode,
     Tick,
     next_deadline,
     step,
 )
+from centinela.rules.alarms import replace as fast_replace
 
 S = AlarmState
 C = Cause
@@ -41,7 +46,7 @@ MISSING = Evaluation(raised=None)
 class Row:
     name: str
     start: AlarmStatus
-    event: Evaluation | Tick | Action
+    event: Evaluation | Tick | Action | Leave
     now: float
     state: AlarmState
     causes: tuple[Cause, ...]
@@ -56,6 +61,10 @@ ROWS = [
     Row("acked clears to normal", ACKED, DOWN, 5, S.NORMAL, (C.CLEARED,)),
     Row("returned-unack re-raises to unack", RTN, UP, 5, S.UNACK, (C.RAISED,)),
     Row("unack stays while raised", UNACK, UP, 5, S.UNACK, ()),
+    # the thing leaves the alarm's class (its `where` became false)
+    Row("unack returns to normal when the thing leaves", UNACK, Leave(), 5, S.NORMAL, (C.LEFT_CLASS,)),
+    Row("returned-unack returns to normal when the thing leaves", RTN, Leave(), 5, S.NORMAL, (C.LEFT_CLASS,)),
+    Row("normal stays normal when the thing leaves", NORMAL, Leave(), 5, S.NORMAL, ()),
     # operator acknowledgement
     Row("ack unack", UNACK, Action(ActionKind.ACK), 5, S.ACKED, (C.ACK,)),
     Row("ack returned-unack", RTN, Action(ActionKind.ACK), 5, S.NORMAL, (C.ACK,)),
@@ -322,3 +331,55 @@ def test_invalid_operator_actions_are_refused() -> None:
 def test_status_round_trips_through_json() -> None:
     status = replace(UNACK, shelved_until=9.0, activations=(1.0, 2.0), chattering=True)
     assert AlarmStatus.from_json(status.to_json()) == status
+
+
+def test_replace_copies_every_field_and_overrides_the_given_ones() -> None:
+    full = AlarmStatus(
+        AlarmState.ACKED, True, True, False, 1.0, 2.0, True, 3.0, True, True, True, (4.0, 5.0), 6.0
+    )
+    assert fast_replace(full) == full
+    for name in AlarmStatus.__slots__:
+        changed = fast_replace(full, **{name: "x"})
+        assert getattr(changed, name) == "x"
+        others = [n for n in AlarmStatus.__slots__ if n != name]
+        assert [getattr(changed, n) for n in others] == [getattr(full, n) for n in others]
+
+
+def _reference_step(status: AlarmStatus, config: AlarmConfig, event: Evaluation, now: float) -> Any:
+    """`step` for an evaluation without its zero-delay shortcut: every deadline through `_advance`."""
+    from centinela.rules.alarms import _advance, _settle, _track
+
+    out: list[Any] = []
+    s = _advance(status, config, now, out)
+    s = _track(s, event, config, now)
+    if event.suppressed != s.suppressed:
+        cause = C.SUPPRESS if event.suppressed else C.UNSUPPRESS
+        s = _settle(fast_replace(s, suppressed=event.suppressed), cause, now, out)
+    return _advance(s, config, now, out), out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([True, False, None]),
+            st.sampled_from([True, False, None]),
+            st.booleans(),
+            st.sampled_from([0.0, 0.0, 5.0, 30.0]),
+        ),
+        min_size=1,
+        max_size=25,
+    ),
+    st.sampled_from([PLAIN, DELAYED, LATCH, CHATTER, AlarmConfig(off_delay=10.0), AlarmConfig(on_delay=5.0)]),
+)
+def test_step_equals_the_general_deadline_search(
+    events: list[tuple[bool | None, bool | None, bool, float]], config: AlarmConfig
+) -> None:
+    status = reference = NORMAL
+    now = 0.0
+    for raised, cleared, suppressed, gap in events:
+        now += gap
+        event = Evaluation(raised, cleared, suppressed)
+        status, transitions = step(status, config, event, now)
+        reference, expected = _reference_step(reference, config, event, now)
+        assert (status, transitions) == (reference, expected)

@@ -23,7 +23,8 @@ def _well_engine() -> tuple[Engine, StepOutput]:
         "attributes": {"status": "producing", "limits": {"tubingPressure": 3000}},
     }
     bound = engine.bind(thing, 0.0, out)
-    assert [c.twin_class.name for c in bound] == ["Well"]
+    assert [c.twin_class.name for c in bound if not c.dormant] == ["Well"]
+    assert {c.twin_class.name for c in bound if c.dormant} == {"EspWell", "GasLiftWell"}  # `where` false
     return engine, out
 
 

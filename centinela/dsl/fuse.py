@@ -1,0 +1,234 @@
+"""Fused ingest functions: one generated function per (twin class, input path) doing a reading's whole step.
+
+A fused function takes the common case of a reading end to end in straight-line code: the order and
+duplicate check, the value, the series push, every dependent node inline (values kept in locals),
+computed values compared with what was written and recorded, and plain alarms whose state machine
+inputs did not change settled inline. Every rare case is handed back to the engine through the hooks
+of `FusedHooks` (see `centinela.dsl.program`), which run the general code: the function returns False
+before touching anything when the reading is not the common case (the engine then takes it the general
+way), and calls `hooks.finish` with the trigger's results when a node failed or the thing has rule
+health to report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from centinela.dsl.checked import CheckedNode
+from centinela.dsl.ir import TExpr, Ty, walk
+from centinela.dsl.program import NodeKind
+
+if TYPE_CHECKING:
+    from centinela.dsl.compile import _ClassGen
+
+
+def finite_check(node: CheckedNode, local: str) -> list[str]:
+    """Inside a node's `try`: a numeric compute must be a finite number (an input of another type fails)."""
+    if node.kind is not NodeKind.COMPUTE or node.expr.ty is not Ty.NUM:
+        return []
+    # written back to the twin as JSON, which has no NaN or infinity: x * 0 is NaN for both
+    return [
+        f"        if {local} is not M and {local} * 0.0 != 0.0:",
+        f"            raise _nonfinite({local})",
+    ]
+
+__all__ = ["FusedMap", "finite_check", "fused_source"]
+
+Fused = Any  # (hooks, ctx, value, time, out) -> bool
+
+
+def _fail(errs: dict[int, Any] | None, index: int, error: Any) -> dict[int, Any]:
+    if errs is None:
+        errs = {}
+    errs[index] = error
+    return errs
+
+
+class _Unknown:
+    """A clear condition that raised: never equal to a recorded one, so the engine re-evaluates it."""
+
+    __slots__ = ()
+
+
+def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) -> list[str]:
+    """The source of the fused ingest function of input `key` (members: the nodes its trigger runs)."""
+    em = gen.em
+    em.consts.setdefault("_fail", _fail)
+    em.consts.setdefault("_U", _Unknown())
+    em.consts.setdefault("_bool", bool)
+    cls = gen.cls
+    nodes = cls.nodes
+    produced = {nodes[i].key: f"_n{i}" for i in members}
+    exprs = [nodes[i].expr for i in members]
+    clears: dict[int, TExpr] = {}
+    for i in members:
+        alarm = nodes[i].alarm
+        if nodes[i].kind is NodeKind.ALARM and alarm is not None and alarm.suppress is None and alarm.clear:
+            clears[i] = alarm.clear
+    every = exprs + list(clears.values())
+    loads = sorted({str(s.value) for e in every for s in walk(e) if s.op == "load"} - set(produced) - {key})
+    env = {k: f"_l{j}" for j, k in enumerate(loads)}
+    env[key] = "value"
+    fed = {nodes[i].key for i in members if nodes[i].key in cls.series}
+    own = key if cls.series.get(key, (None, 0.0))[0] == key else None
+    series = gen._series_locals(every, fed | ({own} if own else set()))
+    lines = [
+        f"def {name}(hooks, ctx, value, time, out):",
+        "    if value is None:",
+        "        return False",
+        "    seen = ctx.seen",
+        f"    last = seen.get({key!r})",
+        "    if last is not None and time <= last:",
+        "        return False",
+        "    wake = ctx.wake",
+        "    if wake is not None and wake < time:",
+        "        return False",
+        f"    seen[{key!r}] = time",
+        "    if time > ctx.now:",
+        "        ctx.now = time",
+        "    now = ctx.now",
+        "    v = ctx.values",
+        f"    v[{key!r}] = value",
+    ]
+    if series:
+        lines.append("    store = ctx.store")
+        lines += [f"    {local} = store.get({k!r}) or ctx.series({k!r})" for k, local in series.items()]
+    if own:
+        lines.append(f"    {series[own]}.add(time, value)")
+    if not members:
+        lines.append("    return True")  # no rule reads it (a `where` input): nothing runs, as in `_run`
+        return lines
+    lines += [f"    {local} = v.get({k!r}, M)" for k, local in env.items() if k != key]
+    lines.append("    errs = None")
+    env.update(produced)
+    for i in members:
+        node = nodes[i]
+        local = produced[node.key]
+        lines += ["    try:", f"        {local} = {em.expr(node.expr, env, series)}"]
+        lines += finite_check(node, local)
+        lines += [
+            "    except Exception as _e:",
+            f"        errs = _fail(errs, {i}, _err({i}, _e))",
+            f"        {local} = M",
+            f"    if {local} is M:",
+            f"        v.pop({node.key!r}, None)",
+            "    else:",
+            f"        v[{node.key!r}] = {local}",
+        ]
+        if node.key in fed:
+            lines.append(f"        {series[node.key]}.append(now, {local})")
+    results = ", ".join(f"({i}, {produced[nodes[i].key]})" for i in members)
+    lines += [
+        "    if errs is not None or ctx.health:",
+        f"        hooks.finish(ctx, [{results}], errs, out)",
+        "        return True",
+    ]
+    lines += _effects(gen, members, produced, clears, env, series)
+    if series:  # a window or staleness deadline may have moved: the engine works out the next wake
+        return [*lines, "    hooks.schedule(ctx)", "    return True"]
+    # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
+    # is what it was, unless it is due right now (the engine then clears what fell due).
+    return [
+        *lines,
+        "    if full or (wake is not None and wake <= now):",
+        "        hooks.schedule(ctx)",
+        "        return True",
+        "    hooks.touched.add(ctx.thing_id)",
+        "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
+        "        hooks.push(ctx, wake)",
+        "    return True",
+    ]
+
+
+def _effects(
+    gen: _ClassGen,
+    members: tuple[int, ...],
+    produced: dict[str, str],
+    clears: dict[int, TExpr],
+    env: dict[str, str],
+    series: dict[str, str],
+) -> list[str]:
+    """What the engine's `_run` does with each result, inline for the common cases."""
+    nodes = gen.cls.nodes
+    computes = [i for i in members if nodes[i].kind is NodeKind.COMPUTE]
+    alarms = [i for i in members if nodes[i].kind is NodeKind.ALARM]
+    lines: list[str] = ["    full = False"]
+    if computes:
+        lines += ["    tid = ctx.thing_id", "    wr = ctx.written", "    ch = None"]
+    if alarms:
+        lines.append("    al = ctx.alarms")
+    for i in members:
+        node = nodes[i]
+        local = produced[node.key]
+        if node.kind is NodeKind.COMPUTE:
+            k = repr(node.key)
+            lines += [
+                f"    if {local} is not M and wr.get({k}, M) != {local}:",
+                f"        wr[{k}] = {local}",
+                "        if ch is None:",
+                "            ch = out.changes.get(tid)",
+                "            if ch is None:",
+                "                ch = out.changes[tid] = {}",
+                f"        ch[{k}] = {local}",
+                f"        out.rows.append((now, tid, {k}, {local}))",
+            ]
+        elif node.kind is NodeKind.ALARM:
+            lines += _alarm_effect(gen, i, local, clears.get(i), env, series)
+    return lines
+
+
+def _alarm_effect(
+    gen: _ClassGen, i: int, local: str, clear: TExpr | None, env: dict[str, str], series: dict[str, str]
+) -> list[str]:
+    node = gen.cls.nodes[i]
+    assert node.alarm is not None
+    call = f"hooks.alarm(ctx, {i}, {local}, out); full = True"
+    if node.alarm.suppress is not None:
+        return [f"    {call}"]
+    # A plain alarm whose raise condition is what it was settles at once while idle; while active,
+    # also its clear condition must be what it was (the engine's `_run` checks the same).
+    lines = [
+        f"    if {local}.__class__ is not _bool or (st := al.get({node.name!r})) is None "
+        f"or {local} is not st.raised or st.suppressed:",
+        f"        {call}",
+        "    elif st.active:",
+    ]
+    if clear is None:
+        check = f"        if st.cleared is not None and st.cleared is {local}:"
+        return [*lines, check, f"            {call}"]
+    return [
+        *lines,
+        "        try:",
+        f"            _c = {gen.em.expr(clear, env, series)}",
+        "            _c = None if _c is M else (_c if _c.__class__ is _bool else _bool(_c))",
+        "        except Exception:",
+        "            _c = _U",
+        f"        if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+        f"            {call}",
+    ]
+
+
+class FusedMap(Mapping[str, Fused]):
+    """Input key → fused ingest function, generated and compiled on first use."""
+
+    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]]) -> None:
+        self._gen = gen
+        self._keys = sorted(gen.cls.inputs)
+        self._plan = plan
+        self._built: dict[str, Fused] = {}
+
+    def __getitem__(self, key: str) -> Fused:
+        fn = self._built.get(key)
+        if fn is None:
+            if key not in self._gen.cls.inputs:
+                raise KeyError(key)
+            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()))
+            fn = self._built[key] = self._gen.build("_ingest", lines)
+        return fn
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
