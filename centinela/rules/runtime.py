@@ -90,8 +90,8 @@ class Runtime:
     """Runs one `Engine` against a `TwinStore`; effects go to `sinks`, state to `state`.
 
     The runtime subscribes with the `extraFields` its classes need (`extra_fields_for`), so a
-    thing it does not know yet, or one whose change makes another class match it, is bound
-    from the event itself; without extra fields (a store that does not support them) it
+    thing it does not know yet, or one whose new definition makes another class match it, is
+    bound from the event itself; without extra fields (a store that does not support them) it
     retrieves the thing instead. `retrieves` counts those retrievals.
     """
 
@@ -256,20 +256,19 @@ class Runtime:
     def _may_match_now(self, thing_id: str, path: str) -> bool:
         """Whether a change at `path` may make a class match that did not match the thing before.
 
-        A class is a candidate when it is not bound to the thing and its id glob (which cannot
-        change) matches; the change then counts when it touches the class's definition
-        condition or, for a class with a `where`, any of its inputs (what `where` reads is not
-        told apart from what its rules read).
+        A class is a candidate when it is not bound to the thing (a class whose `where` is false
+        is bound, dormant, and the engine brings it in itself) and its id glob, which cannot
+        change, matches; the change counts when it touches the thing's definition.
         """
+        if not _related(path, ("/definition",)):
+            return False
         bound = {ctx.twin_class.name for ctx in self.engine.contexts.get(thing_id, ())}
-        for cls in self.engine.program.classes.values():
-            if cls.name in bound or (cls.id_glob and not fnmatch.fnmatchcase(thing_id, cls.id_glob)):
-                continue
-            if cls.definition and _related(path, ("/definition",)):
-                return True
-            if cls.where is not None and _related(path, tuple(cls.inputs)):
-                return True
-        return False
+        return any(
+            cls.definition
+            and cls.name not in bound
+            and not (cls.id_glob and not fnmatch.fnmatchcase(thing_id, cls.id_glob))
+            for cls in self.engine.program.classes.values()
+        )
 
     async def act(self, thing_id: str, rule: str, action: Action) -> list[AlarmEvent]:
         """An operator action (ack, shelve, ...) on an alarm; returns the transitions it caused."""

@@ -18,11 +18,11 @@ from centinela.twin.http import embedded_service
 
 pytestmark = pytest.mark.integration
 
-RULES = """twins Rig = things "org.acme.rigs:*" where attributes.active == true
-alarm Rig HighX severity high when p.x > 80 clear when p.x < 75
+RULES = """twins Pump = definition "org.acme:pump:*"
+alarm Pump HighP severity high when p.x > 80 clear when p.x < 75
 """
-RIG = "org.acme.rigs:rig-1"
-INACTIVE = {"attributes": {"active": False}, "features": {"p": {"properties": {"x": 90.0}}}}
+PUMP = "org.acme.pumps:p-1"
+UNDEFINED = {"features": {"p": {"properties": {"x": 90.0}}}}
 
 
 class CountingDittoTwinStore(DittoTwinStore):
@@ -39,7 +39,7 @@ class CountingDittoTwinStore(DittoTwinStore):
 
 
 @pytest.mark.parametrize("commands", ["http", "ws"])
-async def test_a_thing_that_later_matches_binds_from_the_websocket_event(commands: str) -> None:
+async def test_a_thing_whose_definition_later_matches_binds_from_the_websocket_event(commands: str) -> None:
     alarmed = asyncio.Event()
 
     def seen(out: StepOutput) -> None:
@@ -55,14 +55,14 @@ async def test_a_thing_that_later_matches_binds_from_the_websocket_event(command
             task = asyncio.create_task(runtime.run())
             try:
                 await asyncio.wait_for(runtime.ready.wait(), 10)
-                await twin.modify(RIG, "/", INACTIVE)
-                await twin.merge(RIG, "/attributes/active", True)
+                await twin.modify(PUMP, "/", UNDEFINED)  # no class matches it yet
+                await twin.merge(PUMP, "/definition", "org.acme:pump:1.0.0")
                 await asyncio.wait_for(alarmed.wait(), 10)
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
     assert [(a.thing_id, a.rule, a.state) for a in listed.out.alarms] == [
-        (RIG, "HighX", "active-unacknowledged")
+        (PUMP, "HighP", "active-unacknowledged")
     ]
-    assert [c.twin_class.name for c in runtime.engine.contexts[RIG]] == ["Rig"]
+    assert [c.twin_class.name for c in runtime.engine.contexts[PUMP]] == ["Pump"]
     assert twin.retrieved == [] and runtime.retrieves == 0  # the event's extra fields were enough

@@ -18,10 +18,14 @@ from centinela.twin.events import EventSubscription
 from centinela.twin.store import EmbeddedTwinStore
 
 RULES = """twins Rig = things "org.acme.rigs:*" where attributes.active == true
+twins Pump = definition "org.acme:pump:*"
 alarm Rig HighX severity high when p.x > 80 clear when p.x < 75
+alarm Pump HighP severity high when p.x > 80 clear when p.x < 75
 """
 RIG = "org.acme.rigs:rig-1"
+PUMP = "org.acme.pumps:p-1"
 INACTIVE = {"attributes": {"active": False}, "features": {"p": {"properties": {"x": 90.0}}}}
+UNDEFINED = {"features": {"p": {"properties": {"x": 90.0}}}}
 
 
 def program() -> Program:
@@ -83,21 +87,33 @@ def test_extra_fields_name_the_definition_and_every_input() -> None:
 
 
 @pytest.mark.parametrize("store_type", [CountingStore, NoExtraFieldsStore])
-async def test_a_thing_that_later_matches_is_bound(store_type: type[CountingStore]) -> None:
+async def test_a_thing_whose_definition_later_matches_is_bound(store_type: type[CountingStore]) -> None:
+    listed = ListSink()
+    async with store_type(clock=ManualClock(1000.0)) as store:
+        async for runtime in _running(store, listed):
+            await store.modify(PUMP, "/", UNDEFINED)
+            await _drained(runtime, 1)
+            assert runtime.engine.contexts[PUMP] == []  # known, but no class matches yet
+            await store.merge(PUMP, "/definition", "org.acme:pump:1.0.0")
+            await _drained(runtime, 2)
+            assert [c.twin_class.name for c in runtime.engine.contexts[PUMP]] == ["Pump"]
+            assert [(a.rule, a.state) for a in listed.out.alarms] == [("HighP", "active-unacknowledged")]
+            if store_type is CountingStore:
+                assert store.retrieved == [] and runtime.retrieves == 0  # bound from the event alone
+            else:
+                assert store.retrieved == [PUMP] and runtime.retrieves == 1  # no extra fields: retrieved
+
+
+@pytest.mark.parametrize("store_type", [CountingStore, NoExtraFieldsStore])
+async def test_a_where_that_becomes_true_needs_no_retrieve(store_type: type[CountingStore]) -> None:
     listed = ListSink()
     async with store_type(clock=ManualClock(1000.0)) as store:
         async for runtime in _running(store, listed):
             await store.modify(RIG, "/", INACTIVE)
-            await _drained(runtime, 1)
-            assert runtime.engine.contexts[RIG] == []  # known, but no class matches yet
             await store.merge(RIG, "/attributes/active", True)
             await _drained(runtime, 2)
-            assert [c.twin_class.name for c in runtime.engine.contexts[RIG]] == ["Rig"]
             assert [(a.rule, a.state) for a in listed.out.alarms] == [("HighX", "active-unacknowledged")]
-            if store_type is CountingStore:
-                assert store.retrieved == [] and runtime.retrieves == 0  # bound from the event alone
-            else:
-                assert store.retrieved == [RIG] and runtime.retrieves == 1  # no extra fields: retrieved
+            assert store.retrieved == []  # the engine keeps the class dormant until where holds
 
 
 @pytest.mark.parametrize("store_type", [CountingStore, NoExtraFieldsStore])
@@ -139,8 +155,8 @@ async def test_after_a_reload_extra_fields_of_the_old_program_are_not_trusted() 
     async with CountingStore(clock=ManualClock(1000.0)) as store:
         async for runtime in _running(store, listed):
             runtime.engine.swap(program(), 1000.0, StepOutput())  # new program, maybe other inputs
-            await store.modify(RIG, "/", INACTIVE)
-            await store.merge(RIG, "/attributes/active", True)
+            await store.modify(PUMP, "/", UNDEFINED)
+            await store.merge(PUMP, "/definition", "org.acme:pump:1.0.0")
             await _drained(runtime, 2)
-            assert store.retrieved == [RIG]  # the subscription's fields were chosen for the old one
-            assert [c.twin_class.name for c in runtime.engine.contexts[RIG]] == ["Rig"]
+            assert store.retrieved == [PUMP]  # the subscription's fields were chosen for the old one
+            assert [c.twin_class.name for c in runtime.engine.contexts[PUMP]] == ["Pump"]
