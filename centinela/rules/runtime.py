@@ -132,6 +132,7 @@ class Runtime:
         self._extra_program: Program | None = None  # the program the subscription's fields cover
         self._lock = asyncio.Lock()
         self._rearm = asyncio.Event()
+        self._armed: float | None = None  # when the timer task sleeps until (None: no timer due)
         self.ready = asyncio.Event()
 
     # ------------------------------------------------------------------ lifecycle
@@ -304,7 +305,9 @@ class Runtime:
     # ------------------------------------------------------------------ internals
 
     async def _emit(self, out: StepOutput) -> None:
-        self._rearm.set()
+        when = self.engine.next_wake()
+        if when is not None and (self._armed is None or when < self._armed):
+            self._rearm.set()  # a timer is due before the one the timer task sleeps until
         if not out:
             return
         for sink in self.sinks:
@@ -317,7 +320,7 @@ class Runtime:
     async def _timers(self) -> None:
         while True:
             self._rearm.clear()
-            when = self.engine.next_wake()
+            when = self._armed = self.engine.next_wake()
             waiter = asyncio.ensure_future(self._rearm.wait())
             sleeper = asyncio.ensure_future(self.clock.sleep_until(when)) if when is not None else None
             pending = {waiter} if sleeper is None else {waiter, sleeper}
