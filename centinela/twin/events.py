@@ -32,7 +32,6 @@ from centinela.twin.model import compile_fields, parse_fields
 __all__ = ["Accept", "EventHub", "EventSubscription", "LazyExtra", "Reservation", "View", "event_selector"]
 
 
-
 class View:
     """The thing after a change (before it, for a deleted thing), for filters and `extraFields`.
 
@@ -57,7 +56,8 @@ class View:
 class LazyExtra(Mapping[str, Any]):
     """`ThingEvent.extra` picked from the thing only when first read (most subscribers never do).
 
-    The stored thing never changes in place, so picking later gives what picking at once would.
+    The stored thing never changes in place, so picking later gives what picking at once would
+    (selectors of `_policy`, `_revision`, ... are picked at once instead).
     """
 
     __slots__ = ("_pick", "_source", "_value")
@@ -314,7 +314,12 @@ def event_selector(
             if thing is None or not predicate(thing):
                 return None
         if select is not None:
-            extra = LazyExtra(select, view if specials else lambda: view.thing)
+            extra: Mapping[str, Any]
+            if specials:  # `_policy` and the like may change later: picked now
+                thing = view()
+                extra = select(thing) if thing is not None else {}
+            else:
+                extra = LazyExtra(select, lambda: view.thing)
             return ThingEvent(
                 event.thing_id,
                 event.action,

@@ -168,14 +168,23 @@ def test_queue_size_must_be_positive() -> None:
 
 
 async def test_extra_fields_are_picked_when_read_and_show_the_thing_at_the_event() -> None:
+    from centinela.twin.events import LazyExtra
     from centinela.twin.store import EmbeddedTwinStore
 
     async with EmbeddedTwinStore() as store:
-        sub = store.subscribe(extra_fields="attributes/site,_revision")
+        lazy = store.subscribe(extra_fields="attributes/site")
+        eager = store.subscribe(extra_fields="attributes/site,_revision")
         await store.put("org.acme:w-1", "/", {"attributes": {"site": "north", "depth": 3}})
         await store.merge("org.acme:w-1", "/attributes", {"site": "south"})
-        first, second = sub.get_nowait(), sub.get_nowait()
+        first, second = lazy.get_nowait(), lazy.get_nowait()
         assert first is not None and second is not None
-        assert first.extra == {"attributes": {"site": "north"}, "_revision": 1}
-        assert dict(second.extra or {}) == {"attributes": {"site": "south"}, "_revision": 2}
-        await sub.aclose()
+        assert isinstance(first.extra, LazyExtra)  # nothing picked yet; read after the later change
+        assert first.extra == {"attributes": {"site": "north"}}
+        assert dict(second.extra or {}) == {"attributes": {"site": "south"}}
+        events = [eager.get_nowait(), eager.get_nowait()]
+        assert [dict(e.extra or {}) for e in events if e is not None] == [
+            {"attributes": {"site": "north"}, "_revision": 1},
+            {"attributes": {"site": "south"}, "_revision": 2},
+        ]
+        await lazy.aclose()
+        await eager.aclose()
