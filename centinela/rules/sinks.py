@@ -49,6 +49,9 @@ class TwinSink:
     everything handed over to be written.
     """
 
+    YIELD_EVERY = 16
+    """Merges the coalescing writer makes before it lets other tasks run."""
+
     def __init__(self, twin: TwinStore, *, coalesce: bool = False) -> None:
         self.twin = twin
         self.coalesce = coalesce
@@ -72,12 +75,16 @@ class TwinSink:
             batch, self._pending = self._pending, {}
             step = StepOutput()
             step.changes.update(batch)
-            for thing_id, patch in step.patches.items():
+            for n, (thing_id, patch) in enumerate(step.patches.items(), 1):
                 try:
                     await self.twin.merge(thing_id, "/", patch, headers=ORIGIN)
                     self.merges += 1
                 except CentinelaError as exc:
                     log.warning("Writing the engine's merge to %s failed: %s", thing_id, exc)
+                if n % self.YIELD_EVERY == 0:
+                    # An in-process store never suspends a merge: let new readings be processed
+                    # between slices of a long batch (what piles up meanwhile is coalesced).
+                    await asyncio.sleep(0)
 
     async def flush(self) -> None:
         while self._writer is not None and not self._writer.done():

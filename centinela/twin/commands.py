@@ -16,8 +16,16 @@ from centinela.twin.errors import (
     thing_id_not_settable,
     thing_not_found,
 )
-from centinela.twin.merge import merge_patch, strip_nulls
-from centinela.twin.model import THING_FIELDS, Resource, check_merged, classify, to_iso, validate_value
+from centinela.twin.merge import merge_at, merge_patch, strip_nulls
+from centinela.twin.model import (
+    THING_FIELDS,
+    Resource,
+    check_keys,
+    check_merged,
+    classify,
+    to_iso,
+    validate_value,
+)
 from centinela.twin.pointer import MISSING, Pointer, delete_at, get_at, nest, set_at
 
 __all__ = [
@@ -97,6 +105,12 @@ class Change:
     value: JSON
     noop: bool = False
     """Nothing to apply (every part of a conditional merge was dropped): no revision, no event."""
+    private: bool = False
+    """`value` shares nothing mutable with the new record, so an event may carry it uncopied."""
+
+
+_FREE_JSON = frozenset({Resource.ATTRIBUTE, Resource.PROPERTY, Resource.DESIRED_PROPERTY})
+"""Resources whose value is any JSON (with valid keys): a merge there cannot break the thing."""
 
 
 def _ordered(thing: dict[str, JSON]) -> dict[str, JSON]:
@@ -190,16 +204,43 @@ def apply_modify(
     return Change(new, created, "created" if created else "modified", parts, value)
 
 
-def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch: JSON, now: float) -> Change:
+def apply_merge(
+    record: ThingRecord | None,
+    thing_id: str,
+    parts: Pointer,
+    patch: JSON,
+    now: float,
+    *,
+    keys_checked: bool = False,
+) -> Change:
     """Apply a merge patch at `parts` (RFC 7396; `null` deletes); missing objects are created.
 
     As Ditto does since 3.3, a merge at `/` creates a thing that does not exist (a `created`
-    event and a 201); below `/` the thing must exist.
+    event and a 201); below `/` the thing must exist. `keys_checked` says every key of `patch`
+    is known to be plain (see `centinela.twin.pointer.checked_patch`).
     """
     kind = classify(parts)
     if kind is Resource.THING and (record is None or record.thing is None) and isinstance(patch, dict):
         return apply_create(record, thing_id, strip_nulls(patch), now)
     record, thing = _live(record, thing_id)
+    if kind in _FREE_JSON:
+        # Below an attribute or a property anything that is JSON with valid keys may go: only the
+        # patch needs checking, and only the objects on the way down are copied.
+        if patch is None and get_at(thing, parts) is MISSING:
+            merged = thing
+        else:
+            if not keys_checked:
+                check_keys(patch, f"the merge patch for Thing '{thing_id}'")
+            merged = merge_at(thing, parts, patch)
+            if parts[0] not in thing:
+                merged = _ordered(merged)
+        new = ThingRecord(thing_id, record.revision + 1, merged, record.created, now, record.metadata)
+        return Change(new, False, "merged", parts, patch, private=True)
+    if kind is Resource.THING and keys_checked and type(patch) is dict:
+        values = _merge_values_only(thing, patch)
+        if values is not None:
+            new = ThingRecord(thing_id, record.revision + 1, values, record.created, now, record.metadata)
+            return Change(new, False, "merged", parts, patch, private=True)
     if kind is Resource.THING:
         if not isinstance(patch, dict):
             msg = f"A merge patch for the Thing '{thing_id}' must be a JSON object, not {patch!r:.80}."
@@ -218,10 +259,45 @@ def apply_merge(record: ThingRecord | None, thing_id: str, parts: Pointer, patch
         merged = thing  # deleting what is not there changes nothing, but is still a merge
     else:
         merged = merge_patch(thing, root_patch)
-    checked = check_merged(thing_id, merged, root_patch)
+    checked = check_merged(thing_id, merged, root_patch, keys_checked=keys_checked)
     checked.setdefault("policyId", thing.get("policyId", thing_id))
     new = ThingRecord(thing_id, record.revision + 1, _ordered(checked), record.created, now, record.metadata)
-    return Change(new, False, "merged", parts, patch)
+    return Change(new, False, "merged", parts, patch, private=True)
+
+
+def _merge_values_only(thing: dict[str, JSON], patch: dict[str, JSON]) -> dict[str, JSON] | None:
+    """A merge at `/` that only sets attributes and feature (desired) properties; else `None`.
+
+    Such a patch cannot break the thing (its keys were checked already): below `attributes` and
+    `properties` any JSON goes, so nothing is re-validated and only the objects on the way are
+    copied. Anything else (a deletion, a definition, a policy id, ...) takes the general path.
+    """
+    out = dict(thing)
+    for key, value in patch.items():
+        if type(value) is not dict:
+            return None
+        if key == "attributes":
+            out[key] = merge_patch(thing.get(key), value)
+        elif key == "features":
+            features = thing.get("features")
+            features = dict(features) if isinstance(features, dict) else {}
+            for fid, feature_patch in value.items():
+                if type(feature_patch) is not dict or not fid:
+                    return None
+                feature = features.get(fid)
+                feature = dict(feature) if isinstance(feature, dict) else {}
+                for member, members in feature_patch.items():
+                    if member not in _VALUE_MEMBERS or type(members) is not dict:
+                        return None
+                    feature[member] = merge_patch(feature.get(member), members)
+                features[fid] = feature
+            out[key] = features
+        else:
+            return None
+    return out if all(key in thing for key in patch) else _ordered(out)
+
+
+_VALUE_MEMBERS = frozenset({"properties", "desiredProperties"})
 
 
 def apply_delete(record: ThingRecord | None, thing_id: str, parts: Pointer, now: float) -> Change:

@@ -21,19 +21,72 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable, Collection
-from dataclasses import replace
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Any, Self
 
 from centinela.ports import ThingEvent
 from centinela.twin.ids import namespace_of
 from centinela.twin.lifecycle import AsyncCloseable
-from centinela.twin.model import parse_fields, select_fields
-from centinela.twin.pointer import copy_json
+from centinela.twin.model import compile_fields, parse_fields
 
-__all__ = ["Accept", "EventHub", "EventSubscription", "Reservation", "event_selector"]
+__all__ = ["Accept", "EventHub", "EventSubscription", "LazyExtra", "Reservation", "View", "event_selector"]
 
-View = Callable[[], "dict[str, Any] | None"]
+
+class View:
+    """The thing after a change (before it, for a deleted thing), for filters and `extraFields`.
+
+    `thing` is the stored JSON itself (read it, never change it); calling the view gives the
+    thing with `_revision`, `_modified`, ... as RQL and field selectors see them, built on first
+    use only and then kept.
+    """
+
+    __slots__ = ("_built", "_make", "thing")
+
+    def __init__(self, thing: dict[str, Any] | None, make: Callable[[], dict[str, Any] | None]) -> None:
+        self.thing = thing
+        self._make = make
+        self._built: list[dict[str, Any] | None] = []
+
+    def __call__(self) -> dict[str, Any] | None:
+        if not self._built:
+            self._built.append(self._make())
+        return self._built[0]
+
+
+class LazyExtra(Mapping[str, Any]):
+    """`ThingEvent.extra` picked from the thing only when first read (most subscribers never do).
+
+    The stored thing never changes in place, so picking later gives what picking at once would
+    (selectors of `_policy`, `_revision`, ... are picked at once instead).
+    """
+
+    __slots__ = ("_pick", "_source", "_value")
+
+    def __init__(self, pick: Callable[[Any], Any], source: Callable[[], Any]) -> None:
+        self._pick = pick
+        self._source = source
+        self._value: dict[str, Any] | None = None
+
+    def _picked(self) -> dict[str, Any]:
+        if self._value is None:
+            thing = self._source()
+            picked = self._pick(thing) if thing is not None else {}
+            self._value = picked if isinstance(picked, dict) else {}
+        return self._value
+
+    def __getitem__(self, key: str) -> Any:
+        return self._picked()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._picked())
+
+    def __len__(self) -> int:
+        return len(self._picked())
+
+    def __repr__(self) -> str:
+        return repr(self._picked())
+
+
 Accept = Callable[[ThingEvent, View], "ThingEvent | None"]
 """Decides whether a subscription wants an event (given a lazy view of the thing after the change)
 and returns the event to deliver (enriched with `extra`), or `None` to skip it."""
@@ -182,6 +235,17 @@ class EventHub:
     def subscriptions(self) -> int:
         return len(self._subs)
 
+    def reserve_now(self) -> Reservation | None:
+        """`reserve` when every open subscription has room (nothing to wait for); `None` otherwise."""
+        subs = self._subs
+        for sub in subs:
+            if len(sub._items) + sub._reserved >= sub._max:
+                return None
+        held = [sub for sub in subs if not sub._closed]
+        for sub in held:
+            sub._reserved += 1
+        return Reservation(held)
+
     async def reserve(self) -> Reservation:
         """Hold a slot in every open subscription's queue (except the current task's own)."""
         me = asyncio.current_task()
@@ -238,6 +302,9 @@ def event_selector(
 
         predicate = compile_filter(filter)
     selectors = parse_fields(extra_fields) if extra_fields is not None else None
+    # Selectors that name no `_revision`-like member read the stored thing, not the costlier view.
+    specials = selectors is not None and any(s and s[0].startswith("_") for s in selectors)
+    select = compile_fields(selectors) if selectors is not None else None
 
     def accept(event: ThingEvent, view: View) -> ThingEvent | None:
         if namespaces is not None and namespace_of(event.thing_id) not in namespaces:
@@ -246,10 +313,23 @@ def event_selector(
             thing = view()
             if thing is None or not predicate(thing):
                 return None
-        if selectors is not None:
-            thing = view()
-            extra = select_fields(thing, selectors) if thing is not None else {}
-            return replace(event, extra=copy_json(extra))
+        if select is not None:
+            extra: Mapping[str, Any]
+            if specials:  # `_policy` and the like may change later: picked now
+                thing = view()
+                extra = select(thing) if thing is not None else {}
+            else:
+                extra = LazyExtra(select, lambda: view.thing)
+            return ThingEvent(
+                event.thing_id,
+                event.action,
+                event.path,
+                event.value,
+                event.revision,
+                event.timestamp,
+                event.headers,
+                extra,
+            )
         return event
 
     return accept

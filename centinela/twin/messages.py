@@ -96,7 +96,7 @@ def event_envelope(event: ThingEvent, channel: Channel = Channel.TWIN) -> Envelo
         headers,
         event.path,
         ABSENT if event.action == "deleted" else event.value,
-        extra=event.extra if event.extra is not None else ABSENT,
+        extra=dict(event.extra) if event.extra is not None else ABSENT,
         revision=event.revision,
         timestamp=to_iso(event.timestamp) if event.timestamp is not None else None,
     )

@@ -102,6 +102,8 @@ def with_metadata(change: Change, headers: Mapping[str, str]) -> Change:
     """The change with `_metadata` kept in step: pruned where values went, set from the headers."""
     record = change.record
     metadata = record.metadata
+    if metadata is None and PUT_METADATA not in headers and DELETE_METADATA not in headers:
+        return change  # nothing recorded, nothing asked for
     if change.action == "deleted" or (change.action == "merged" and change.value is None):
         metadata = prune(metadata, change.path)
     elif change.action == "merged" and isinstance(change.value, dict):

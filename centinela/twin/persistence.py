@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 from collections.abc import Awaitable
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +25,7 @@ __all__ = [
 ]
 
 JSON = Any
+log = logging.getLogger(__name__)
 
 
 class TwinPersistence(Protocol):
@@ -32,6 +34,10 @@ class TwinPersistence(Protocol):
     async def load(self) -> tuple[list[ThingRecord], list[PolicyRecord]]: ...
 
     async def save(self, things: list[ThingRecord], policies: list[PolicyRecord]) -> None: ...
+
+    async def flush(self) -> None:
+        """Return once everything saved so far is durable."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -51,6 +57,15 @@ class MemoryPersistence:
             self.things[record.thing_id] = record
         for policy in policies:
             self.policies[policy.policy_id] = policy
+
+    def keep(self, record: ThingRecord, policies: list[PolicyRecord]) -> None:
+        """`save` of one record without the coroutine: the embedded store's write path calls it."""
+        self.things[record.thing_id] = record
+        for policy in policies:
+            self.policies[policy.policy_id] = policy
+
+    async def flush(self) -> None:
+        return None
 
     async def aclose(self) -> None:
         return None
@@ -85,10 +100,17 @@ class SqlitePersistence:
     Concurrent `save` calls are group-committed: while one transaction runs in the thread, the
     next writes gather and go together in the following transaction; each caller returns once
     the transaction holding its write has committed.
+
+    With `write_behind=True` a caller does not wait: its write goes into the next transaction
+    and is durable once `flush()` (or `aclose()`) returns. A transaction that fails keeps its
+    writes queued, in order, for the next one, and `flush()` raises the failure until a
+    transaction succeeds: nothing is dropped, but a crash loses what was not yet committed.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, write_behind: bool = False) -> None:
         self.path = str(path)
+        self.write_behind = write_behind
+        self._failure: TwinError | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="centinela-twin-sqlite")
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[_Batch, asyncio.Future[None]]] = []
@@ -175,6 +197,8 @@ class SqlitePersistence:
         self._pending.append(((things, policies), future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._drain())
+        if self.write_behind:
+            future.set_result(None)  # durable at the next transaction; `flush` waits for it
         return future
 
     async def _drain(self) -> None:
@@ -190,32 +214,63 @@ class SqlitePersistence:
                     f"The twin database '{self.path}' could not store the change: {exc}.",
                     "Please try again later.",
                 )
+                if self.write_behind:
+                    # The changes are visible already: keep them, in order, for the next try.
+                    self._pending = batch + self._pending
+                    self._failure = error
+                    log.warning("%s Kept %d write(s) queued for the next flush.", error.message, len(batch))
+                    return
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(error)
                 continue
+            self._failure = None
             for _, future in batch:
                 if not future.done():
                     future.set_result(None)
 
-    async def aclose(self) -> None:
+    async def flush(self) -> None:
+        """Return once every write submitted so far is committed (raise `TwinError` 503 if not)."""
+        if self._pending and (self._writer is None or self._writer.done()):
+            self._writer = asyncio.create_task(self._drain())
         if self._writer is not None:
-            await self._writer
+            await asyncio.shield(self._writer)
+        if self._pending and self._failure is not None:
+            raise self._failure
+
+    async def aclose(self) -> None:
+        failure: TwinError | None = None
+        try:
+            await self.flush()
+        except TwinError as exc:
+            failure = exc
         loop = asyncio.get_running_loop()
         if self._conn is not None:
             await loop.run_in_executor(self._executor, self._conn.close)
             self._conn = None
         self._executor.shutdown(wait=True)
+        if failure is not None:
+            raise failure
 
 
 def open_persistence(url: str | None) -> TwinPersistence:
-    """Persistence for a URL: `memory://` (or `None`), `sqlite:///path/to/twins.db` or a plain path."""
+    """Persistence for a URL: `memory://` (or `None`), `sqlite:///path/to/twins.db` or a plain path.
+
+    `sqlite:///path?write-behind=true` selects `SqlitePersistence(write_behind=True)`.
+    """
     if url is None or url in ("memory://", "memory:", ":memory:"):
         return MemoryPersistence()
     if url.startswith("sqlite://"):
-        path = url[len("sqlite://") :]
+        path, _, query = url[len("sqlite://") :].partition("?")
         path = path[1:] if path.startswith("/") else path
-        return SqlitePersistence(path or ":memory:")
+        options = dict(part.partition("=")[::2] for part in query.split("&") if part)
+        behind = options.pop("write-behind", "false").lower()
+        if options or behind not in ("true", "false", "1", "0"):
+            from centinela.errors import ConfigError
+
+            msg = f"The twin store URL '{url}' has unknown options; only write-behind=true|false is known."
+            raise ConfigError(msg)
+        return SqlitePersistence(path or ":memory:", write_behind=behind in ("true", "1"))
     if "://" in url:
         from centinela.errors import ConfigError
 

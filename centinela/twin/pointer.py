@@ -12,6 +12,7 @@ __all__ = [
     "MISSING",
     "Pointer",
     "checked_json",
+    "checked_patch",
     "copy_json",
     "delete_at",
     "find_all",
@@ -77,7 +78,12 @@ def _parse_cached(text: str) -> Pointer:
 
 
 def format_pointer(parts: Pointer) -> str:
-    """The pointer text for `parts` (`/` for the root), escaping `~` and `/`."""
+    """The pointer text for `parts` (`/` for the root), escaping `~` and `/` (cached)."""
+    return _format_cached(parts)
+
+
+@functools.lru_cache(maxsize=4096)
+def _format_cached(parts: Pointer) -> str:
     if not parts:
         return "/"
     return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts)
@@ -98,18 +104,65 @@ def checked_json(value: JSON, where: str = "value") -> JSON:
     That is objects with string keys, arrays, strings, finite numbers, booleans and null;
     anything else is a `TwinError` 400 naming it.
     """
-    if isinstance(value, dict):
-        for key in value:
-            if not isinstance(key, str):
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float:
+        if value - value == 0.0:  # finite (inf - inf and nan - nan are nan)
+            return value
+    elif kind is dict:
+        out = {}
+        for key, child in value.items():
+            if type(key) is not str and not isinstance(key, str):
                 msg = f"The {where} has the key {key!r}, but JSON object keys are strings."
                 raise _invalid_json(msg)
-        return {k: checked_json(v, where) for k, v in value.items()}
+            out[key] = checked_json(child, where)
+        return out
+    elif kind is list:
+        return [checked_json(v, where) for v in value]
+    return _checked_other(value, where)
+
+
+def checked_patch(value: JSON, where: str = "value") -> tuple[JSON, bool]:
+    """`checked_json(value)` and whether every object key in it is plain.
+
+    Plain is what Ditto accepts anywhere: non-empty, printable, without '/'. A merge whose keys
+    are all plain needs no second walk to check them (`centinela.twin.model.check_keys`).
+    """
+    plain = True
+
+    def walk(node: JSON) -> JSON:
+        nonlocal plain
+        kind = type(node)
+        if kind is str or kind is int or kind is bool or node is None:
+            return node
+        if kind is float and node - node == 0.0:
+            return node
+        if kind is dict:
+            out = {}
+            for key, child in node.items():
+                if type(key) is not str or not key or "/" in key or not key.isprintable():
+                    plain = False
+                out[key] = walk(child)
+            return out if plain else checked_json(node, where)  # non-string keys: its error
+        if kind is list:
+            return [walk(child) for child in node]
+        return checked_json(node, where)
+
+    copy = walk(value)
+    return copy, plain
+
+
+def _checked_other(value: JSON, where: str) -> JSON:
+    """`checked_json` for what is not exactly a JSON type: subclasses, tuples, or not JSON at all."""
+    if isinstance(value, dict):
+        return checked_json(dict(value), where)
     if isinstance(value, list | tuple):
         return [checked_json(v, where) for v in value]
     if isinstance(value, float) and not math.isfinite(value):
         msg = f"The {where} holds the number {value!r}, which JSON cannot carry."
         raise _invalid_json(msg)
-    if value is None or isinstance(value, str | int | float):
+    if isinstance(value, str | int | float):
         return value
     msg = f"The {where} holds {value!r:.80} of type {type(value).__name__}, which is not JSON."
     raise _invalid_json(msg)

@@ -74,6 +74,11 @@ class TwinState(AsyncCloseable):
             self._opened = True
         return self
 
+    async def flush(self) -> None:
+        """Return once every change so far is durable (a write-behind persistence commits now)."""
+        if self._opened and not self._closed:
+            await self.persistence.flush()
+
     async def aclose(self) -> None:
         for sub in list(self._hub._subs):
             await sub.aclose()

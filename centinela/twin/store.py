@@ -19,7 +19,7 @@ from centinela.twin.commands import (
 )
 from centinela.twin.conditions import PATCH_CONDITIONS, apply_patch_conditions, check_preconditions, etag_of
 from centinela.twin.errors import policy_not_found, thing_not_creatable, thing_not_found
-from centinela.twin.events import EventSubscription, event_selector
+from centinela.twin.events import EventSubscription, View, event_selector
 from centinela.twin.ids import validate_thing_id
 from centinela.twin.metadata import with_metadata
 from centinela.twin.model import parse_fields, select_fields
@@ -32,6 +32,7 @@ from centinela.twin.pointer import (
     MISSING,
     Pointer,
     checked_json,
+    checked_patch,
     copy_json,
     format_pointer,
     get_at,
@@ -56,6 +57,18 @@ def _header(headers: Headers, name: str) -> str | None:
             if key.lower() == name:
                 return candidate
     return value
+
+
+def _lowered(headers: Headers) -> Mapping[str, str]:
+    """The headers keyed by lower-case name (a header sent in lower case wins over other spellings)."""
+    if all(key.islower() for key in headers):
+        return headers
+    low: dict[str, str] = {}
+    for key, value in headers.items():
+        name = key.lower()
+        if name not in low or key == name:
+            low[name] = value
+    return low
 
 
 class EmbeddedTwinStore(TwinState):
@@ -86,80 +99,94 @@ class EmbeddedTwinStore(TwinState):
     ) -> WriteResult:
         if not self._opened or self._closed:
             await self.open()  # never write over persisted revisions unread; refused once closed
-        if thing_id not in self._records:
+        records = self._records
+        if thing_id not in records:
             validate_thing_id(thing_id)
         if headers:
             # Ditto headers may carry the preconditions too (explicit arguments win).
-            if_match = if_match if if_match is not None else _header(headers, "if-match")
-            if_none_match = if_none_match if if_none_match is not None else _header(headers, "if-none-match")
-            condition = condition if condition is not None else _header(headers, "condition")
-        if headers is None or _header(headers, "correlation-id") is None:
+            low = _lowered(headers)
+            if_match = if_match if if_match is not None else low.get("if-match")
+            if_none_match = if_none_match if if_none_match is not None else low.get("if-none-match")
+            condition = condition if condition is not None else low.get("condition")
+            if "correlation-id" in low:
+                headers = dict(headers)  # the event keeps its own copy
+            else:
+                self._writes += 1
+                headers = {**headers, "correlation-id": f"{self._id_prefix}-{self._writes}"}
+        else:
             # Ditto gives every command a correlation id; its event carries it.
             self._writes += 1
-            headers = {**(headers or {}), "correlation-id": f"{self._id_prefix}-{self._writes}"}
-        reservation = await self._hub.reserve()
+            headers = {"correlation-id": f"{self._id_prefix}-{self._writes}"}
+        hub = self._hub
+        reservation = hub.reserve_now()
+        if reservation is None:
+            reservation = await hub.reserve()
+        lock = self._lock(thing_id)
         try:
-            async with self._lock(thing_id):
-                record = self._records.get(thing_id)
-                if not self._scoped(thing_id, namespaces):
+            await lock.acquire()
+            try:
+                record = records.get(thing_id)
+                if namespaces is not None and not self._scoped(thing_id, namespaces):
                     if record is not None and record.thing is not None:
                         raise thing_not_found(thing_id)
                     if parts:
                         raise thing_not_found(thing_id)
                     raise thing_not_creatable(thing_id, "its namespace is not one the requester may use.")
-                check_preconditions(
-                    record,
-                    parts,
-                    if_match=if_match,
-                    if_none_match=if_none_match,
-                    condition=condition,
-                    reading=False,
-                    view=self._view,
-                )
+                if if_match is not None or if_none_match is not None or condition is not None:
+                    check_preconditions(
+                        record,
+                        parts,
+                        if_match=if_match,
+                        if_none_match=if_none_match,
+                        condition=condition,
+                        reading=False,
+                        view=self._view,
+                    )
                 now = self.clock.now()
                 change = with_metadata(op(record, now), headers)
                 new = change.record
                 if change.noop:
                     current = get_at(new.thing, change.path) if new.thing is not None else MISSING
                     return WriteResult(new.revision, False, None, change.path, current, None)
-                policies = self._new_policies(record, new, headers, source)
+                created_or_deleted = (record is None or record.thing is None) != (new.thing is None)
+                policies = self._new_policies(record, new, headers, source) if created_or_deleted else []
                 cancelled = False
-                if isinstance(self.persistence, MemoryPersistence):
-                    await self.persistence.save([new], policies)  # never suspends: cannot be cut short
-                elif isinstance(self.persistence, SqlitePersistence):
-                    cancelled = await to_the_end(self.persistence.submit([new], policies))
+                persistence = self.persistence
+                if type(persistence) is MemoryPersistence:
+                    persistence.keep(new, policies)  # never suspends: cannot be cut short
+                elif isinstance(persistence, SqlitePersistence):
+                    cancelled = await to_the_end(persistence.submit([new], policies))
                 else:
-                    cancelled = await to_the_end(self.persistence.save([new], policies))
-                if (record is None or record.thing is None) != (new.thing is None):
+                    cancelled = await to_the_end(persistence.save([new], policies))
+                if created_or_deleted:
                     self._sorted_ids = None  # a thing came or went
-                self._records[thing_id] = new
-                self._book.commit(policies)
+                records[thing_id] = new
+                if policies:
+                    self._book.commit(policies)
+                # A merge's value is the store's own copy of the patch, which the merged thing never
+                # shares (`apply_merge` builds fresh objects): the event may carry it as it is.
+                value = change.value if change.private else copy_json(change.value)
                 event = ThingEvent(
-                    thing_id=thing_id,
-                    action=change.action,
-                    path=format_pointer(change.path),
-                    value=copy_json(change.value),
-                    revision=new.revision,
-                    timestamp=now,
-                    headers=dict(headers or {}),
+                    thing_id, change.action, format_pointer(change.path), value, new.revision, now, headers
                 )
-                before = record.thing if record is not None else None
-                cache: list[dict[str, JSON]] = []
-
-                def view() -> dict[str, JSON] | None:
-                    if not cache:
-                        cache.append(self._view(new, new.thing if new.thing is not None else before))
-                    return cache[0]
-
-                self._hub.deliver(reservation, event, view)
+                hub.deliver(reservation, event, self._lazy_view(record, new))
                 if cancelled:
                     # The change is durable and visible; only its caller stopped waiting.
                     raise asyncio.CancelledError
+            finally:
+                lock.release()
         finally:
-            self._hub.release(reservation)
-        value = change.value if change.created else None
+            hub.release(reservation)
         current = get_at(new.thing, change.path) if new.thing is not None else MISSING
-        return WriteResult(new.revision, change.created, copy_json(value), change.path, current, event)
+        if change.created:
+            return WriteResult(new.revision, True, copy_json(change.value), change.path, current, event)
+        return WriteResult(new.revision, False, None, change.path, current, event)
+
+    def _lazy_view(self, before: ThingRecord | None, new: ThingRecord) -> View:
+        """The thing after a change as filters and `extraFields` see it, built on first use only."""
+        prior = before.thing if before is not None else None
+        thing = new.thing if new.thing is not None else prior
+        return View(thing, lambda: self._view(new, thing))
 
     def _new_policies(
         self, before: ThingRecord | None, after: ThingRecord, headers: Headers | None, source: JSON
@@ -263,11 +290,11 @@ class EmbeddedTwinStore(TwinState):
     ) -> WriteResult:
         """Ditto's `merge` (RFC 7396 at `path`, `null` deletes): 204, or 201 when it created the thing."""
         parts = parse_pointer(path)
-        value = checked_json(value)
+        value, plain = checked_patch(value)
         return await self._write(
             thing_id,
             parts,
-            lambda record, now: self._conditional_merge(record, thing_id, parts, value, now, headers),
+            lambda record, now: self._conditional_merge(record, thing_id, parts, value, now, headers, plain),
             headers=headers,
             namespaces=namespaces,
             if_match=if_match,
@@ -284,13 +311,14 @@ class EmbeddedTwinStore(TwinState):
         patch: JSON,
         now: float,
         headers: Headers | None,
+        plain: bool = False,
     ) -> Change:
-        header = _header(headers, PATCH_CONDITIONS) if headers else None
+        header = _lowered(headers).get(PATCH_CONDITIONS) if headers else None
         if header is not None and record is not None and record.thing is not None:
             patch, anything = apply_patch_conditions(patch, header, self._view(record))
             if not anything:
                 return Change(record, False, "merged", parts, {}, noop=True)
-        return apply_merge(record, thing_id, parts, patch, now)
+        return apply_merge(record, thing_id, parts, patch, now, keys_checked=plain)
 
     async def remove(
         self,

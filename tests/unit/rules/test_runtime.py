@@ -99,3 +99,25 @@ async def test_restart_from_checkpoint_keeps_a_pending_on_delay() -> None:
         assert [(a.time, a.state) for a in listed.out.alarms] == [(1031.0, "active-unacknowledged")]
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_freeze_gc_takes_the_start_up_state_out_of_the_collectors_scans() -> None:
+    import gc
+
+    clock = ManualClock(1000.0)
+    async with EmbeddedTwinStore(clock=clock) as twin:
+        await twin.modify(WELL, "/", well_thing())
+        for freeze in (False, True):
+            before = gc.get_freeze_count()
+            runtime = Runtime(well_program(), twin, clock, [ListSink()], freeze_gc=freeze)
+            task = asyncio.create_task(runtime.run())
+            try:
+                await runtime.ready.wait()
+                frozen = gc.get_freeze_count()
+                thing_contexts = runtime.engine.contexts[WELL]
+                assert (frozen > before) is freeze
+                assert any(obj is thing_contexts for obj in gc.get_objects()) is not freeze
+            finally:
+                gc.unfreeze()
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from centinela.rules.output import StepOutput
 from centinela.rules.sinks import TwinSink, alarm_topic
 from centinela.twin.store import EmbeddedTwinStore
@@ -47,3 +49,20 @@ def test_alarm_topics_by_severity() -> None:
         "alarms.warnings",
         "alarms.warnings",
     ]
+
+
+async def test_coalescing_writer_lets_other_tasks_run_during_a_long_batch() -> None:
+    async with EmbeddedTwinStore() as twin:
+        things = [f"org.acme.wells:w{i}" for i in range(2 * TwinSink.YIELD_EVERY + 3)]
+        for thing in things:
+            await twin.modify(thing, "/", {"features": {}})
+        sink = TwinSink(twin, coalesce=True)
+        out = StepOutput()
+        for thing in things:
+            out.patch(thing, "/features/out/properties/x", 1.0)
+        await sink.emit(out)
+        await asyncio.sleep(0)  # the writer starts and gives the loop back after one slice
+        assert sink.merges == TwinSink.YIELD_EVERY
+        await sink.flush()
+        assert sink.merges == len(things)
+        assert all(twin.revision(thing) == 2 for thing in things)

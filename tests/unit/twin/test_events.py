@@ -165,3 +165,26 @@ async def test_closing_releases_waiting_writers() -> None:
 def test_queue_size_must_be_positive() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         EventHub().subscribe(queue_size=-1)
+
+
+async def test_extra_fields_are_picked_when_read_and_show_the_thing_at_the_event() -> None:
+    from centinela.twin.events import LazyExtra
+    from centinela.twin.store import EmbeddedTwinStore
+
+    async with EmbeddedTwinStore() as store:
+        lazy = store.subscribe(extra_fields="attributes/site")
+        eager = store.subscribe(extra_fields="attributes/site,_revision")
+        await store.put("org.acme:w-1", "/", {"attributes": {"site": "north", "depth": 3}})
+        await store.merge("org.acme:w-1", "/attributes", {"site": "south"})
+        first, second = lazy.get_nowait(), lazy.get_nowait()
+        assert first is not None and second is not None
+        assert isinstance(first.extra, LazyExtra)  # nothing picked yet; read after the later change
+        assert first.extra == {"attributes": {"site": "north"}}
+        assert dict(second.extra or {}) == {"attributes": {"site": "south"}}
+        events = [eager.get_nowait(), eager.get_nowait()]
+        assert [dict(e.extra or {}) for e in events if e is not None] == [
+            {"attributes": {"site": "north"}, "_revision": 1},
+            {"attributes": {"site": "south"}, "_revision": 2},
+        ]
+        await lazy.aclose()
+        await eager.aclose()

@@ -8,6 +8,7 @@ from centinela.errors import TwinError
 from centinela.twin.model import (
     Resource,
     classify,
+    compile_fields,
     from_iso,
     parse_fields,
     select_fields,
@@ -122,3 +123,33 @@ def test_iso_timestamps() -> None:
     assert to_iso(0.5) == "1970-01-01T00:00:00.500000Z"
     assert from_iso("2021-01-18T09:42:12Z") == 1610962932.0
     assert from_iso(to_iso(1_700_000_123.456789)) == pytest.approx(1_700_000_123.456789)
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        "thingId,definition,attributes/active,features/p/properties/x",
+        "attributes/site,attributes",
+        "attributes,attributes/site",
+        "features(pressure/properties/tubing,flow),attributes/missing",
+        "features/*/properties/tubing,thingId",
+        "attributes/site/below-a-string",
+    ],
+)
+def test_compiled_fields_select_what_select_fields_does_as_a_copy(fields: str) -> None:
+    thing = {
+        "thingId": "a:b",
+        "attributes": {"site": "north", "active": True},
+        "features": {
+            "pressure": {"properties": {"tubing": 101.5, "casing": [1, 2]}},
+            "flow": {"properties": {"oil": {"rate": 3}}},
+        },
+    }
+    selectors = parse_fields(fields)
+    picked = compile_fields(selectors)(thing)
+    assert picked == select_fields(thing, selectors)
+    picked.get("attributes", {})["site"] = "changed"
+    for feature in picked.get("features", {}).values():
+        feature.get("properties", {}).clear()
+    assert thing["attributes"]["site"] == "north"
+    assert thing["features"]["pressure"]["properties"]["tubing"] == 101.5

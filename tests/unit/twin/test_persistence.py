@@ -116,3 +116,60 @@ async def test_a_store_used_without_open_reads_what_was_persisted_first(tmp_path
     second = EmbeddedTwinStore(SqlitePersistence(path))
     assert (await second.put("acme:a", "/attributes/x", 1)).revision == 2
     await second.aclose()
+
+
+async def test_write_behind_makes_changes_visible_at_once_and_durable_at_flush(tmp_path: Path) -> None:
+    path = tmp_path / "wb.db"
+    async with EmbeddedTwinStore(SqlitePersistence(path, write_behind=True)) as store:
+        persistence = store.persistence
+        assert isinstance(persistence, SqlitePersistence)
+        for i in range(50):
+            await store.put(f"acme:t{i}", "/", {"attributes": {"i": i}})
+        await store.merge("acme:t0", "/attributes", {"i": 100})
+        # Every write returned without waiting for a transaction: none has run yet.
+        assert persistence.transactions == 0
+        assert await store.retrieve("acme:t0", "/attributes/i") == 100
+        await store.flush()
+        assert 1 <= persistence.transactions < 51
+        await store.put("acme:t1", "/attributes/i", -1)  # committed by aclose
+    async with EmbeddedTwinStore(SqlitePersistence(path)) as again:
+        assert len(again) == 50
+        assert await again.retrieve("acme:t0", "/attributes/i") == 100
+        assert await again.retrieve("acme:t1", "/attributes/i") == -1
+        assert again.revision("acme:t0") == 2
+
+
+async def test_write_behind_keeps_what_a_failed_transaction_held_until_one_succeeds(tmp_path: Path) -> None:
+    path = tmp_path / "wbf.db"
+    async with EmbeddedTwinStore(SqlitePersistence(path, write_behind=True)) as store:
+        await store.put("acme:a", "/", {"attributes": {"x": 1}})
+        await store.flush()
+        other = sqlite3.connect(path)
+        other.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON things BEGIN SELECT RAISE(ABORT, 'read only'); END"
+        )
+        other.commit()
+        await store.put("acme:a", "/attributes/x", 2)
+        await store.put("acme:b", "/", {"attributes": {"y": 1}})
+        with pytest.raises(TwinError) as info:
+            await store.flush()
+        assert info.value.status == 503 and "read only" in info.value.message
+        assert await store.retrieve("acme:a", "/attributes/x") == 2  # visible all along
+        other.execute("DROP TRIGGER refuse")
+        other.commit()
+        other.close()
+        await store.flush()  # the kept writes go now, in order
+    async with EmbeddedTwinStore(SqlitePersistence(path)) as again:
+        assert await again.retrieve("acme:a", "/attributes/x") == 2
+        assert await again.retrieve("acme:b", "/attributes/y") == 1
+
+
+def test_write_behind_is_chosen_by_the_url(tmp_path: Path) -> None:
+    behind = open_persistence(f"sqlite:///{tmp_path}/w.db?write-behind=true")
+    assert isinstance(behind, SqlitePersistence) and behind.write_behind and behind.path == f"{tmp_path}/w.db"
+    waiting = open_persistence(f"sqlite:///{tmp_path}/w.db")
+    assert isinstance(waiting, SqlitePersistence) and not waiting.write_behind
+    with pytest.raises(ConfigError, match="unknown options"):
+        open_persistence(f"sqlite:///{tmp_path}/w.db?sync=off")
+    for db in (behind, waiting):
+        db._executor.shutdown()

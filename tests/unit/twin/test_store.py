@@ -354,3 +354,23 @@ async def test_values_that_are_not_json_are_400(store: EmbeddedTwinStore) -> Non
         assert (error.status, error.error) == (400, "json.invalid"), value
     assert (await store.put(TID, "/attributes/x", (1, 2))).value == [1, 2]
     assert store.revision(TID) == 2
+
+
+async def test_events_share_nothing_with_the_stored_thing(store: EmbeddedTwinStore) -> None:
+    await store.put(TID, "/", THING)
+    async with store.subscribe() as sub:
+        await store.merge(TID, "/attributes", {"tags": ["a", "b"], "nested": {"list": [1]}})
+        await store.merge(TID, "/features/pressure/properties/history", [{"v": 1}])
+        await store.merge(TID, "/", {"attributes": {"more": [2]}})
+        events = [sub.get_nowait() for _ in range(3)]
+    assert all(event is not None for event in events)
+    first, second, third = (event.value for event in events if event is not None)
+    first["tags"].append("c")
+    first["nested"]["list"].append(2)
+    second[0]["v"] = 99
+    third["attributes"]["more"].append(3)
+    thing = await store.retrieve(TID)
+    assert thing["attributes"]["tags"] == ["a", "b"]
+    assert thing["attributes"]["nested"] == {"list": [1]}
+    assert thing["attributes"]["more"] == [2]
+    assert thing["features"]["pressure"]["properties"]["history"] == [{"v": 1}]
