@@ -47,6 +47,7 @@ EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 RATE = int(os.environ.get("BENCH_RATE", "5000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
 PART = os.environ.get("BENCH_PART", "all")  # all, throughput or latency
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # throughput runs of each kind; the best is reported
 PARTITIONS = 4
 WELLS = 500
 TUBING = "/features/pressure/properties/tubing"
@@ -89,12 +90,20 @@ async def _produce(url: str, topic: str) -> None:
         await bus.aclose()
 
 
-async def _baseline(bootstrap: str, topic: str) -> float:
-    return await bare_consumer_rate(bootstrap, topic, EVENTS, max_records=2000)
+async def _baseline(bootstrap: str, topic: str, cpu: list[float]) -> float:
+    began = time.process_time()
+    rate = await bare_consumer_rate(bootstrap, topic, EVENTS, max_records=2000)
+    cpu.append((time.process_time() - began) / EVENTS * 1e6)
+    return rate
 
 
-async def _run_worker(url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str) -> float:
-    """Run one worker until the group has seen every event; returns this worker's events/s."""
+async def _run_worker(
+    url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str, cpu: Any
+) -> float:
+    """Run one worker until the group has seen every event; returns this worker's events/s.
+
+    Adds the process's CPU seconds from its first event to the end to `cpu`.
+    """
     bus = await KafkaBus.from_url(url)
     worker = EngineWorker(load_program([rules]), bus, MemoryStateStore(),
                           [CommandSink(bus, prefix + "twin.commands"), AlarmSink(bus, prefix)],
@@ -102,12 +111,14 @@ async def _run_worker(url: str, topic: str, group: str, rules: Path, counter: An
     stop = asyncio.Event()
     task = asyncio.create_task(worker.run(stop))
     began: float | None = None
+    cpu_began = 0.0
     reported = 0
     try:
         while True:
             done = worker.events + worker.ignored_own
             if done and began is None:
                 began = time.perf_counter()
+                cpu_began = time.process_time()
             with counter.get_lock():
                 counter.value += done - reported
                 total = counter.value
@@ -120,18 +131,24 @@ async def _run_worker(url: str, topic: str, group: str, rules: Path, counter: An
         stop.set()
         await task
         await bus.aclose()
+        with cpu.get_lock():
+            cpu.value += time.process_time() - cpu_began
     return reported / elapsed if elapsed > 0 else 0.0
 
 
-def _worker_process(url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str) -> None:
-    asyncio.run(_run_worker(url, topic, group, rules, counter, prefix))
+def _worker_process(
+    url: str, topic: str, group: str, rules: Path, counter: Any, prefix: str, cpu: Any
+) -> None:
+    asyncio.run(_run_worker(url, topic, group, rules, counter, prefix, cpu))
 
 
-def _workers(url: str, topic: str, rules: Path, count: int, prefix: str) -> float:
+def _workers(url: str, topic: str, rules: Path, count: int, prefix: str, cpu: list[float]) -> float:
+    """Events/s of `count` workers of one group; appends their CPU microseconds per event to `cpu`."""
     ctx = mp.get_context("spawn")
     counter = ctx.Value("l", 0)
+    used = ctx.Value("d", 0.0)
     group = f"bench-{count}-{uuid.uuid4().hex[:6]}"
-    procs = [ctx.Process(target=_worker_process, args=(url, topic, group, rules, counter, prefix))
+    procs = [ctx.Process(target=_worker_process, args=(url, topic, group, rules, counter, prefix, used))
              for _ in range(count)]
     for p in procs:
         p.start()
@@ -143,6 +160,7 @@ def _workers(url: str, topic: str, rules: Path, count: int, prefix: str) -> floa
     elapsed = time.perf_counter() - began
     for p in procs:
         p.join(60)
+    cpu.append(used.value / EVENTS * 1e6)
     return EVENTS / elapsed
 
 
@@ -287,6 +305,10 @@ async def _latency(url: str, rules: Path, *, twin: bool = True) -> tuple[list[fl
     return latencies, int(RATE * SECONDS), achieved
 
 
+def _runs(values: list[float]) -> list[float]:
+    return [round(v, 1) for v in values]
+
+
 def _pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
@@ -299,12 +321,17 @@ async def main() -> None:
     topic = f"{run}.twin.events"
     rules = _rules()
     base, one, two = [0.0], [0.0], [0.0]
+    base_cpu: list[float] = []
+    one_cpu: list[float] = []
+    two_cpu: list[float] = []
     try:
         if PART in ("all", "throughput"):
             await _produce(url, topic)
-            base = [await _baseline(bootstrap, topic) for _ in range(2)]
-            one = [await asyncio.to_thread(_workers, url, topic, rules, 1, f"{run}.") for _ in range(2)]
-            two = [await asyncio.to_thread(_workers, url, topic, rules, 2, f"{run}.") for _ in range(2)]
+            base = [await _baseline(bootstrap, topic, base_cpu) for _ in range(ROUNDS)]
+            one = [await asyncio.to_thread(_workers, url, topic, rules, 1, f"{run}.", one_cpu)
+                   for _ in range(ROUNDS)]
+            two = [await asyncio.to_thread(_workers, url, topic, rules, 2, f"{run}.", two_cpu)
+                   for _ in range(ROUNDS)]
         latencies, sent, achieved = await _latency(url, rules) if PART != "throughput" else ([], 0, 0.0)
         alone = (await _latency(url, rules, twin=False))[0] if PART != "throughput" else []
     finally:
@@ -318,9 +345,12 @@ async def main() -> None:
     warm = alone[len(alone) // 6 :]
     w50, w99 = _pct(warm, 0.5) * 1000, _pct(warm, 0.99) * 1000
     print(f"events: {EVENTS}, partitions: {PARTITIONS}, wells: {WELLS}")
-    print(f"bare aiokafka consumer (json.loads):  {max(base):,.0f} events/s  runs {[round(b) for b in base]}")
-    print(f"EngineWorker, 1 worker:               {max(one):,.0f} events/s  runs {[round(b) for b in one]}")
-    print(f"EngineWorker, 2 workers (one group):  {max(two):,.0f} events/s  runs {[round(b) for b in two]}")
+    print(f"bare aiokafka consumer (json.loads):  {max(base):,.0f} events/s  runs {[round(b) for b in base]}"
+          f"  CPU µs/event {_runs(base_cpu)}")
+    print(f"EngineWorker, 1 worker:               {max(one):,.0f} events/s  runs {[round(b) for b in one]}"
+          f"  CPU µs/event {_runs(one_cpu)}")
+    print(f"EngineWorker, 2 workers (one group):  {max(two):,.0f} events/s  runs {[round(b) for b in two]}"
+          f"  CPU µs/event (both) {_runs(two_cpu)}")
     print(f"pipeline at {RATE} readings/s (achieved {achieved:,.0f}/s, {sent} sent, "
           f"{len(latencies)} alarms): reading→alarm p50 {p50:.1f} ms, p99 {p99:.1f} ms")
     print(f"worker alone (twin events produced at {RATE}/s straight to twin.events): "
@@ -328,6 +358,8 @@ async def main() -> None:
     print(json.dumps({"bench": "pipeline", "ours_per_s": round(max(one)), "baseline_per_s": round(max(base)),
                       "ratio": round(max(one) / max(base), 3) if max(base) else None,
                       "two_workers_per_s": round(max(two)),
+                      "cpu_us_per_event": min(one_cpu, default=None),
+                      "baseline_cpu_us_per_event": min(base_cpu, default=None),
                       "rate": RATE, "achieved_rate": round(achieved), "alarms": len(latencies),
                       "p50_ms": round(p50, 1), "p99_ms": round(p99, 1),
                       "worker_only_p50_ms": round(w50, 1), "worker_only_p99_ms": round(w99, 1)}))

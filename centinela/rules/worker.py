@@ -32,9 +32,9 @@ from typing import Any
 from centinela.dsl.program import Program
 from centinela.errors import BusError, HistoryError, StateError, TwinError
 from centinela.infra.dlq import dead_letter
-from centinela.ports import Bus, Consumer, Record, StateStore, ThingEvent
+from centinela.ports import Bus, Consumer, Record, StateStore
 from centinela.rules.engine import Engine
-from centinela.rules.event_codec import decode_event
+from centinela.rules.event_codec import decode_change, decode_event
 from centinela.rules.output import StepOutput, pointer_parts
 from centinela.rules.partition_state import partition_prefix, restore_partition, snapshot_items
 from centinela.rules.runtime import event_time, source_times
@@ -43,9 +43,6 @@ from centinela.rules.sinks import ORIGIN_HEADER, Sink
 __all__ = ["EngineWorker", "WorkerSettings"]
 
 log = logging.getLogger(__name__)
-
-_ORIGIN = ORIGIN_HEADER.encode()
-
 
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
@@ -124,8 +121,7 @@ class EngineWorker:
                     records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
                     async with self._lock:
                         out = StepOutput()  # one output per batch: one merge per thing, one publish pass
-                        for record in records:
-                            await self._handle(record, out)
+                        await self._process(records, out)
                         self._advance(out)
                         await self._emit(out)
                         if loop.time() - last_checkpoint >= s.checkpoint_seconds:
@@ -214,20 +210,38 @@ class EngineWorker:
 
     # ------------------------------------------------------------------ processing
 
-    async def _handle(self, record: Record, out: StepOutput) -> None:
-        part = self._parts.get((record.topic, record.partition))
-        if part is None:
-            if self._rebalancing:  # not ours (any more): its owner processes it
-                return
-            part = await self._restore((record.topic, record.partition))
-        part.last = record
-        if part.skip_below is not None and record.offset < part.skip_below:
-            self.skipped += 1
-            return
-        for name, value in record.headers:
-            if name == ORIGIN_HEADER and value == b"engine":
+    async def _process(self, records: list[Record], out: StepOutput) -> None:
+        """Apply a batch of records, one engine step each (records of a partition come together)."""
+        now = self._now()
+        where: tuple[str, int] | None = None
+        part: _Partition | None = None
+        for record in records:
+            if (record.topic, record.partition) != where:
+                where = (record.topic, record.partition)
+                part = self._parts.get(where)
+                if part is None and not self._rebalancing:  # in-process bus: restore lazily
+                    part = await self._restore(where)
+            if part is None:  # not ours (any more): its owner processes it
+                continue
+            part.last = record
+            if part.skip_below is not None and record.offset < part.skip_below:
+                self.skipped += 1
+                continue
+            if record.headers and (ORIGIN_HEADER, b"engine") in record.headers:
                 self.ignored_own += 1
-                return
+                continue
+            change = decode_change(record.value)
+            if change is None:
+                await self._handle_full(part, record, now, out)
+            elif change.own:
+                self.ignored_own += 1
+            else:
+                self.events += 1
+                self._apply(part, change.thing_id, change.action, change.path, change.value, change.extra,
+                            now if change.time is None else change.time, None, out)
+
+    async def _handle_full(self, part: _Partition, record: Record, now: float, out: StepOutput) -> None:
+        """A record the fast decoder leaves to the full codec: decode strictly, or dead-letter it."""
         try:
             event = decode_event(record.value)
         except TwinError as exc:
@@ -241,24 +255,36 @@ class EngineWorker:
             self.ignored_own += 1
             return
         self.events += 1
-        self._apply(part, event, out)
+        self._apply(part, event.thing_id, event.action, event.path, event.value, event.extra,
+                    event_time(event, now), source_times(event), out)
 
-    def _apply(self, part: _Partition, event: ThingEvent, out: StepOutput) -> None:
-        engine, thing_id = part.engine, event.thing_id
-        when = event_time(event, self._now())
-        if event.action == "deleted" and event.path == "/":
+    def _apply(
+        self,
+        part: _Partition,
+        thing_id: str,
+        action: str,
+        path: str,
+        value: Any,
+        extra: Mapping[str, Any] | None,
+        when: float,
+        times: dict[str, float] | None,
+        out: StepOutput,
+    ) -> None:
+        engine = part.engine
+        if action == "deleted" and path == "/":
             engine.contexts.pop(thing_id, None)
             part.partial.pop(thing_id, None)
             engine.touched.add(thing_id)
             return
-        if not engine.contexts.get(thing_id):
-            if event.path == "/" and isinstance(event.value, dict):
-                doc = dict(event.value)
+        contexts = engine.contexts.get(thing_id)
+        if not contexts:
+            if path == "/" and isinstance(value, dict):
+                doc = dict(value)
             else:
                 doc = part.partial.setdefault(thing_id, {})
-                _put(doc, event.path, event.value)
-            if event.extra:
-                _deep_merge(doc, event.extra)
+                _put(doc, path, value)
+            if extra:
+                _deep_merge(doc, extra)
             doc["thingId"] = thing_id
             engine.bind(doc, when, out)
             if engine.contexts.get(thing_id):
@@ -268,10 +294,10 @@ class EngineWorker:
                 engine.contexts.pop(thing_id, None)
                 part.partial[thing_id] = doc
             return
-        engine.ingest_change(
-            thing_id, event.path, event.value, when, out,
-            merge=event.action == "merged", times=source_times(event),
-        )
+        if not times and len(contexts) == 1 and path in contexts[0].twin_class.inputs:
+            engine.ingest(thing_id, path, value, when, out)  # what ingest_change does for one input
+        else:
+            engine.ingest_change(thing_id, path, value, when, out, merge=action == "merged", times=times)
         engine.touched.add(thing_id)
 
     def _advance(self, out: StepOutput) -> None:
