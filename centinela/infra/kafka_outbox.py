@@ -8,10 +8,11 @@ partition's previous batch, new records keep filling the open one: batches grow 
 instead of the request count. Records are handed over `linger` seconds after the first one waiting
 (0: as soon as the publishing code yields to the event loop, i.e. once per burst).
 
-`append` only waits when `max_full_batches` full batches are queued (backpressure). `drain`
-returns once every record is acknowledged by the broker, or raises `BusError` naming the first
-failure; the records of a failed batch are not retried here: the caller rewinds to its last
-checkpoint (nothing is committed past an unflushed record).
+`append` only waits when `max_full_batches` sealed batches are queued (backpressure). `drain`
+returns once every record queued before it is acknowledged by the broker (records queued meanwhile
+do not hold it back), or raises `BusError` naming the first failure. A failed batch is not
+retried here (the producer has retried it for `request_timeout_ms` already): the caller rewinds to
+its last checkpoint, since nothing is committed past an unflushed record.
 """
 
 from __future__ import annotations
@@ -65,12 +66,13 @@ class Outbox:
         self._max_full = max(max_full_batches, 1)
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[Where, Any] = {}
-        self._full: dict[Where, deque[Any]] = {}
-        self._full_count = 0
+        self._sealed: dict[Where, deque[Any]] = {}  # per partition, oldest first
+        self._sealed_count = 0  # sealed and not handed yet
+        self._sealed_total = 0
+        self._handed_total = 0
+        self._drains: list[tuple[int, asyncio.Future[None]]] = []
         self._inflight: set[asyncio.Future[Any]] = set()
         self._wake = asyncio.Event()
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._room = asyncio.Event()
         self._room.set()
         self._timer: asyncio.TimerHandle | None = None
@@ -81,7 +83,7 @@ class Outbox:
     @property
     def waiting(self) -> int:
         """Batches queued here, not yet handed to the producer."""
-        return len(self._open) + self._full_count
+        return len(self._open) + self._sealed_count
 
     async def _partitions_of(self, topic: str) -> list[int]:
         try:
@@ -110,17 +112,13 @@ class Outbox:
         if builder is None:
             builder = self._start(where)
         if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
-            self._full.setdefault(where, deque()).append(builder)
-            self._full_count += 1
-            if self._full_count >= self._max_full:
-                self._room.clear()
+            self._seal(where)
             builder = self._open[where] = self._producer.create_batch()
             builder.append(timestamp=None, key=key, value=value, headers=headers)  # an empty batch takes one
             self._wake.set()
 
     def _start(self, where: Where) -> Any:
         builder = self._open[where] = self._producer.create_batch()
-        self._idle.clear()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._hand_off(), name="kafka-outbox")
         if self._timer is None:
@@ -129,6 +127,14 @@ class Outbox:
             else:
                 self._wake.set()
         return builder
+
+    def _seal(self, where: Where) -> None:
+        """Close a partition's open batch: it goes behind the partition's other sealed batches."""
+        self._sealed.setdefault(where, deque()).append(self._open.pop(where))
+        self._sealed_count += 1
+        self._sealed_total += 1
+        if self._sealed_count >= self._max_full:
+            self._room.clear()
 
     def _fire(self) -> None:
         self._timer = None
@@ -143,31 +149,40 @@ class Outbox:
                 self._timer.cancel()
                 self._timer = None
             try:
-                while self._open or self._full:
-                    for where in list({**self._full, **self._open}):
+                while self._open or self._sealed:
+                    for where in list(self._open):  # what gathered while the last round was sent
+                        self._seal(where)
+                    for where in list(self._sealed):
                         await self._hand_partition(where)
             except Exception as exc:  # never leave `drain` waiting: the failure is raised there
                 log.exception("Kafka outbox: handing batches to the producer failed")
                 if self._failure is None:
                     self._failure = exc
                 self._open.clear()
-                self._full.clear()
-                self._full_count = 0
-                self._room.set()
-            self._idle.set()
+                self._sealed.clear()
+                self._sealed_count = 0
+                self._handed_total = self._sealed_total
+                self._progress()
 
     async def _hand_partition(self, where: Where) -> None:
-        queue = self._full.get(where)
-        while queue:
+        queue = self._sealed[where]
+        while queue:  # batches sealed while we await join this queue, in order
             await self._send(where, queue[0])
             queue.popleft()
-            self._full_count -= 1
-            if self._full_count < self._max_full:
-                self._room.set()
-        self._full.pop(where, None)
-        builder = self._open.pop(where, None)  # records appended while we awaited stay in order behind
-        if builder is not None:
-            await self._send(where, builder)
+            self._sealed_count -= 1
+            self._handed_total += 1
+            self._progress()
+        del self._sealed[where]
+
+    def _progress(self) -> None:
+        if self._sealed_count < self._max_full:
+            self._room.set()
+        if self._drains:
+            done = [f for target, f in self._drains if target <= self._handed_total]
+            self._drains = [(t, f) for t, f in self._drains if t > self._handed_total]
+            for future in done:
+                if not future.done():
+                    future.set_result(None)
 
     async def _send(self, where: Where, builder: Any) -> None:
         topic, partition = where
@@ -189,10 +204,17 @@ class Outbox:
             self._failure = future.exception()
 
     async def drain(self) -> None:
-        """Hand over every queued record and wait until the broker has acknowledged all of them."""
-        if self.waiting:
+        """Wait until every record queued so far is acknowledged by the broker (later ones go on)."""
+        for where in list(self._open):
+            self._seal(where)
+        target = self._sealed_total
+        if self._handed_total < target:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._drains.append((target, future))
+            if self._task is None or self._task.done():
+                self._task = asyncio.create_task(self._hand_off(), name="kafka-outbox")
             self._wake.set()
-            await self._idle.wait()
+            await future
         if self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
         failure, self._failure = self._failure, None
