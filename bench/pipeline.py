@@ -46,7 +46,7 @@ _HERE = Path(__file__).resolve().parent
 EVENTS = int(os.environ.get("BENCH_EVENTS", "100000"))
 RATE = int(os.environ.get("BENCH_RATE", "5000"))
 SECONDS = float(os.environ.get("BENCH_SECONDS", "6"))
-PART = os.environ.get("BENCH_PART", "all")  # all, throughput or latency
+PART = os.environ.get("BENCH_PART", "all")  # all, throughput, latency (both) or worker (worker alone)
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))  # throughput runs of each kind; the best is reported
 PARTITIONS = 4
 WELLS = 500
@@ -332,7 +332,7 @@ async def main() -> None:
                    for _ in range(ROUNDS)]
             two = [await asyncio.to_thread(_workers, url, topic, rules, 2, f"{run}.", two_cpu)
                    for _ in range(ROUNDS)]
-        latencies, sent, achieved = await _latency(url, rules) if PART != "throughput" else ([], 0, 0.0)
+        latencies, sent, achieved = await _latency(url, rules) if PART in ("all", "latency") else ([], 0, 0.0)
         alone = (await _latency(url, rules, twin=False))[0] if PART != "throughput" else []
     finally:
         admin = KafkaAdmin(bootstrap)
