@@ -6,6 +6,12 @@ sinks (merge commands, alarm topics, history). A checkpoint — at most every `c
 when partitions are revoked, and on stop — does, in this order: flush the sinks → save each
 partition's touched things and next offset (one `StateStore.save`) → commit the offsets.
 
+The periodic checkpoint does not stop processing: its snapshot (the touched things' state and the
+offsets) is taken between two batches, then flush → save → commit run in the background while the
+next batches are processed (one checkpoint in flight at a time). If it fails, the worker rewinds
+to the last checkpoint that completed, as for any failed effect. Revocation and stop wait for the
+checkpoint in flight, then checkpoint synchronously.
+
 Rebalances: `on_revoked` checkpoints the partitions being lost (under the same lock as batch
 processing, so a half-processed batch is never split); `on_assigned` restores the gained
 partitions' engines from the state store. Records below a restored partition's saved offset are
@@ -51,9 +57,13 @@ class WorkerSettings:
     topic: str = "twin.events"
     group: str = "rules"
     batch: int = 2000
+    """Most records taken per poll; each is one engine step, the sinks get one output per batch."""
     poll_seconds: float = 0.1
+    """How long a poll waits when no record is there (records return at once when there are)."""
     checkpoint_seconds: float = 1.0
+    """At most this long between checkpoints (flush sinks → save state → commit offsets)."""
     retry_seconds: float = 1.0
+    """Pause before trying again to restore the last checkpoint after a failure."""
 
 
 @dataclass(slots=True)
@@ -88,6 +98,7 @@ class EngineWorker:
         self._lock = asyncio.Lock()
         self._consumer: Consumer | None = None
         self._rebalancing = False
+        self._inflight: asyncio.Task[None] | None = None  # the background checkpoint
         self.events = 0
         self.ignored_own = 0
         self.skipped = 0
@@ -120,12 +131,14 @@ class EngineWorker:
                 try:
                     records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
                     async with self._lock:
+                        self._check_inflight()
                         out = StepOutput()  # one output per batch: one merge per thing, one publish pass
                         await self._process(records, out)
                         self._advance(out)
                         await self._emit(out)
-                        if loop.time() - last_checkpoint >= s.checkpoint_seconds:
-                            await self._checkpoint(list(self._parts))
+                        due = loop.time() - last_checkpoint >= s.checkpoint_seconds
+                        if due and self._inflight is None:
+                            self._begin_checkpoint()
                             last_checkpoint = loop.time()
                 except (BusError, HistoryError, StateError) as exc:
                     self.failures += 1
@@ -166,6 +179,10 @@ class EngineWorker:
     async def _rewind(self, consumer: Consumer) -> Consumer:
         """Drop what is not checkpointed: restore the owned partitions, re-read from the committed offsets."""
         async with self._lock:
+            try:
+                await self._settle()
+            except (BusError, HistoryError, StateError):
+                pass  # that checkpoint did not complete: we go back to the one before
             keys = list(self._parts)
             self._parts.clear()
             for key in keys:
@@ -315,7 +332,46 @@ class EngineWorker:
         if self.on_output is not None:
             self.on_output(out)
 
+    def _check_inflight(self) -> None:
+        """Raise what the background checkpoint raised, once it is done."""
+        task = self._inflight
+        if task is not None and task.done():
+            self._inflight = None
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                raise exc
+
+    async def _settle(self) -> None:
+        """Wait for the background checkpoint; raise what it raised."""
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            await task
+
+    def _begin_checkpoint(self) -> None:
+        """Snapshot every owned partition now; flush, save and commit it in the background."""
+        parts = list(self._parts.values())
+        if not any(p.last is not None or p.engine.touched for p in parts):
+            return
+        items: dict[str, bytes | None] = {}
+        for part in parts:
+            offset = part.last.offset + 1 if part.last is not None else None
+            items.update(snapshot_items(part.engine, part.prefix, offset))
+        done = [p.last for p in parts if p.last is not None]
+        for part in parts:
+            part.last = None
+        self._inflight = asyncio.create_task(self._persist(items, done), name="engine-checkpoint")
+
+    async def _persist(self, items: dict[str, bytes | None], done: list[Record]) -> None:
+        for sink in self.sinks:
+            await sink.flush()
+        await self.bus.flush()  # dead letters
+        if items:
+            await self.state.save(items)
+        if done and self._consumer is not None:
+            await self._consumer.commit(done)
+        self.checkpoints += 1
+
     async def _checkpoint(self, keys: Sequence[tuple[str, int]]) -> None:
+        await self._settle()
         parts = [self._parts[k] for k in keys if k in self._parts]
         if not any(p.last is not None or p.engine.touched for p in parts):
             return
