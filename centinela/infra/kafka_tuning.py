@@ -32,8 +32,14 @@ class KafkaTuning:
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 1_000
     max_partition_fetch_bytes: int = 4 * 1024 * 1024
-    fetch_max_wait_ms: int = 100
-    """How long the broker holds a fetch when it has fewer than `fetch_min_bytes` (Kafka's default: 500)."""
+    fetch_max_wait_ms: int = 20
+    """How long the broker holds a fetch with less than `fetch_min_bytes` (Kafka's default: 500).
+
+    aiokafka keeps one fetch in flight per broker and leaves out of it the partitions whose records
+    are still buffered; once those are consumed they wait for the fetch in flight, which the broker
+    may hold this long when the other partitions are quiet. So this bounds the added latency; the
+    cost is this many idle fetches per second per consumer.
+    """
     fetch_min_bytes: int = 1
 
     @classmethod
