@@ -99,6 +99,7 @@ class EngineWorker:
         self._consumer: Consumer | None = None
         self._rebalancing = False
         self._inflight: asyncio.Task[None] | None = None  # the background checkpoint
+        self._broken: Exception | None = None  # a checkpoint failed: rewind before going on
         self.events = 0
         self.ignored_own = 0
         self.skipped = 0
@@ -181,12 +182,13 @@ class EngineWorker:
         async with self._lock:
             try:
                 await self._settle()
-            except (BusError, HistoryError, StateError):
-                pass  # that checkpoint did not complete: we go back to the one before
+            except Exception:  # noqa: S110 - that checkpoint did not complete: back to the one before
+                pass
             keys = list(self._parts)
             self._parts.clear()
             for key in keys:
                 await self._restore(key)
+            self._broken = None
             seek = getattr(consumer, "seek_to_committed", None)
             if seek is not None:
                 await seek()
@@ -333,18 +335,29 @@ class EngineWorker:
             self.on_output(out)
 
     def _check_inflight(self) -> None:
-        """Raise what the background checkpoint raised, once it is done."""
+        """Raise what the background checkpoint raised, once it is done (until the worker rewinds)."""
         task = self._inflight
         if task is not None and task.done():
             self._inflight = None
-            if not task.cancelled() and (exc := task.exception()) is not None:
-                raise exc
+            if not task.cancelled() and isinstance(exc := task.exception(), Exception):
+                self._broken = exc
+        if self._broken is not None:
+            raise self._broken
 
     async def _settle(self) -> None:
-        """Wait for the background checkpoint; raise what it raised."""
+        """Wait for the background checkpoint; raise what it raised (until the worker rewinds).
+
+        A failed checkpoint leaves the state store behind the engines (their touched things were
+        handed to it), so nothing may be saved or committed until the worker has rewound.
+        """
         task, self._inflight = self._inflight, None
         if task is not None:
-            await task
+            try:
+                await task
+            except Exception as exc:
+                self._broken = exc
+        if self._broken is not None:
+            raise self._broken
 
     def _begin_checkpoint(self) -> None:
         """Snapshot every owned partition now; flush, save and commit it in the background."""
