@@ -2,11 +2,12 @@
 
 `AIOKafkaProducer.send` costs tens of microseconds per record (metadata wait, partitioning, one
 future per record); appending to a record batch costs about one. The outbox keeps one open batch
-per (topic, partition); a single hand-off task gives each partition's batches to the producer
-(`send_batch`) in order, so per-key order holds. While the producer is still busy with a
-partition's previous batch, new records keep filling the open one: batches grow with the load
-instead of the request count. Records are handed over `linger` seconds after the first one waiting
-(0: as soon as the publishing code yields to the event loop, i.e. once per burst).
+per (topic, partition); each partition with something to send has one hand-off task giving its
+batches to the producer (`send_batch`) in order, so per-key order holds, and no partition waits
+for another. While the producer is still busy with a partition's previous batch, new records keep
+filling the open one: batches grow with the load instead of the request count. Records are handed
+over `linger` seconds after the first one waiting (0: as soon as the publishing code yields to the
+event loop, i.e. once per burst).
 
 `append` only waits when `max_full_batches` sealed batches are queued (backpressure). `drain`
 returns once every record queued before it is acknowledged by the broker (records queued meanwhile
@@ -67,16 +68,15 @@ class Outbox:
         self._partitions: dict[str, list[int]] = {}
         self._open: dict[Where, Any] = {}
         self._sealed: dict[Where, deque[Any]] = {}  # per partition, oldest first
-        self._sealed_count = 0  # sealed and not handed yet
-        self._sealed_total = 0
-        self._handed_total = 0
-        self._drains: list[tuple[int, asyncio.Future[None]]] = []
+        self._sealed_count = 0  # sealed and not handed yet, all partitions
+        self._sealed_seq: dict[Where, int] = {}  # batches sealed so far, per partition
+        self._handed_seq: dict[Where, int] = {}  # batches handed (or failed) so far, per partition
+        self._tasks: dict[Where, asyncio.Task[None]] = {}  # the hand-off task of each busy partition
+        self._drains: list[tuple[dict[Where, int], asyncio.Future[None]]] = []
         self._inflight: set[asyncio.Future[Any]] = set()
-        self._wake = asyncio.Event()
         self._room = asyncio.Event()
         self._room.set()
         self._timer: asyncio.TimerHandle | None = None
-        self._task: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
         self.batches = 0
 
@@ -110,79 +110,77 @@ class Outbox:
         where = (topic, partition_for(key, parts, parts))
         builder = self._open.get(where)
         if builder is None:
-            builder = self._start(where)
+            builder = self._open[where] = self._producer.create_batch()
+            if self._linger <= 0:
+                self._kick(where)  # its task runs once this burst of appends yields
+            elif self._timer is None:
+                self._timer = asyncio.get_running_loop().call_later(self._linger, self._fire)
         if builder.append(timestamp=None, key=key, value=value, headers=headers) is None:
             self._seal(where)
+            self._kick(where)
             builder = self._open[where] = self._producer.create_batch()
             builder.append(timestamp=None, key=key, value=value, headers=headers)  # an empty batch takes one
-            self._wake.set()
-
-    def _start(self, where: Where) -> Any:
-        builder = self._open[where] = self._producer.create_batch()
-        if self._task is None or self._task.done():
-            self._task = asyncio.create_task(self._hand_off(), name="kafka-outbox")
-        if self._timer is None:
-            if self._linger > 0:
-                self._timer = asyncio.get_running_loop().call_later(self._linger, self._fire)
-            else:
-                self._wake.set()
-        return builder
 
     def _seal(self, where: Where) -> None:
         """Close a partition's open batch: it goes behind the partition's other sealed batches."""
         self._sealed.setdefault(where, deque()).append(self._open.pop(where))
+        self._sealed_seq[where] = self._sealed_seq.get(where, 0) + 1
         self._sealed_count += 1
-        self._sealed_total += 1
         if self._sealed_count >= self._max_full:
             self._room.clear()
 
     def _fire(self) -> None:
         self._timer = None
-        self._wake.set()
+        for where in list(self._open):
+            self._kick(where)
 
-    async def _hand_off(self) -> None:
-        """The one task giving batches to the producer, partition by partition, oldest first."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            try:
-                while self._open or self._sealed:
-                    for where in list(self._open):  # what gathered while the last round was sent
-                        self._seal(where)
-                    for where in list(self._sealed):
-                        await self._hand_partition(where)
-            except Exception as exc:  # never leave `drain` waiting: the failure is raised there
-                log.exception("Kafka outbox: handing batches to the producer failed")
-                if self._failure is None:
-                    self._failure = exc
-                self._open.clear()
-                self._sealed.clear()
-                self._sealed_count = 0
-                self._handed_total = self._sealed_total
-                self._progress()
+    def _kick(self, where: Where) -> None:
+        """Make sure the partition's hand-off task runs."""
+        task = self._tasks.get(where)
+        if task is None or task.done():
+            self._tasks[where] = asyncio.create_task(self._hand_off(where), name=f"kafka-outbox-{where}")
 
-    async def _hand_partition(self, where: Where) -> None:
-        queue = self._sealed[where]
-        while queue:  # batches sealed while we await join this queue, in order
-            await self._send(where, queue[0])
-            queue.popleft()
-            self._sealed_count -= 1
-            self._handed_total += 1
-            self._progress()
-        del self._sealed[where]
+    async def _hand_off(self, where: Where) -> None:
+        """Give the partition's batches to the producer, oldest first, until it has none left."""
+        try:
+            while True:
+                if where in self._open:  # what gathered while the last batch was being handed
+                    self._seal(where)
+                queue = self._sealed.get(where)
+                if not queue:
+                    break
+                await self._send(where, queue[0])  # waits while the partition's previous batch is queued
+                queue.popleft()
+                self._handed(where, 1)
+        except Exception as exc:  # never leave `drain` waiting: the failure is raised there
+            log.exception("Kafka outbox: handing batches of %s[%d] to the producer failed", *where)
+            if self._failure is None:
+                self._failure = exc
+            self._open.pop(where, None)
+            queue = self._sealed.pop(where, None)
+            self._handed(where, len(queue) if queue else 0)
+        finally:
+            if not self._sealed.get(where):
+                self._sealed.pop(where, None)
+            if self._tasks.get(where) is asyncio.current_task():
+                del self._tasks[where]
 
-    def _progress(self) -> None:
+    def _handed(self, where: Where, count: int) -> None:
+        if count:
+            self._sealed_count -= count
+            self._handed_seq[where] = self._handed_seq.get(where, 0) + count
         if self._sealed_count < self._max_full:
             self._room.set()
         if self._drains:
-            done = [f for target, f in self._drains if target <= self._handed_total]
-            self._drains = [(t, f) for t, f in self._drains if t > self._handed_total]
-            for future in done:
-                if not future.done():
-                    future.set_result(None)
+            handed = self._handed_seq
+            still: list[tuple[dict[Where, int], asyncio.Future[None]]] = []
+            for targets, future in self._drains:
+                if all(handed.get(w, 0) >= n for w, n in targets.items()):
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    still.append((targets, future))
+            self._drains = still
 
     async def _send(self, where: Where, builder: Any) -> None:
         topic, partition = where
@@ -207,13 +205,14 @@ class Outbox:
         """Wait until every record queued so far is acknowledged by the broker (later ones go on)."""
         for where in list(self._open):
             self._seal(where)
-        target = self._sealed_total
-        if self._handed_total < target:
+        targets = {
+            where: n for where, n in self._sealed_seq.items() if self._handed_seq.get(where, 0) < n
+        }
+        if targets:
             future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._drains.append((target, future))
-            if self._task is None or self._task.done():
-                self._task = asyncio.create_task(self._hand_off(), name="kafka-outbox")
-            self._wake.set()
+            self._drains.append((targets, future))
+            for where in targets:
+                self._kick(where)
             await future
         if self._inflight:
             await asyncio.gather(*list(self._inflight), return_exceptions=True)
@@ -223,12 +222,14 @@ class Outbox:
             raise BusError(msg) from failure
 
     async def aclose(self) -> None:
-        """Stop the hand-off task (call `drain` first to keep the queued records)."""
+        """Stop the hand-off tasks (call `drain` first to keep the queued records)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._task is not None:
-            self._task.cancel()
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks.clear()
