@@ -184,6 +184,7 @@ class Outbox:
 
     async def _send(self, where: Where, builder: Any) -> None:
         topic, partition = where
+        builder.close()  # complete: the producer sends it without lingering on it
         try:
             future = await self._producer.send_batch(builder, topic, partition=partition)
         except KafkaError as exc:
