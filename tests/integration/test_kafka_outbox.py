@@ -66,3 +66,26 @@ async def test_a_record_larger_than_the_limit_is_refused(kafka_url: str) -> None
         assert [r.value for r in records] == [b"y" * 1000]
     finally:
         await bus.aclose()
+
+
+async def test_with_a_linger_records_go_without_a_flush(kafka_url: str) -> None:
+    topic = f"outbox{uuid.uuid4().hex[:8]}"
+    bus = await KafkaBus.from_url(kafka_url + "?linger_ms=50", partitions={topic: 2})
+    try:
+        await bus.ensure_topics([topic])
+        consumer = await bus.consumer([topic], group=f"audit-{topic}")
+        try:
+            for i in range(5):
+                await bus.publish(topic, f"org.acme:w{i}", str(i).encode())
+            assert bus.outbox.waiting > 0  # lingering: nothing handed over yet
+            got: list[bytes] = []
+            for _ in range(40):  # no flush: the linger timer hands the batches over
+                got.extend(r.value for r in await consumer.getmany(timeout=0.25))
+                if len(got) == 5:
+                    break
+            assert sorted(got) == [str(i).encode() for i in range(5)]
+            assert bus.outbox.waiting == 0
+        finally:
+            await consumer.aclose()
+    finally:
+        await bus.aclose()
