@@ -2,8 +2,10 @@
 
 Producer: `acks=all` with idempotence, so a retried send never duplicates a record in the log; records
 are keyed by thing id so one thing's records stay in one partition and in order. `publish` only
-queues the record (it waits when the producer's buffer is full: backpressure); `flush` returns once
-every queued record is acknowledged by the broker, or raises `BusError` naming the first failure.
+appends the record to its partition's open batch (`centinela.infra.kafka_outbox`; it waits when too
+many full batches are queued: backpressure); `flush` returns once every queued record is acknowledged
+by the broker, or raises `BusError` naming the first failure. Settings: `KafkaTuning`, also from the
+URL's query (`kafka://host:9092?linger_ms=0&fetch_max_wait_ms=100`).
 
 Consumers: one per group member, auto-commit off. Commit only after the effects of the records
 are durable, in this order: flush the sinks (bus, history) → persist state → `commit`. A crash
@@ -12,19 +14,18 @@ before the commit redelivers the records (at-least-once); effects are idempotent
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
-from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from centinela.config import parse_kafka_url
 from centinela.errors import BusError
 from centinela.infra.kafka_admin import KafkaAdmin, TopicSpec
+from centinela.infra.kafka_outbox import Outbox
+from centinela.infra.kafka_outbox import partition_for as _partitioner
+from centinela.infra.kafka_tuning import KafkaTuning
 from centinela.ports import Record
 
 __all__ = ["KafkaBus", "KafkaConsumer", "Partitions", "RebalanceCallback"]
@@ -35,28 +36,6 @@ Partitions = list[tuple[str, int]]
 """`(topic, partition)` pairs handed to rebalance callbacks."""
 
 RebalanceCallback = Callable[[Partitions], Awaitable[None]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Tuning:
-    linger_ms: int = 5
-    max_batch_size: int = 256 * 1024
-    request_timeout_ms: int = 30_000
-    session_timeout_ms: int = 10_000
-    heartbeat_interval_ms: int = 1_000
-    max_partition_fetch_bytes: int = 4 * 1024 * 1024
-
-
-@functools.lru_cache(maxsize=65536)
-def _key_hash(key: bytes) -> int:
-    return int(murmur2(key)) & 0x7FFFFFFF
-
-
-def _partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """Kafka's default partitioning (murmur2 of the key, as Java clients do), hashing each thing id once."""
-    if key is None:
-        return int(DefaultPartitioner()(key, all_partitions, available))
-    return all_partitions[_key_hash(key) % len(all_partitions)]
 
 
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -159,13 +138,13 @@ class KafkaBus:
         client_id: str = "centinela",
         partitions: Mapping[str, int] | None = None,
         default_partitions: int = 1,
-        tuning: _Tuning | None = None,
+        tuning: KafkaTuning | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self._client_id = client_id
         self._partitions = dict(partitions or {})
         self._default_partitions = default_partitions
-        self._tuning = tuning or _Tuning()
+        self._tuning = t = tuning or KafkaTuning()
         self._admin = KafkaAdmin(bootstrap, client_id=f"{client_id}-admin")
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -173,22 +152,34 @@ class KafkaBus:
             acks="all",
             enable_idempotence=True,
             partitioner=_partitioner,
-            linger_ms=self._tuning.linger_ms,
-            max_batch_size=self._tuning.max_batch_size,
-            request_timeout_ms=self._tuning.request_timeout_ms,
+            linger_ms=t.linger_ms,
+            max_batch_size=t.max_batch_size,
+            max_request_size=t.max_request_size,
+            request_timeout_ms=t.request_timeout_ms,
         )
-        self._pending: set[asyncio.Future[object]] = set()
-        self._failure: BaseException | None = None
+        self._outbox = Outbox(self._producer, linger=t.linger_ms / 1000, max_record_bytes=t.max_request_size,
+                              max_full_batches=t.max_queued_batches)
+
+    @property
+    def outbox(self) -> Outbox:
+        """The per-partition batches of the producer (figures: `waiting`, `batches`)."""
+        return self._outbox
 
     @classmethod
-    async def from_url(cls, url: str, *, partitions: Mapping[str, int] | None = None) -> KafkaBus:
-        """Connect to the cluster a `kafka://host:port[,host:port]?partitions=N` URL names."""
+    async def from_url(
+        cls, url: str, *, partitions: Mapping[str, int] | None = None, tuning: KafkaTuning | None = None
+    ) -> KafkaBus:
+        """Connect to the cluster a `kafka://host:port[,host:port]?partitions=N&linger_ms=0…` URL names.
+
+        The query may set any `KafkaTuning` field, on top of `tuning`.
+        """
         parsed = parse_kafka_url(url)
         bus = cls(
             parsed.bootstrap,
             client_id=parsed.client_id,
             partitions=partitions,
             default_partitions=parsed.partitions,
+            tuning=KafkaTuning.from_url(url, tuning),
         )
         await bus.start()
         return bus
@@ -218,33 +209,12 @@ class KafkaBus:
     ) -> None:
         if not self._admin.known(topic):
             await self.ensure_topics([topic])
-        try:
-            future = await self._producer.send(
-                topic,
-                value=value,
-                key=key.encode("utf-8") if key is not None else None,
-                headers=list(headers) or None,
-            )
-        except KafkaError as exc:
-            msg = f"Kafka did not accept a record for topic {topic!r} (key {key!r}): {exc!r}."
-            raise BusError(msg) from exc
-        self._pending.add(future)
-        future.add_done_callback(self._done)
-
-    def _done(self, future: asyncio.Future[object]) -> None:
-        self._pending.discard(future)
-        if not future.cancelled() and future.exception() is not None and self._failure is None:
-            self._failure = future.exception()
+        await self._outbox.append(topic, key.encode("utf-8") if key is not None else None, value,
+                                  list(headers))
 
     async def flush(self) -> None:
-        """Return once every published record is acknowledged by all in-sync replicas."""
-        await self._producer.flush()
-        if self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
-        failure, self._failure = self._failure, None
-        if failure is not None:
-            msg = f"Kafka at {self.bootstrap} did not acknowledge every published record: {failure!r}."
-            raise BusError(msg) from failure
+        """Return once every record published before this call is acknowledged by all in-sync replicas."""
+        await self._outbox.drain()  # every record goes through the outbox
 
     async def consumer(
         self,
@@ -266,6 +236,8 @@ class KafkaBus:
             session_timeout_ms=t.session_timeout_ms,
             heartbeat_interval_ms=t.heartbeat_interval_ms,
             max_partition_fetch_bytes=t.max_partition_fetch_bytes,
+            fetch_max_wait_ms=t.fetch_max_wait_ms,
+            fetch_min_bytes=t.fetch_min_bytes,
             request_timeout_ms=t.request_timeout_ms,
         )
         inner.subscribe(list(topics), listener=_Listener(on_assigned, on_revoked))
@@ -280,5 +252,6 @@ class KafkaBus:
         try:
             await self.flush()
         finally:
+            await self._outbox.aclose()
             await self._producer.stop()
             await self._admin.aclose()

@@ -4,22 +4,53 @@
 (key = thing id; `centinela-origin: engine` both as a Ditto header and as a Kafka header, so the
 connectivity maps it onto the twin event and the worker ignores the echo). Alarm transitions go
 through `AlarmSink` to `alarms.critical` / `alarms.warnings` (optionally prefixed, e.g. per site).
+
+Both write compact JSON with orjson when it is installed (a value orjson cannot write, such as an
+integer beyond 64 bits, falls back to `json`); a NaN or infinite number is written as `null`, since
+JSON has no such numbers.
 """
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from centinela.ports import Bus
 from centinela.rules.output import StepOutput
 from centinela.rules.sinks import ORIGIN_HEADER, alarm_topic
-from centinela.twin.messages import command_envelope
-from centinela.twin.protocol import encode
+from centinela.twin.messages import MERGE_PATCH
 
-__all__ = ["COMMANDS_TOPIC", "AlarmSink", "CommandSink"]
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is part of the `kafka` extra
+    orjson = None  # type: ignore[assignment]
+
+__all__ = ["COMMANDS_TOPIC", "AlarmSink", "CommandSink", "merge_command"]
 
 COMMANDS_TOPIC = "twin.commands"
 _ORIGIN_KAFKA = ((ORIGIN_HEADER, b"engine"),)
+_HEADERS = {ORIGIN_HEADER: "engine", "content-type": MERGE_PATCH}
+
+
+def _json(value: Any, *, sort_keys: bool = False) -> bytes:
+    if orjson is not None:
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+        except TypeError:
+            pass
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    return text.encode()
+
+
+def merge_command(thing_id: str, patch: dict[str, Any]) -> bytes:
+    """The Ditto Protocol merge command (at `/`, marked as the engine's) of one thing's patch, as JSON."""
+    namespace, _, name = thing_id.partition(":")
+    return _json({
+        "topic": f"{namespace or '_'}/{name}/things/twin/commands/merge",
+        "headers": _HEADERS,
+        "path": "/",
+        "value": patch,
+    })
 
 
 class CommandSink:
@@ -33,9 +64,9 @@ class CommandSink:
     async def emit(self, out: StepOutput) -> None:
         if not out.changes:
             return
+        publish, topic = self.bus.publish, self.topic
         for thing_id, patch in out.patches.items():
-            envelope = command_envelope(thing_id, "merge", "/", patch, headers={ORIGIN_HEADER: "engine"})
-            await self.bus.publish(self.topic, thing_id, encode(envelope).encode(), _ORIGIN_KAFKA)
+            await publish(topic, thing_id, merge_command(thing_id, patch), _ORIGIN_KAFKA)
             self.commands += 1
 
     async def flush(self) -> None:
@@ -51,7 +82,7 @@ class AlarmSink:
 
     async def emit(self, out: StepOutput) -> None:
         for event in out.alarms:
-            value = json.dumps(event.to_json(), sort_keys=True).encode()
+            value = _json(event.to_json(), sort_keys=True)
             await self.bus.publish(self.prefix + alarm_topic(event.severity), event.thing_id, value)
 
     async def flush(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,10 +97,8 @@ async def run_worker(
         if history_url:
             history = await open_history_store(history_url)
             sinks.append(HistorySink(history))
-        base = settings or WorkerSettings()
         worker = EngineWorker(
-            program, bus, state, sinks,
-            WorkerSettings(where.topic, group, base.batch, base.poll_seconds, base.checkpoint_seconds),
+            program, bus, state, sinks, replace(settings or WorkerSettings(), topic=where.topic, group=group)
         )
         worker.on_output = _printer(echo)
         echo(f"Engine worker of group {group!r} running {', '.join(program.classes)} on {source}")

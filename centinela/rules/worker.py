@@ -6,6 +6,12 @@ sinks (merge commands, alarm topics, history). A checkpoint — at most every `c
 when partitions are revoked, and on stop — does, in this order: flush the sinks → save each
 partition's touched things and next offset (one `StateStore.save`) → commit the offsets.
 
+The periodic checkpoint does not stop processing: its snapshot (the touched things' state and the
+offsets) is taken between two batches, then flush → save → commit run in the background while the
+next batches are processed (one checkpoint in flight at a time). If it fails, the worker rewinds
+to the last checkpoint that completed, as for any failed effect. Revocation and stop wait for the
+checkpoint in flight, then checkpoint synchronously.
+
 Rebalances: `on_revoked` checkpoints the partitions being lost (under the same lock as batch
 processing, so a half-processed batch is never split); `on_assigned` restores the gained
 partitions' engines from the state store. Records below a restored partition's saved offset are
@@ -32,9 +38,9 @@ from typing import Any
 from centinela.dsl.program import Program
 from centinela.errors import BusError, HistoryError, StateError, TwinError
 from centinela.infra.dlq import dead_letter
-from centinela.ports import Bus, Consumer, Record, StateStore, ThingEvent
+from centinela.ports import Bus, Consumer, Record, StateStore
 from centinela.rules.engine import Engine
-from centinela.rules.event_codec import decode_event
+from centinela.rules.event_codec import decode_change, decode_event
 from centinela.rules.output import StepOutput, pointer_parts
 from centinela.rules.partition_state import partition_prefix, restore_partition, snapshot_items
 from centinela.rules.runtime import event_time, source_times
@@ -44,9 +50,6 @@ __all__ = ["EngineWorker", "WorkerSettings"]
 
 log = logging.getLogger(__name__)
 
-_ORIGIN = ORIGIN_HEADER.encode()
-
-
 @dataclass(frozen=True, slots=True)
 class WorkerSettings:
     """Where a worker reads, which group it joins, and how often it checkpoints."""
@@ -54,9 +57,13 @@ class WorkerSettings:
     topic: str = "twin.events"
     group: str = "rules"
     batch: int = 2000
+    """Most records taken per poll; each is one engine step, the sinks get one output per batch."""
     poll_seconds: float = 0.1
+    """How long a poll waits when no record is there (records return at once when there are)."""
     checkpoint_seconds: float = 1.0
+    """At most this long between checkpoints (flush sinks → save state → commit offsets)."""
     retry_seconds: float = 1.0
+    """Pause before trying again to restore the last checkpoint after a failure."""
 
 
 @dataclass(slots=True)
@@ -91,6 +98,8 @@ class EngineWorker:
         self._lock = asyncio.Lock()
         self._consumer: Consumer | None = None
         self._rebalancing = False
+        self._inflight: asyncio.Task[None] | None = None  # the background checkpoint
+        self._broken: Exception | None = None  # a checkpoint failed: rewind before going on
         self.events = 0
         self.ignored_own = 0
         self.skipped = 0
@@ -123,13 +132,14 @@ class EngineWorker:
                 try:
                     records = await consumer.getmany(timeout=s.poll_seconds, max_records=s.batch)
                     async with self._lock:
+                        self._check_inflight()
                         out = StepOutput()  # one output per batch: one merge per thing, one publish pass
-                        for record in records:
-                            await self._handle(record, out)
+                        await self._process(records, out)
                         self._advance(out)
                         await self._emit(out)
-                        if loop.time() - last_checkpoint >= s.checkpoint_seconds:
-                            await self._checkpoint(list(self._parts))
+                        due = loop.time() - last_checkpoint >= s.checkpoint_seconds
+                        if due and self._inflight is None:
+                            self._begin_checkpoint()
                             last_checkpoint = loop.time()
                 except (BusError, HistoryError, StateError) as exc:
                     self.failures += 1
@@ -170,10 +180,15 @@ class EngineWorker:
     async def _rewind(self, consumer: Consumer) -> Consumer:
         """Drop what is not checkpointed: restore the owned partitions, re-read from the committed offsets."""
         async with self._lock:
+            try:
+                await self._settle()
+            except Exception:  # noqa: S110 - that checkpoint did not complete: back to the one before
+                pass
             keys = list(self._parts)
             self._parts.clear()
             for key in keys:
                 await self._restore(key)
+            self._broken = None
             seek = getattr(consumer, "seek_to_committed", None)
             if seek is not None:
                 await seek()
@@ -214,20 +229,38 @@ class EngineWorker:
 
     # ------------------------------------------------------------------ processing
 
-    async def _handle(self, record: Record, out: StepOutput) -> None:
-        part = self._parts.get((record.topic, record.partition))
-        if part is None:
-            if self._rebalancing:  # not ours (any more): its owner processes it
-                return
-            part = await self._restore((record.topic, record.partition))
-        part.last = record
-        if part.skip_below is not None and record.offset < part.skip_below:
-            self.skipped += 1
-            return
-        for name, value in record.headers:
-            if name == ORIGIN_HEADER and value == b"engine":
+    async def _process(self, records: list[Record], out: StepOutput) -> None:
+        """Apply a batch of records, one engine step each (records of a partition come together)."""
+        now = self._now()
+        where: tuple[str, int] | None = None
+        part: _Partition | None = None
+        for record in records:
+            if (record.topic, record.partition) != where:
+                where = (record.topic, record.partition)
+                part = self._parts.get(where)
+                if part is None and not self._rebalancing:  # in-process bus: restore lazily
+                    part = await self._restore(where)
+            if part is None:  # not ours (any more): its owner processes it
+                continue
+            part.last = record
+            if part.skip_below is not None and record.offset < part.skip_below:
+                self.skipped += 1
+                continue
+            if record.headers and (ORIGIN_HEADER, b"engine") in record.headers:
                 self.ignored_own += 1
-                return
+                continue
+            change = decode_change(record.value)
+            if change is None:
+                await self._handle_full(part, record, now, out)
+            elif change.own:
+                self.ignored_own += 1
+            else:
+                self.events += 1
+                self._apply(part, change.thing_id, change.action, change.path, change.value, change.extra,
+                            now if change.time is None else change.time, None, out)
+
+    async def _handle_full(self, part: _Partition, record: Record, now: float, out: StepOutput) -> None:
+        """A record the fast decoder leaves to the full codec: decode strictly, or dead-letter it."""
         try:
             event = decode_event(record.value)
         except TwinError as exc:
@@ -241,24 +274,36 @@ class EngineWorker:
             self.ignored_own += 1
             return
         self.events += 1
-        self._apply(part, event, out)
+        self._apply(part, event.thing_id, event.action, event.path, event.value, event.extra,
+                    event_time(event, now), source_times(event), out)
 
-    def _apply(self, part: _Partition, event: ThingEvent, out: StepOutput) -> None:
-        engine, thing_id = part.engine, event.thing_id
-        when = event_time(event, self._now())
-        if event.action == "deleted" and event.path == "/":
+    def _apply(
+        self,
+        part: _Partition,
+        thing_id: str,
+        action: str,
+        path: str,
+        value: Any,
+        extra: Mapping[str, Any] | None,
+        when: float,
+        times: dict[str, float] | None,
+        out: StepOutput,
+    ) -> None:
+        engine = part.engine
+        if action == "deleted" and path == "/":
             engine.contexts.pop(thing_id, None)
             part.partial.pop(thing_id, None)
             engine.touched.add(thing_id)
             return
-        if not engine.contexts.get(thing_id):
-            if event.path == "/" and isinstance(event.value, dict):
-                doc = dict(event.value)
+        contexts = engine.contexts.get(thing_id)
+        if not contexts:
+            if path == "/" and isinstance(value, dict):
+                doc = dict(value)
             else:
                 doc = part.partial.setdefault(thing_id, {})
-                _put(doc, event.path, event.value)
-            if event.extra:
-                _deep_merge(doc, event.extra)
+                _put(doc, path, value)
+            if extra:
+                _deep_merge(doc, extra)
             doc["thingId"] = thing_id
             engine.bind(doc, when, out)
             if engine.contexts.get(thing_id):
@@ -268,10 +313,10 @@ class EngineWorker:
                 engine.contexts.pop(thing_id, None)
                 part.partial[thing_id] = doc
             return
-        engine.ingest_change(
-            thing_id, event.path, event.value, when, out,
-            merge=event.action == "merged", times=source_times(event),
-        )
+        if not times and len(contexts) == 1 and path in contexts[0].twin_class.inputs:
+            engine.ingest(thing_id, path, value, when, out)  # what ingest_change does for one input
+        else:
+            engine.ingest_change(thing_id, path, value, when, out, merge=action == "merged", times=times)
         engine.touched.add(thing_id)
 
     def _advance(self, out: StepOutput) -> None:
@@ -289,7 +334,57 @@ class EngineWorker:
         if self.on_output is not None:
             self.on_output(out)
 
+    def _check_inflight(self) -> None:
+        """Raise what the background checkpoint raised, once it is done (until the worker rewinds)."""
+        task = self._inflight
+        if task is not None and task.done():
+            self._inflight = None
+            if not task.cancelled() and isinstance(exc := task.exception(), Exception):
+                self._broken = exc
+        if self._broken is not None:
+            raise self._broken
+
+    async def _settle(self) -> None:
+        """Wait for the background checkpoint; raise what it raised (until the worker rewinds).
+
+        A failed checkpoint leaves the state store behind the engines (their touched things were
+        handed to it), so nothing may be saved or committed until the worker has rewound.
+        """
+        task, self._inflight = self._inflight, None
+        if task is not None:
+            try:
+                await task
+            except Exception as exc:
+                self._broken = exc
+        if self._broken is not None:
+            raise self._broken
+
+    def _begin_checkpoint(self) -> None:
+        """Snapshot every owned partition now; flush, save and commit it in the background."""
+        parts = list(self._parts.values())
+        if not any(p.last is not None or p.engine.touched for p in parts):
+            return
+        items: dict[str, bytes | None] = {}
+        for part in parts:
+            offset = part.last.offset + 1 if part.last is not None else None
+            items.update(snapshot_items(part.engine, part.prefix, offset))
+        done = [p.last for p in parts if p.last is not None]
+        for part in parts:
+            part.last = None
+        self._inflight = asyncio.create_task(self._persist(items, done), name="engine-checkpoint")
+
+    async def _persist(self, items: dict[str, bytes | None], done: list[Record]) -> None:
+        for sink in self.sinks:
+            await sink.flush()
+        await self.bus.flush()  # dead letters
+        if items:
+            await self.state.save(items)
+        if done and self._consumer is not None:
+            await self._consumer.commit(done)
+        self.checkpoints += 1
+
     async def _checkpoint(self, keys: Sequence[tuple[str, int]]) -> None:
+        await self._settle()
         parts = [self._parts[k] for k in keys if k in self._parts]
         if not any(p.last is not None or p.engine.touched for p in parts):
             return

@@ -32,13 +32,39 @@ def _check_placeholders(text: str) -> str:
     return text
 
 
+def _compile(template: str) -> tuple[str | tuple[str, str], ...]:
+    """A template as literal texts and `(prefix, name)` placeholders, parsed once per template."""
+    parts = _COMPILED.get(template)
+    if parts is None:
+        out: list[str | tuple[str, str]] = []
+        at = 0
+        for match in _PLACEHOLDER.finditer(template):
+            if match.start() > at:
+                out.append(template[at : match.start()])
+            out.append((match.group(1), match.group(2)))
+            at = match.end()
+        if at < len(template):
+            out.append(template[at:])
+        parts = tuple(out)
+        if len(_COMPILED) < 10_000:  # templates come from connections: a handful
+            _COMPILED[template] = parts
+    return parts
+
+
+_COMPILED: dict[str, tuple[str | tuple[str, str], ...]] = {}
+
+
 def resolve(template: str, thing_id: str | None, headers: Mapping[str, str]) -> str | None:
     """Fill a template's placeholders; `None` when one has no value (an absent header, no thing)."""
-    missing = False
-
-    def one(match: re.Match[str]) -> str:
-        nonlocal missing
-        prefix, name = match.group(1), match.group(2)
+    parts = _compile(template)
+    if len(parts) == 1 and type(parts[0]) is str:
+        return parts[0]
+    out: list[str] = []
+    for part in parts:
+        if isinstance(part, str):
+            out.append(part)
+            continue
+        prefix, name = part
         if prefix == "header":
             value = headers.get(name)
         elif thing_id is None:
@@ -49,12 +75,9 @@ def resolve(template: str, thing_id: str | None, headers: Mapping[str, str]) -> 
             namespace, _, short = thing_id.partition(":")
             value = namespace if name == "namespace" else short
         if value is None:
-            missing = True
-            return ""
-        return value
-
-    out = _PLACEHOLDER.sub(one, template)
-    return None if missing else out
+            return None
+        out.append(value)
+    return "".join(out)
 
 
 class _Model(BaseModel):

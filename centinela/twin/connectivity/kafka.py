@@ -8,8 +8,12 @@ the thing id) with the target's header mapping as Kafka headers.
 
 Nothing is silently dropped: a record that is not a Ditto Protocol command, fails enforcement or is
 refused by the store goes to `<topic>.dlq` with the reason. Offsets are committed after the
-commands are applied (the store persists before it answers) and dead letters are flushed.
-The `authorizationContext` is not enforced: the embedded service has no policy enforcement.
+commands are applied (the store persists before it answers) and dead letters are flushed: when the
+stream pauses, else every `commit_seconds`, and on close; so no round trip to the broker holds up
+the next command.
+Twin events are published as they happen and flushed when the stream pauses, at most every
+`flush_seconds`. The `authorizationContext` is not enforced: the embedded service has no policy
+enforcement.
 """
 
 from __future__ import annotations
@@ -32,6 +36,11 @@ from centinela.twin.messages import event_envelope
 from centinela.twin.protocol import Envelope, Kind, decode, encode
 from centinela.twin.store import EmbeddedTwinStore
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - orjson is part of the `kafka` extra
+    orjson = None  # type: ignore[assignment]
+
 __all__ = ["KafkaConnectivity"]
 
 log = logging.getLogger(__name__)
@@ -48,12 +57,20 @@ class KafkaConnectivity:
         *,
         group: str | None = None,
         batch: int = 500,
+        poll_seconds: float = 0.5,
+        commit_seconds: float = 1.0,
+        flush_seconds: float = 0.5,
     ) -> None:
         self.connection = connection
         self._bus = bus
         self._store = store
         self._group = group or f"ditto-connectivity-{connection.id}"
         self._batch = batch
+        self._poll = poll_seconds
+        self._commit_every = commit_seconds
+        self._flush_every = flush_seconds
+        self._uncommitted: dict[tuple[str, int], Record] = {}
+        self._rejected_since_commit = False
         self._sources: dict[str, Source] = {a: s for s in connection.sources for a in s.addresses}
         self._targets: tuple[Target, ...] = tuple(t for t in connection.targets if t.twin_events)
         self._consumer: Consumer | None = None
@@ -79,6 +96,10 @@ class KafkaConnectivity:
                 await task
         self._tasks.clear()
         if self._consumer is not None:
+            try:
+                await self._commit()
+            except BusError as exc:  # the records come again to the next member: commands are idempotent
+                log.warning("connection %s: last commit failed: %s", self.connection.id, exc)
             await self._consumer.aclose()
         if self._subscription is not None:
             await self._subscription.aclose()
@@ -97,21 +118,39 @@ class KafkaConnectivity:
 
     async def _consume(self) -> None:
         assert self._consumer is not None
+        loop = asyncio.get_running_loop()
+        last_commit = loop.time()
         while True:
             try:
-                records = await self._consumer.getmany(timeout=0.5, max_records=self._batch)
-                if not records:
-                    continue
+                records = await self._consumer.getmany(timeout=self._poll, max_records=self._batch)
                 for record in records:
                     await self._apply(record)
-                await self._bus.flush()  # dead letters are durable before the offsets move
-                await self._consumer.commit(records)
+                    self._uncommitted[(record.topic, record.partition)] = record
+                due = not records or loop.time() - last_commit >= self._commit_every  # a pause, or time
+                if self._uncommitted and due:
+                    await self._commit()
+                    last_commit = loop.time()
             except BusError as exc:
                 log.warning("connection %s: %s; retrying", self.connection.id, exc)
                 await asyncio.sleep(0.5)
 
+    async def _commit(self) -> None:
+        """Commit past the applied commands, once their dead letters (if any) are durable."""
+        if not self._uncommitted or self._consumer is None:
+            return
+        done = list(self._uncommitted.values())
+        if self._rejected_since_commit:
+            await self._bus.flush()
+            self._rejected_since_commit = False
+        await self._consumer.commit(done)
+        for record in done:
+            where = (record.topic, record.partition)
+            if self._uncommitted.get(where) is record:
+                del self._uncommitted[where]
+
     async def _reject(self, record: Record, reason: str, error: BaseException | None = None) -> None:
         self.dead_lettered += 1
+        self._rejected_since_commit = True
         log.warning("connection %s: %s", self.connection.id, reason)
         await dead_letter(self._bus, record, reason, error=error)
 
@@ -123,7 +162,7 @@ class KafkaConnectivity:
             headers["kafka.key"] = record.key
         where = f"{record.topic}[{record.partition}]@{record.offset}"
         try:
-            command = decode(record.value)
+            command = _decode(record.value)
         except TwinError as exc:
             reason = f"The record {where} is not a Ditto Protocol message: {exc.message}"
             await self._reject(record, reason, exc)
@@ -157,11 +196,17 @@ class KafkaConnectivity:
 
     async def _publish_events(self) -> None:
         assert self._subscription is not None
+        loop = asyncio.get_running_loop()
+        last_flush = loop.time()
         async for event in self._subscription:
             for target in self._targets:
                 await self._publish(target, event)
-            if self._subscription.pending == 0:
-                await self._bus.flush()
+            if self._subscription.pending == 0 and loop.time() - last_flush >= self._flush_every:
+                try:
+                    await self._bus.flush()
+                except BusError as exc:
+                    log.error("connection %s: twin events were not acknowledged: %s", self.connection.id, exc)
+                last_flush = loop.time()
 
     async def _publish(self, target: Target, event: ThingEvent) -> None:
         envelope: Envelope = event_envelope(event)
@@ -173,8 +218,28 @@ class KafkaConnectivity:
         topic, _, key = address.partition("/")
         kafka_headers = [(k, v.encode()) for k, v in _map_headers(target.header_mapping, event.thing_id,
                                                                   headers).items()]
-        await self._bus.publish(topic, key or None, encode(envelope).encode(), kafka_headers)
+        await self._bus.publish(topic, key or None, _encode(envelope), kafka_headers)
         self.published += 1
+
+
+def _decode(data: bytes) -> Envelope:
+    """A Ditto Protocol message (orjson when installed; the strict codec reports what is wrong)."""
+    if orjson is not None:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return decode(data)
+        return Envelope.from_json(obj)
+    return decode(data)
+
+
+def _encode(envelope: Envelope) -> bytes:
+    if orjson is not None:
+        try:
+            return orjson.dumps(envelope.to_json())
+        except TypeError:  # e.g. an integer beyond 64 bits
+            pass
+    return encode(envelope).encode()
 
 
 def _map_headers(

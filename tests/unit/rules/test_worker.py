@@ -179,3 +179,49 @@ async def test_a_failed_checkpoint_rewinds_to_the_last_one(program) -> None:  # 
     second = make(program, bus, state)
     await run_until(second, lambda: second.events == 1)
     assert json.loads(bus.records("alarms.critical")[-1].value)["state"] == "returned-unacknowledged"
+
+
+class GatedState(MemoryStateStore):
+    """Holds every save until `gate` is set, as a slow state store."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate = asyncio.Event()
+        self.saving = asyncio.Event()
+
+    async def save(self, items):  # type: ignore[no-untyped-def]
+        self.saving.set()
+        await self.gate.wait()
+        await super().save(items)
+
+
+async def test_records_are_processed_while_a_checkpoint_is_being_saved(program) -> None:  # type: ignore[no-untyped-def]
+    bus, state = MemoryBus(), GatedState()
+    await publish(bus, created("test.w:a", 1000.0, T0))
+    await publish(bus, modified("test.w:a", 1600.0, T0 + 1, 2))
+    worker = make(program, bus, state)
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    try:
+        await asyncio.wait_for(state.saving.wait(), 5)
+        await publish(bus, modified("test.w:a", 1100.0, T0 + 2, 3))
+        for _ in range(200):
+            if worker.events == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert worker.events == 3  # the third record went through the engine during the save
+        assert [json.loads(r.value)["state"] for r in bus.records("alarms.critical")][-1] == (
+            "returned-unacknowledged"
+        )
+        assert bus.committed("rules", "twin.events") == 0  # nothing committed before its state is saved
+        state.gate.set()
+        for _ in range(200):
+            if bus.committed("rules", "twin.events") == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert bus.committed("rules", "twin.events") == 3
+        assert await state.load("engine/rules/twin.events/0/offset") == b"3"
+    finally:
+        stop.set()
+        state.gate.set()
+        await asyncio.wait_for(task, 5)

@@ -63,7 +63,11 @@ async def test_commands_update_the_twin_and_events_are_keyed_by_thing(
     assert dict(events[1].headers)["centinela-origin"] == b"engine"  # the engine recognises its writes
     assert await store.retrieve(THING, "/features/p/properties/tubing") == 3100.0
     assert (connectivity.applied, connectivity.dead_lettered) == (2, 0)
-    # Offsets are committed once the commands are applied.
+    # Offsets are committed once the commands are applied (when the stream pauses, or every second).
+    for _ in range(300):
+        if bus.committed("ditto-connectivity-centinela-kafka", "telemetry.raw") == 1:
+            break
+        await asyncio.sleep(0.01)
     assert bus.committed("ditto-connectivity-centinela-kafka", "telemetry.raw") == 1
 
 
@@ -97,3 +101,29 @@ def test_connections_the_stand_in_cannot_honour_are_refused() -> None:
     data["sources"][0]["payloadMapping"] = ["JavaScript"]
     with pytest.raises(ConfigError, match="payloadMapping"):
         load_connection(data)
+
+
+async def test_offsets_are_committed_every_interval_or_on_close_and_dead_letters_first() -> None:
+    bus = MemoryBus()
+    store = await EmbeddedTwinStore().open()
+    group = "ditto-connectivity-centinela-kafka"
+    # A long poll and a long interval: no pause and no interval passes while we look.
+    connectivity = KafkaConnectivity(load_connection(CONNECTION), bus, store, poll_seconds=30.0,
+                                     commit_seconds=60.0)
+    try:
+        async with connectivity:
+            await bus.publish("telemetry.raw", THING, _command("create", "/", {"attributes": {"a": 1}}))
+            await bus.publish("telemetry.raw", THING, b"{not json")
+            await bus.publish("telemetry.raw", THING, _command("modify", "/attributes/a", 2))
+            await _wait_for(bus, "twin.events", 2)
+            for _ in range(200):
+                if connectivity.applied == 2 and connectivity.dead_lettered == 1:
+                    break
+                await asyncio.sleep(0.01)
+            assert (connectivity.applied, connectivity.dead_lettered) == (2, 1)
+            assert bus.committed(group, "telemetry.raw") == 0  # not yet: no pause, no interval
+        # Closing commits what was applied; the dead letter is there too.
+        assert bus.committed(group, "telemetry.raw") == 3
+        assert [r.value for r in bus.records("telemetry.raw.dlq")] == [b"{not json"]
+    finally:
+        await store.aclose()
