@@ -18,9 +18,9 @@ from centinela.rules.output import StepOutput
 from centinela.rules.reload import Watcher
 from centinela.rules.runtime import Runtime
 from centinela.rules.sinks import HistorySink, TwinSink
-from centinela.rules.stack import embedded_stack, load_config
+from centinela.rules.stack import EngineConfig, embedded_stack, load_config
 
-__all__ = ["open_twin", "run_engine", "serve"]
+__all__ = ["open_twin", "run_engine", "serve", "serve_config"]
 
 Echo = Callable[[str], None]
 
@@ -96,8 +96,16 @@ async def run_engine(
             await closer()
 
 
-async def serve(config_path: Path | None, *, echo: Echo) -> None:
+def serve_config(config_path: Path | None) -> EngineConfig:
+    """The configuration `centinela serve` runs: the file's, with `freeze_gc` on unless it says."""
     config = load_config(config_path)
+    if "freeze_gc" not in config.model_fields_set:  # one runtime for the process's lifetime
+        config = config.model_copy(update={"freeze_gc": True})
+    return config
+
+
+async def serve(config_path: Path | None, *, echo: Echo) -> None:
+    config = serve_config(config_path)
     paths = [Path(p) for p in config.rules]
     program = load_program(paths)
     async with embedded_stack(program, config, on_output=_printer(echo)) as stack:

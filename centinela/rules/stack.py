@@ -39,6 +39,9 @@ class EngineConfig(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     checkpoint_seconds: float = Field(default=5.0, gt=0)
     watch: bool = False
+    # Keep the runtime's live state out of the garbage collector's full scans (process-wide,
+    # `centinela.rules.gcfreeze`); `centinela serve` turns it on unless the file says otherwise.
+    freeze_gc: bool = False
 
 
 def load_config(path: Path | None) -> EngineConfig:
@@ -89,6 +92,7 @@ async def embedded_stack(
                 state=state,
                 checkpoint_seconds=config.checkpoint_seconds,
                 on_output=on_output,
+                freeze_gc=config.freeze_gc,
             )
             task = asyncio.create_task(runtime.run())
             ready = asyncio.create_task(runtime.ready.wait())
