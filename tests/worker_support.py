@@ -91,3 +91,25 @@ async def read_topic(bus: KafkaBus, topic: str, group: str, count: int, seconds:
 
 def alarm_ids(records: list[Record]) -> list[str]:
     return [json.loads(r.value)["id"] for r in records]
+
+
+def spread_things(prefix: str, partitions: int, per_partition: int) -> list[str]:
+    """Thing ids whose keys land `per_partition` on each of `partitions` partitions (Kafka's hashing).
+
+    Random ids can all hash to the partitions of one group member, which would leave the other idle.
+    """
+    from centinela.infra.kafka_outbox import partition_for
+
+    every = list(range(partitions))
+    counts = [0] * partitions
+    things: list[str] = []
+    i = 0
+    while len(things) < partitions * per_partition:
+        thing = f"{prefix}:well-{i}"
+        part = partition_for(thing.encode("utf-8"), every, every)
+        if counts[part] < per_partition:
+            counts[part] += 1
+            things.append(thing)
+        i += 1
+    return things
+

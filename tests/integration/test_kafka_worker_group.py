@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from service_urls import postgres_schema_url
-from worker_support import wait_for, well_script, write_rules
+from worker_support import spread_things, wait_for, well_script, write_rules
 
 from centinela.infra.kafka_bus import KafkaBus
 from centinela.infra.memory_state import MemoryStateStore
@@ -38,7 +38,7 @@ async def test_two_workers_share_partitions_and_take_over(
     run = "g" + uuid.uuid4().hex[:8]
     topic = f"{run}.twin.events"
     program = load_program([write_rules(tmp_path)])
-    things = [f"test.{run}:well-{i}" for i in range(8)]
+    things = spread_things(f"test.{run}", PARTITIONS, 2)
     script = well_script(things, 12, T0)
     split = len(things) * 7  # created events and 6 steps, then 6 more steps
     phase1, phase2 = script[:split], script[split:]
