@@ -153,18 +153,10 @@ def _fast(obj: dict[str, Any]) -> ThingEvent | None:
     topic = obj.get("topic")
     if not isinstance(topic, str):
         return None
-    parts = topic.split("/")
-    if (
-        len(parts) != 6
-        or parts[2] != "things"
-        or parts[3] != "twin"
-        or parts[4] != "events"
-        or parts[5] not in _ACTIONS
-        or not parts[0]
-        or not parts[1]
-        or "_" in (parts[0], parts[1])
-    ):
+    known = _TOPICS.get(topic) or _event_topic(topic)
+    if known is None:
         return None
+    thing_id, action = known
     headers = obj.get("headers", {})
     path = obj.get("path", "/")
     revision = obj.get("revision", 0)
@@ -186,10 +178,10 @@ def _fast(obj: dict[str, Any]) -> ThingEvent | None:
     except ValueError:
         return None
     return ThingEvent(
-        thing_id=f"{parts[0]}:{parts[1]}",
-        action=parts[5],
+        thing_id=thing_id,
+        action=action,
         path=path,
-        value=None if parts[5] == "deleted" else obj.get("value"),
+        value=None if action == "deleted" else obj.get("value"),
         revision=revision,
         timestamp=when,
         headers={k.lower(): v for k, v in headers.items()},

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from centinela.twin.pointer import copy_along
+
 __all__ = ["merge_at", "merge_patch", "strip_nulls"]
 
 JSON = Any
@@ -73,13 +75,7 @@ def merge_at(target: dict[str, JSON], parts: tuple[str, ...], patch: JSON) -> di
         for key in reversed(parts):
             nested = {key: nested}
         return dict(merge_patch(target, nested))
-    out = dict(target)
-    node = out
-    for key in parts[:-1]:
-        child = node.get(key)
-        child = dict(child) if isinstance(child, dict) else {}
-        node[key] = child
-        node = child
+    out, node = copy_along(target, parts[:-1])
     if patch is None:
         node.pop(last, None)
     elif isinstance(patch, dict):

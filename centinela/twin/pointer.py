@@ -12,6 +12,7 @@ __all__ = [
     "MISSING",
     "Pointer",
     "checked_json",
+    "copy_along",
     "checked_patch",
     "copy_json",
     "delete_at",
@@ -218,15 +219,24 @@ def set_at(doc: dict[str, JSON], parts: Pointer, value: JSON) -> dict[str, JSON]
             msg = "Only an object can be set at the root."
             raise TypeError(msg)
         return value
+    out, node = copy_along(doc, parts[:-1])
+    node[parts[-1]] = value
+    return out
+
+
+def copy_along(doc: dict[str, JSON], parts: tuple[str, ...]) -> tuple[dict[str, JSON], dict[str, JSON]]:
+    """A shallow copy of `doc` whose objects along `parts` are copied too: (the copy, its object at `parts`).
+
+    A non-object (or nothing) met on the way becomes an empty object.
+    """
     out = dict(doc)
     node = out
-    for key in parts[:-1]:
+    for key in parts:
         child = node.get(key)
         child = dict(child) if isinstance(child, dict) else {}
         node[key] = child
         node = child
-    node[parts[-1]] = value
-    return out
+    return out, node
 
 
 def delete_at(doc: dict[str, JSON], parts: Pointer) -> dict[str, JSON]:
