@@ -57,13 +57,14 @@ class EngineError(CentinelaError):
 class _Hooks:
     """The engine's general code, as called back by the compiler's fused ingest functions."""
 
-    __slots__ = ("alarm", "finish", "push", "schedule", "touched")
+    __slots__ = ("alarm", "catch_up", "finish", "push", "schedule", "touched")
 
     def __init__(self, engine: Engine) -> None:
         self.finish = engine._finish
         self.alarm = engine._alarm_at
         self.schedule = engine._schedule
         self.push = engine._push
+        self.catch_up = engine._catch_up
         self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
 
 
