@@ -29,11 +29,11 @@ from centinela.rules.alarms import (
     Action,
     AlarmConfig,
     AlarmStatus,
-    Evaluation,
     Leave,
     MissingMode,
     Tick,
     Transition,
+    evaluation,
     next_deadline,
     step,
 )
@@ -685,7 +685,7 @@ class Engine:
         if value is MISSING:  # the policy decides, not a clear condition computed without data
             cleared = None if spec.on_missing is MissingPolicy.HOLD else not raised
         cfg = self._configs[(ctx.twin_class.name, node.name)]
-        new, transitions = step(status, cfg, Evaluation(raised, cleared, suppressed), ctx.now)
+        new, transitions = step(status, cfg, evaluation(raised, cleared, suppressed), ctx.now)
         self._apply(ctx, node, new, transitions, value, out)
 
     def _apply(

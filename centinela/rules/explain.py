@@ -15,6 +15,12 @@ from centinela.rules.output import AlarmEvent
 
 __all__ = ["alarm_feature_value", "render_message", "transition_event"]
 
+_new = object.__new__
+# `AlarmEvent` filled through its slots' own setters: a frozen `__init__` sets each of 17 fields slowly.
+_SET = tuple(AlarmEvent.__dict__[name].__set__ for name in AlarmEvent.__slots__)
+_id, _time, _rule, _thing, _class, _sev, _prev, _state, _cause = _SET[:9]
+_active, _latched, _chat, _value, _msg, _expl, _ops, _ver = _SET[9:]
+
 
 def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None) -> dict[str, Any]:
     """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
@@ -54,25 +60,25 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
     if (value is MISSING or isinstance(value, bool)) and operands:
         value = operands[0]["value"]
     message = render_message(ctx, node, tr, value, explanation)
-    return AlarmEvent(
-        alarm_id,
-        tr.time,
-        node.name,
-        ctx.thing_id,
-        ctx.twin_class.name,
-        spec.severity._value_,
-        tr.previous._value_,
-        tr.state._value_,
-        tr.cause._value_,
-        tr.active,
-        tr.latched,
-        tr.chattering,
-        None if value is MISSING else value,
-        message,
-        explanation,
-        operands,
-        node.version,
-    )
+    event = _new(AlarmEvent)
+    _id(event, alarm_id)
+    _time(event, tr.time)
+    _rule(event, node.name)
+    _thing(event, ctx.thing_id)
+    _class(event, ctx.twin_class.name)
+    _sev(event, spec.severity._value_)
+    _prev(event, tr.previous._value_)
+    _state(event, tr.state._value_)
+    _cause(event, tr.cause._value_)
+    _active(event, tr.active)
+    _latched(event, tr.latched)
+    _chat(event, tr.chattering)
+    _value(event, None if value is MISSING else value)
+    _msg(event, message)
+    _expl(event, explanation)
+    _ops(event, operands)
+    _ver(event, node.version)
+    return event
 
 
 def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, explanation: str) -> str:
