@@ -16,6 +16,7 @@ from centinela.rules.output import AlarmEvent
 __all__ = ["alarm_feature_value", "render_message", "transition_event"]
 
 _new = object.__new__
+_sha256 = hashlib.sha256
 # `AlarmEvent` filled through its slots' own setters: a frozen `__init__` sets each of 17 fields slowly.
 _SET = tuple(AlarmEvent.__dict__[name].__set__ for name in AlarmEvent.__slots__)
 _id, _time, _rule, _thing, _class, _sev, _prev, _state, _cause = _SET[:9]
@@ -45,16 +46,12 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
     spec = node.alarm
     assert spec is not None
     seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause._value_}|{tr.state._value_}"
-    alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
+    alarm_id = _sha256(seed.encode()).hexdigest()[:24]
     try:
-        operands = tuple(
-            {"text": o.text, "value": None if o.value is MISSING else o.value, "unit": o.unit}
-            for o in spec.explain(ctx)
-        )
+        operands = tuple([_operand(o.text, o.value, o.unit) for o in spec.explain(ctx)])
     except Exception as exc:  # noqa: BLE001 - an explanation must never lose the transition
         operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
-    parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
-    explanation = ", ".join(parts)
+    explanation = ", ".join([_part(o) for o in operands])
     if spec.on_delay and tr.cause._value_ == "raised":
         explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
     if (value is MISSING or isinstance(value, bool)) and operands:
@@ -101,6 +98,16 @@ def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, ex
         return spec.message(scope)
     except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
         return f"{node.name} {tr.state._value_} on {ctx.thing_id} (message failed: {exc})"
+
+
+def _operand(text: str, value: Any, unit: str | None) -> dict[str, Any]:
+    return {"text": text, "value": None if value is MISSING else value, "unit": unit}
+
+
+def _part(o: dict[str, Any]) -> str:
+    value, unit = o["value"], o["unit"]
+    shown = f"{value:.6g}" if value.__class__ is float else _fmt(value)
+    return f"{o['text']} = {shown} {unit}" if unit else f"{o['text']} = {shown}"
 
 
 def _fmt(value: Any) -> str:
