@@ -51,12 +51,18 @@ class _Unknown:
     __slots__ = ()
 
 
-def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) -> list[str]:
-    """The source of the fused ingest function of input `key` (members: the nodes its trigger runs)."""
+def fused_source(
+    gen: _ClassGen, name: str, key: str, members: tuple[int, ...], timed: bool = True
+) -> list[str]:
+    """The source of the fused ingest function of input `key` (members: the nodes its trigger runs).
+
+    `timed`: the class has nodes whose value changes with time alone (`TwinClass.timed`).
+    """
     em = gen.em
     em.consts.setdefault("_fail", _fail)
     em.consts.setdefault("_U", _Unknown())
     em.consts.setdefault("_bool", bool)
+    em.consts.setdefault("_min", min)
     cls = gen.cls
     nodes = cls.nodes
     produced = {nodes[i].key: f"_n{i}" for i in members}
@@ -126,8 +132,8 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "        return True",
     ]
     lines += _effects(gen, members, produced, clears, env, series)
-    if series:  # a window or staleness deadline may have moved: the engine works out the next wake
-        return [*lines, "    hooks.schedule(ctx)", "    return True"]
+    if series:  # a window or staleness deadline may have moved: the engine's `_schedule`, inline
+        return [*lines, *_schedule(timed), "    return True"]
     # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
     # is what it was, unless it is due right now (the engine then clears what fell due).
     return [
@@ -139,6 +145,33 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
         "        hooks.push(ctx, wake)",
         "    return True",
+    ]
+
+
+def _schedule(timed: bool) -> list[str]:
+    """What the engine's `_schedule` does: the context's next wake from its deadlines and series."""
+    lines = [
+        "    hooks.touched.add(ctx.thing_id)",
+        "    _dl = ctx.deadlines",
+        "    _w = _min(_dl.values()) if _dl else None",
+    ]
+    if timed:
+        lines += [
+            "    _now = ctx.now",
+            "    for _s in ctx.store.values():",
+            "        _sw = _s.wake",
+            "        if _sw is None:",
+            "            continue",
+            "        if _sw <= _now:",
+            "            _s.wake = None",
+            "        elif _w is None or _sw < _w:",
+            "            _w = _sw",
+        ]
+    return [
+        *lines,
+        "    ctx.wake = _w",
+        "    if _w is not None and (ctx.scheduled is None or _w < ctx.scheduled):",
+        "        hooks.push(ctx, _w)",
     ]
 
 
@@ -213,8 +246,9 @@ def _alarm_effect(
 class FusedMap(Mapping[str, Fused]):
     """Input key → fused ingest function, generated and compiled on first use."""
 
-    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]]) -> None:
+    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]], timed: bool = True) -> None:
         self._gen = gen
+        self._timed = timed
         self._keys = sorted(gen.cls.inputs)
         self._plan = plan
         self._built: dict[str, Fused] = {}
@@ -224,7 +258,7 @@ class FusedMap(Mapping[str, Fused]):
         if fn is None:
             if key not in self._gen.cls.inputs:
                 raise KeyError(key)
-            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()))
+            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()), self._timed)
             fn = self._built[key] = self._gen.build("_ingest", lines)
         return fn
 
