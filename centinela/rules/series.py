@@ -98,7 +98,8 @@ class PointSeries:
     """The history of one series of one thing; implements the `Series` protocol of the compiled rules.
 
     Points are kept in flat arrays: `times` and `xs` (the numeric value, 0.0 for a value that is not
-    a number) as `array('d')` and `vals` (the values as given); the live points are `[head, len)`.
+    a number) as `array('d')` and, once a value that is not a float was taken, `vals` (the values as
+    given; None while `xs` holds them all); the live points are `[head, len)`.
     `mixed` is set once a value that is not a float was taken (the windows then check each point).
     """
 
@@ -124,7 +125,7 @@ class PointSeries:
         self.horizon = horizon
         self.times = array("d")
         self.xs = array("d")
-        self.vals: list[Any] = []
+        self.vals: list[Any] | None = None
         self.head = 0
         self.mixed = False
         self.windows: dict[float, _Window] = {}
@@ -141,11 +142,20 @@ class PointSeries:
     def points(self) -> list[tuple[float, Any]]:
         """The live (time, value) points, oldest first."""
         h = self.head
-        return list(zip(self.times[h:], self.vals[h:], strict=True))
+        vals = self.vals if self.vals is not None else self.xs
+        return list(zip(self.times[h:], vals[h:], strict=True))
 
     def numeric(self, i: int) -> bool:
         """Whether point `i` of the arrays is a number (it counts in the windows)."""
-        return self.vals[i].__class__ is float or _num(self.vals[i]) is not None
+        vals = self.vals
+        return vals is None or vals[i].__class__ is float or _num(vals[i]) is not None
+
+    def _raw(self) -> list[Any]:
+        """The values as given, kept from now on (a value that is not a float is about to be taken)."""
+        self.mixed = True
+        if self.vals is None:
+            self.vals = list(self.xs)
+        return self.vals
 
     # ------------------------------------------------------------------ updates
 
@@ -169,7 +179,7 @@ class PointSeries:
             x: float | None = value
         else:
             x = _num(value)
-            self.mixed = True
+            self._raw()
         self.wake = None  # the rules reading this series run next and say when it changes again
         if last is not None:
             held = self.last_value
@@ -182,7 +192,8 @@ class PointSeries:
         times = self.times
         times.append(t)
         self.xs.append(0.0 if x is None else x)
-        self.vals.append(value)
+        if self.vals is not None:
+            self.vals.append(value)
         n = len(times)
         head = self.head
         edge = t - self.horizon
@@ -240,7 +251,8 @@ class PointSeries:
             return
         del self.times[:cut]
         del self.xs[:cut]
-        del self.vals[:cut]
+        if self.vals is not None:
+            del self.vals[:cut]
         self.head -= cut
         for window in self.windows.values():
             window.start -= cut
@@ -249,8 +261,9 @@ class PointSeries:
     def _replace_last(self, value: Any) -> None:
         x = _num(value)
         if value.__class__ is not float:
-            self.mixed = True
-        self.vals[-1] = value
+            self._raw()
+        if self.vals is not None:
+            self.vals[-1] = value
         self.xs[-1] = 0.0 if x is None else x
         self.last_value = value
         self.windows.clear()
@@ -260,7 +273,8 @@ class PointSeries:
         if t <= self.last_time - self.horizon:
             self.late += 1
             return False
-        times, vals = self.times, self.vals
+        times = self.times
+        vals: Any = self.vals if self.vals is not None else self.xs
         i = bisect_left(times, t, lo=self.head)
         while i < len(times) and times[i] == t:
             if vals[i] == value:
@@ -269,10 +283,12 @@ class PointSeries:
         self.out_of_order += 1
         x = _num(value)
         if value.__class__ is not float:
-            self.mixed = True
+            self._raw()
         times.insert(i, t)
         self.xs.insert(i, 0.0 if x is None else x)
-        vals.insert(i, value)
+        if self.vals is not None:
+            self.vals.insert(i, value)
+        vals = self.vals if self.vals is not None else self.xs
         self.windows.clear()  # rebuilt on demand from the points, in order
         self.prev_value = vals[-2] if len(vals) - self.head > 1 else MISSING
         return True
@@ -500,12 +516,13 @@ class PointSeries:
         for t, v in data["points"]:
             x = _num(v)
             if v.__class__ is not float:
-                series.mixed = True
+                series._raw()
             series.times.append(float(t))
             series.xs.append(0.0 if x is None else x)
-            series.vals.append(v)
-        if series.vals:
-            series.last_time, series.last_value = series.times[-1], series.vals[-1]
+            if series.vals is not None:
+                series.vals.append(v)
+        if data["points"]:
+            series.last_time, series.last_value = series.times[-1], data["points"][-1][1]
         series.has_prev = bool(data["has_prev"])
         series.prev_value = data["prev"] if series.has_prev else MISSING
         series.integral_total = float(data["integral"])
