@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from centinela.dsl.checked import CheckedNode
 from centinela.dsl.ir import TExpr, Ty, walk
-from centinela.dsl.program import NodeKind
+from centinela.dsl.program import ALARM_FEATURE, NodeKind
 
 if TYPE_CHECKING:
     from centinela.dsl.compile import _ClassGen
@@ -231,15 +231,50 @@ def _alarm_effect(
     if clear is None:
         check = f"        if st.cleared is not None and st.cleared is {local}:"
         return [*lines, check, f"            {call}"]
-    return [
-        *lines,
+    spec = node.alarm
+    clear_lines = [
         "        try:",
         f"            _c = {gen.em.expr(clear, env, series)}",
         "            _c = None if _c is M else (_c if _c.__class__ is _bool else _bool(_c))",
         "        except Exception:",
         "            _c = _U",
-        f"        if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+    ]
+    if spec.on_delay or spec.off_delay or spec.latch or spec.chatter is not None:
+        return [
+            *lines,
+            *clear_lines,
+            f"        if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+            f"            {call}",
+        ]
+    # No delay, latch or chatter: while active, a raise condition that changed with a clear condition
+    # that does not clear (false, or true with the raise condition true) is no transition; the state
+    # machine (`_plain_step`) records both conditions and the feature's state stays what it was.
+    name = repr(node.name)
+    feature = repr(ALARM_FEATURE + node.name)
+    head = [
+        f"    if {local}.__class__ is not _bool or (st := al.get({name})) is None or st.suppressed:",
+        f"        {call}",
+        "    elif st.active:",
+    ]
+    return [
+        *head,
+        *clear_lines,
+        f"        if {local} is st.raised:",
+        f"            if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+        f"                {call}",
+        "        elif (",
+        f"            _c.__class__ is _bool and (not _c or {local})",
+        "            and st.pending_since is None and st.clearing_since is None and st.shelved_until is None",
+        "            and not st.latched and not st.chattering and not st.out_of_service",
+        f"            and (_f := ctx.written.get({feature})) is not None and _f['state'] == st.state._value_",
+        "        ):",
+        f"            al[{name}] = hooks.replace(st, raised={local}, cleared=_c)",
+        f"            if ctx.deadlines.pop({name}, None) is not None:",
+        "                full = True",
+        "        else:",
         f"            {call}",
+        f"    elif {local} is not st.raised:",
+        f"        {call}",
     ]
 
 

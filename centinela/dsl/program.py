@@ -56,6 +56,7 @@ from typing import Any, Final, Protocol
 from centinela.dsl.diagnostics import Span
 
 __all__ = [
+    "ALARM_FEATURE",
     "ALL",
     "MISSING",
     "TIME",
@@ -104,6 +105,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 ALL: Final = "*"  # trigger key that evaluates every node of a class
+ALARM_FEATURE: Final = "/features/alarms/properties/"  # + rule name: the alarm's state on the thing
 TIME: Final = "@time"  # trigger key for timers: nodes that change with time alone, and their dependents
 
 
@@ -155,6 +157,9 @@ class FusedHooks(Protocol):
 
     def catch_up(self, ctx: Any, now: float, out: Any) -> None:
         """Fire the context's timers due before `now`, each at its own time (before a reading at `now`)."""
+
+    def replace(self, status: Any, **changes: Any) -> Any:
+        """A copy of an alarm status with `changes` (`centinela.rules.alarms.replace`)."""
 
     def push(self, ctx: Any, when: float) -> None:
         """Put the context's unchanged next wake `when` back into the timer heap."""
