@@ -91,7 +91,7 @@ class _ClassGen:
     def __init__(self, cls: CheckedClass) -> None:
         self.cls = cls
         self.em = Emitter()
-        self.em.consts["_Operand"] = Operand
+        self.em.consts["_Operand"] = _operand
         self.em.consts["Exception"] = Exception
         names = [n.name for n in cls.nodes]
 
@@ -213,7 +213,7 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
     gen = _ClassGen(cls)
     plan, timed = _plan(cls)
     triggers = _Triggers(gen, plan)
-    fused = FusedMap(gen, plan)
+    fused = FusedMap(gen, plan, bool(timed))
     ret0: Callable[[list[str]], str] = _first
     nodes = []
     lazies: list[_Lazy] = []
@@ -252,6 +252,19 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
         tuple(timed), _Source(gen, plan), fused,
         frozenset(str(s.value) for s in walk(cls.where) if s.op == "load") if cls.where else frozenset(),
     )  # fmt: skip
+
+
+_new = object.__new__
+_o_text, _o_value, _o_unit = (Operand.__dict__[name].__set__ for name in ("text", "value", "unit"))
+
+
+def _operand(text: str, value: Any, unit: str | None) -> Operand:
+    """`Operand(text, value, unit)` filled through the slots' own setters (a frozen `__init__` is slower)."""
+    n = _new(Operand)
+    _o_text(n, text)
+    _o_value(n, value)
+    _o_unit(n, unit)
+    return n
 
 
 def _first(codes: list[str]) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from centinela.dsl.checked import CheckedNode
 from centinela.dsl.ir import TExpr, Ty, walk
-from centinela.dsl.program import NodeKind
+from centinela.dsl.program import ALARM_FEATURE, NodeKind
 
 if TYPE_CHECKING:
     from centinela.dsl.compile import _ClassGen
@@ -51,12 +51,18 @@ class _Unknown:
     __slots__ = ()
 
 
-def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) -> list[str]:
-    """The source of the fused ingest function of input `key` (members: the nodes its trigger runs)."""
+def fused_source(
+    gen: _ClassGen, name: str, key: str, members: tuple[int, ...], timed: bool = True
+) -> list[str]:
+    """The source of the fused ingest function of input `key` (members: the nodes its trigger runs).
+
+    `timed`: the class has nodes whose value changes with time alone (`TwinClass.timed`).
+    """
     em = gen.em
     em.consts.setdefault("_fail", _fail)
     em.consts.setdefault("_U", _Unknown())
     em.consts.setdefault("_bool", bool)
+    em.consts.setdefault("_min", min)
     cls = gen.cls
     nodes = cls.nodes
     produced = {nodes[i].key: f"_n{i}" for i in members}
@@ -82,8 +88,9 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "    if last is not None and time <= last:",
         "        return False",
         "    wake = ctx.wake",
-        "    if wake is not None and wake < time:",
-        "        return False",
+        "    if wake is not None and wake < time:",  # timers due before the reading fire first
+        "        hooks.catch_up(ctx, time, out)",
+        "        wake = ctx.wake",
         f"    seen[{key!r}] = time",
         "    if time > ctx.now:",
         "        ctx.now = time",
@@ -125,8 +132,8 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "        return True",
     ]
     lines += _effects(gen, members, produced, clears, env, series)
-    if series:  # a window or staleness deadline may have moved: the engine works out the next wake
-        return [*lines, "    hooks.schedule(ctx)", "    return True"]
+    if series:  # a window or staleness deadline may have moved: the engine's `_schedule`, inline
+        return [*lines, *_schedule(timed), "    return True"]
     # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
     # is what it was, unless it is due right now (the engine then clears what fell due).
     return [
@@ -138,6 +145,33 @@ def fused_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) 
         "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
         "        hooks.push(ctx, wake)",
         "    return True",
+    ]
+
+
+def _schedule(timed: bool) -> list[str]:
+    """What the engine's `_schedule` does: the context's next wake from its deadlines and series."""
+    lines = [
+        "    hooks.touched.add(ctx.thing_id)",
+        "    _dl = ctx.deadlines",
+        "    _w = _min(_dl.values()) if _dl else None",
+    ]
+    if timed:
+        lines += [
+            "    _now = ctx.now",
+            "    for _s in ctx.store.values():",
+            "        _sw = _s.wake",
+            "        if _sw is None:",
+            "            continue",
+            "        if _sw <= _now:",
+            "            _s.wake = None",
+            "        elif _w is None or _sw < _w:",
+            "            _w = _sw",
+        ]
+    return [
+        *lines,
+        "    ctx.wake = _w",
+        "    if _w is not None and (ctx.scheduled is None or _w < ctx.scheduled):",
+        "        hooks.push(ctx, _w)",
     ]
 
 
@@ -197,23 +231,59 @@ def _alarm_effect(
     if clear is None:
         check = f"        if st.cleared is not None and st.cleared is {local}:"
         return [*lines, check, f"            {call}"]
-    return [
-        *lines,
+    spec = node.alarm
+    clear_lines = [
         "        try:",
         f"            _c = {gen.em.expr(clear, env, series)}",
         "            _c = None if _c is M else (_c if _c.__class__ is _bool else _bool(_c))",
         "        except Exception:",
         "            _c = _U",
-        f"        if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+    ]
+    if spec.on_delay or spec.off_delay or spec.latch or spec.chatter is not None:
+        return [
+            *lines,
+            *clear_lines,
+            f"        if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+            f"            {call}",
+        ]
+    # No delay, latch or chatter: while active, a raise condition that changed with a clear condition
+    # that does not clear (false, or true with the raise condition true) is no transition; the state
+    # machine (`_plain_step`) records both conditions and the feature's state stays what it was.
+    name = repr(node.name)
+    feature = repr(ALARM_FEATURE + node.name)
+    head = [
+        f"    if {local}.__class__ is not _bool or (st := al.get({name})) is None or st.suppressed:",
+        f"        {call}",
+        "    elif st.active:",
+    ]
+    return [
+        *head,
+        *clear_lines,
+        f"        if {local} is st.raised:",
+        f"            if not (_c == st.cleared or (_c is None and st.cleared is not {local})):",
+        f"                {call}",
+        "        elif (",
+        f"            _c.__class__ is _bool and (not _c or {local})",
+        "            and st.pending_since is None and st.clearing_since is None and st.shelved_until is None",
+        "            and not st.latched and not st.chattering and not st.out_of_service",
+        f"            and (_f := ctx.written.get({feature})) is not None and _f['state'] == st.state._value_",
+        "        ):",
+        f"            al[{name}] = hooks.replace(st, raised={local}, cleared=_c)",
+        f"            if ctx.deadlines.pop({name}, None) is not None:",
+        "                full = True",
+        "        else:",
         f"            {call}",
+        f"    elif {local} is not st.raised:",
+        f"        {call}",
     ]
 
 
 class FusedMap(Mapping[str, Fused]):
     """Input key → fused ingest function, generated and compiled on first use."""
 
-    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]]) -> None:
+    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]], timed: bool = True) -> None:
         self._gen = gen
+        self._timed = timed
         self._keys = sorted(gen.cls.inputs)
         self._plan = plan
         self._built: dict[str, Fused] = {}
@@ -223,7 +293,7 @@ class FusedMap(Mapping[str, Fused]):
         if fn is None:
             if key not in self._gen.cls.inputs:
                 raise KeyError(key)
-            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()))
+            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()), self._timed)
             fn = self._built[key] = self._gen.build("_ingest", lines)
         return fn
 

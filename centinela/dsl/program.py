@@ -32,9 +32,10 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
   `suppress` and `explain` read `ctx.values` the same way (evaluate them after the trigger ran).
 - `TwinClass.fused[key]` (input keys only, generated on first use) is the whole step of one reading
   of `key` in one function `fused(hooks, ctx, value, time, out) -> bool` (see `FusedHooks`). It returns
-  False, having changed nothing, unless the reading is the common case: not None, newer than the last
-  reading of `key` (`ctx.seen`), and no timer due before it (`ctx.wake`). Otherwise it takes the
-  reading (`ctx.seen`, `ctx.now`, `ctx.values`, the path's series), runs the trigger's nodes inline,
+  False, having changed nothing, unless the reading is the common case: not None and newer than the
+  last reading of `key` (`ctx.seen`). Otherwise it fires the timers due before it (`hooks.catch_up`
+  when `ctx.wake` is before the reading's time), takes the reading (`ctx.seen`, `ctx.now`,
+  `ctx.values`, the path's series), runs the trigger's nodes inline,
   and then does what the engine does with the trigger's results: a computed value that differs from
   `ctx.written` is recorded there, in `out.changes[thing]` and `out.rows`; a plain alarm (no suppress
   condition) whose raise condition, and while active clear condition, equal the recorded ones is left
@@ -55,6 +56,7 @@ from typing import Any, Final, Protocol
 from centinela.dsl.diagnostics import Span
 
 __all__ = [
+    "ALARM_FEATURE",
     "ALL",
     "MISSING",
     "TIME",
@@ -103,6 +105,7 @@ class _Missing:
 
 MISSING: Final = _Missing()
 ALL: Final = "*"  # trigger key that evaluates every node of a class
+ALARM_FEATURE: Final = "/features/alarms/properties/"  # + rule name: the alarm's state on the thing
 TIME: Final = "@time"  # trigger key for timers: nodes that change with time alone, and their dependents
 
 
@@ -151,6 +154,12 @@ class FusedHooks(Protocol):
 
     def schedule(self, ctx: Any) -> None:
         """Re-arm the context's timers after a step."""
+
+    def catch_up(self, ctx: Any, now: float, out: Any) -> None:
+        """Fire the context's timers due before `now`, each at its own time (before a reading at `now`)."""
+
+    def replace(self, status: Any, **changes: Any) -> Any:
+        """A copy of an alarm status with `changes` (`centinela.rules.alarms.replace`)."""
 
     def push(self, ctx: Any, when: float) -> None:
         """Put the context's unchanged next wake `when` back into the timer heap."""

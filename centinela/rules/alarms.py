@@ -41,6 +41,8 @@ __all__ = [
     "MissingMode",
     "Tick",
     "Transition",
+    "evaluation",
+    "general_step",
     "next_deadline",
     "step",
 ]
@@ -177,6 +179,42 @@ class Transition:
 Event = Evaluation | Tick | Action | Leave
 
 _new = object.__new__
+_T_SET = {name: Transition.__dict__[name].__set__ for name in Transition.__slots__}
+_t_time, _t_previous, _t_state, _t_cause = (_T_SET[n] for n in ("time", "previous", "state", "cause"))
+_t_active, _t_latched, _t_chattering = (_T_SET[n] for n in ("active", "latched", "chattering"))
+_E_SET = {name: Evaluation.__dict__[name].__set__ for name in Evaluation.__slots__}
+_e_raised, _e_cleared, _e_suppressed = (_E_SET[n] for n in ("raised", "cleared", "suppressed"))
+
+
+def _tr(
+    time: float,
+    previous: AlarmState,
+    state: AlarmState,
+    cause: Cause,
+    active: bool,
+    latched: bool,
+    chattering: bool,
+) -> Transition:
+    """`Transition(...)` filled through the slots' own setters (a frozen `__init__` is slower)."""
+    n = _new(Transition)
+    _t_time(n, time)
+    _t_previous(n, previous)
+    _t_state(n, state)
+    _t_cause(n, cause)
+    _t_active(n, active)
+    _t_latched(n, latched)
+    _t_chattering(n, chattering)
+    return n
+
+
+def evaluation(raised: bool | None, cleared: bool | None, suppressed: bool) -> Evaluation:
+    """`Evaluation(raised, cleared, suppressed)`, filled through the slots' own setters."""
+    n = _new(Evaluation)
+    _e_raised(n, raised)
+    _e_cleared(n, cleared)
+    _e_suppressed(n, suppressed)
+    return n
+
 # The slots' own setters: a frozen instance is filled once, here, without `object.__setattr__`'s lookup.
 _SETTERS = {name: AlarmStatus.__dict__[name].__set__ for name in AlarmStatus.__slots__}
 _state, _active, _raised, _cleared = (_SETTERS[n] for n in ("state", "active", "raised", "cleared"))
@@ -224,7 +262,7 @@ def _settle(s: AlarmStatus, cause: Cause, t: float, out: list[Transition]) -> Al
     else:
         target = s.state
     if target is not s.state:
-        out.append(Transition(t, s.state, target, cause, s.active, s.latched, s.chattering))
+        out.append(_tr(t, s.state, target, cause, s.active, s.latched, s.chattering))
         s = replace(s, state=target, since=t, latched=False if over is not None else s.latched)
     return s
 
@@ -233,7 +271,7 @@ def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition])
     if s.latched:  # the condition came back while latched: still the same standing alarm
         s = replace(s, active=True, pending_since=None, clearing_since=None)
     elif s.state in (AlarmState.NORMAL, AlarmState.RTN_UNACK):
-        out.append(Transition(t, s.state, AlarmState.UNACK, Cause.RAISED, True, False, s.chattering))
+        out.append(_tr(t, s.state, AlarmState.UNACK, Cause.RAISED, True, False, s.chattering))
         s = replace(
             s, active=True, pending_since=None, clearing_since=None, state=AlarmState.UNACK, since=t
         )
@@ -245,7 +283,7 @@ def _activate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition])
         s = replace(s, activations=recent[-(limit + 1) :])
         if len(recent) > limit and not s.chattering:
             s = replace(s, chattering=True)
-            out.append(Transition(t, s.state, s.state, Cause.CHATTERING, True, s.latched, True))
+            out.append(_tr(t, s.state, s.state, Cause.CHATTERING, True, s.latched, True))
     return s
 
 
@@ -254,10 +292,10 @@ def _deactivate(s: AlarmStatus, cfg: AlarmConfig, t: float, out: list[Transition
         return replace(s, active=False, pending_since=None, clearing_since=None)
     if cfg.latch:
         if not s.latched:  # reported once: a condition flickering under a latched alarm is not news
-            out.append(Transition(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
+            out.append(_tr(t, s.state, s.state, Cause.LATCHED, False, True, s.chattering))
         return replace(s, active=False, pending_since=None, clearing_since=None, latched=True)
     target = AlarmState.RTN_UNACK if s.state is AlarmState.UNACK else AlarmState.NORMAL
-    out.append(Transition(t, s.state, target, Cause.CLEARED, False, False, s.chattering))
+    out.append(_tr(t, s.state, target, Cause.CLEARED, False, False, s.chattering))
     return replace(s, active=False, pending_since=None, clearing_since=None, state=target, since=t)
 
 
@@ -302,7 +340,7 @@ def _advance(s: AlarmStatus, cfg: AlarmConfig, now: float, out: list[Transition]
         else:
             window = cfg.chatter[1] if cfg.chatter is not None else 0.0
             s = replace(s, chattering=False, activations=tuple(a for a in s.activations if a > t - window))
-            out.append(Transition(t, s.state, s.state, Cause.CHATTER_END, s.active, s.latched, False))
+            out.append(_tr(t, s.state, s.state, Cause.CHATTER_END, s.active, s.latched, False))
 
 
 def _track(s: AlarmStatus, ev: Evaluation, cfg: AlarmConfig, now: float) -> AlarmStatus:
@@ -329,11 +367,11 @@ def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> A
     if kind is ActionKind.ACK:
         if s.state is AlarmState.UNACK:
             out.append(
-                Transition(now, s.state, AlarmState.ACKED, Cause.ACK, s.active, s.latched, s.chattering)
+                _tr(now, s.state, AlarmState.ACKED, Cause.ACK, s.active, s.latched, s.chattering)
             )
             return replace(s, state=AlarmState.ACKED, since=now)
         if s.state is AlarmState.RTN_UNACK:
-            out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.ACK, False, False, s.chattering))
+            out.append(_tr(now, s.state, AlarmState.NORMAL, Cause.ACK, False, False, s.chattering))
             return replace(s, state=AlarmState.NORMAL, since=now)
         return s  # nothing to acknowledge: acknowledging twice is harmless
     if kind is ActionKind.RESET:
@@ -343,7 +381,7 @@ def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> A
         if s.active:
             msg = "The latched alarm's condition is active again; it can be reset once it has returned."
             raise AlarmActionError(msg)
-        out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.RESET, False, False, s.chattering))
+        out.append(_tr(now, s.state, AlarmState.NORMAL, Cause.RESET, False, False, s.chattering))
         return replace(s, state=AlarmState.NORMAL, latched=False, since=now)
     if kind is ActionKind.SHELVE:
         if action.until is None or action.until <= now:
@@ -357,6 +395,50 @@ def _act(s: AlarmStatus, action: Action, now: float, out: list[Transition]) -> A
     return _settle(replace(s, out_of_service=False), Cause.IN_SERVICE, now, out)
 
 
+def _plain(s: AlarmStatus, cfg: AlarmConfig, ev: Evaluation) -> bool:
+    """Nothing but the raise and clear conditions at play: no delay, latch, chatter, shelve or overlay."""
+    return (
+        ev.raised is not None
+        and not ev.suppressed
+        and not s.suppressed
+        and not cfg.on_delay
+        and not cfg.off_delay
+        and not cfg.latch
+        and cfg.chatter is None
+        and s.pending_since is None
+        and s.clearing_since is None
+        and s.shelved_until is None
+        and not s.latched
+        and not s.chattering
+        and not s.out_of_service
+    )
+
+
+def _plain_step(s: AlarmStatus, ev: Evaluation, now: float, out: list[Transition]) -> AlarmStatus:
+    """`step` of a plain evaluation (see `_plain`) in one `replace`.
+
+    It gives what `_track` and an immediate `_activate` or `_deactivate` give: no deadline is
+    pending, so `_advance` has nothing to do.
+    """
+    raised = ev.raised
+    cleared = (not raised) if ev.cleared is None else ev.cleared
+    state = s.state
+    if not s.active:
+        if not raised:
+            return replace(s, raised=raised, cleared=cleared)
+        if state is AlarmState.NORMAL or state is AlarmState.RTN_UNACK:
+            out.append(_tr(now, state, AlarmState.UNACK, Cause.RAISED, True, False, False))
+            return replace(s, raised=raised, cleared=cleared, active=True, state=AlarmState.UNACK, since=now)
+        return replace(s, raised=raised, cleared=cleared, active=True)
+    if not cleared or raised:
+        return replace(s, raised=raised, cleared=cleared)
+    if state is not AlarmState.UNACK and state is not AlarmState.ACKED:
+        return replace(s, raised=raised, cleared=cleared, active=False)
+    target = AlarmState.RTN_UNACK if state is AlarmState.UNACK else AlarmState.NORMAL
+    out.append(_tr(now, state, target, Cause.CLEARED, False, False, False))
+    return replace(s, raised=raised, cleared=cleared, active=False, state=target, since=now)
+
+
 def step(
     status: AlarmStatus, config: AlarmConfig, event: Event, now: float
 ) -> tuple[AlarmStatus, list[Transition]]:
@@ -366,6 +448,15 @@ def step(
     come first, at their own time.
     """
     out: list[Transition] = []
+    if event.__class__ is Evaluation and _plain(status, config, event):
+        return _plain_step(status, event, now, out), out
+    return general_step(status, config, event, now, out)
+
+
+def general_step(
+    status: AlarmStatus, config: AlarmConfig, event: Event, now: float, out: list[Transition]
+) -> tuple[AlarmStatus, list[Transition]]:
+    """`step` without the shortcut for plain evaluations (the reference it is tested against)."""
     s = _advance(status, config, now, out)
     if isinstance(event, Evaluation):
         s = _track(s, event, config, now)
@@ -387,6 +478,6 @@ def step(
         if s.state is AlarmState.NORMAL:
             s = AlarmStatus(since=s.since)  # nothing tracked, latched, shelved or pending
         else:
-            out.append(Transition(now, s.state, AlarmState.NORMAL, Cause.LEFT_CLASS, False, False, False))
+            out.append(_tr(now, s.state, AlarmState.NORMAL, Cause.LEFT_CLASS, False, False, False))
             s = AlarmStatus(since=now)
     return s, out

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from centinela.dsl.program import (
+    ALARM_FEATURE,
     ALL,
     MISSING,
     TIME,
@@ -29,12 +30,13 @@ from centinela.rules.alarms import (
     Action,
     AlarmConfig,
     AlarmStatus,
-    Evaluation,
     Leave,
     MissingMode,
     Tick,
     Transition,
+    evaluation,
     next_deadline,
+    replace,
     step,
 )
 from centinela.rules.context import ThingContext, thing_values
@@ -43,7 +45,6 @@ from centinela.rules.output import HealthEvent, StepOutput, pointer_parts
 
 __all__ = ["ALARM_FEATURE", "Engine", "EngineError"]
 
-ALARM_FEATURE = "/features/alarms/properties/"
 Trigger = Callable[[Any], list[tuple[int, Any]]]
 _UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
@@ -57,13 +58,15 @@ class EngineError(CentinelaError):
 class _Hooks:
     """The engine's general code, as called back by the compiler's fused ingest functions."""
 
-    __slots__ = ("alarm", "finish", "push", "schedule", "touched")
+    __slots__ = ("alarm", "catch_up", "finish", "push", "replace", "schedule", "touched")
 
     def __init__(self, engine: Engine) -> None:
         self.finish = engine._finish
         self.alarm = engine._alarm_at
         self.schedule = engine._schedule
         self.push = engine._push
+        self.catch_up = engine._catch_up
+        self.replace = replace
         self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
 
 
@@ -684,7 +687,7 @@ class Engine:
         if value is MISSING:  # the policy decides, not a clear condition computed without data
             cleared = None if spec.on_missing is MissingPolicy.HOLD else not raised
         cfg = self._configs[(ctx.twin_class.name, node.name)]
-        new, transitions = step(status, cfg, Evaluation(raised, cleared, suppressed), ctx.now)
+        new, transitions = step(status, cfg, evaluation(raised, cleared, suppressed), ctx.now)
         self._apply(ctx, node, new, transitions, value, out)
 
     def _apply(

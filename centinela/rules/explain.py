@@ -15,6 +15,13 @@ from centinela.rules.output import AlarmEvent
 
 __all__ = ["alarm_feature_value", "render_message", "transition_event"]
 
+_new = object.__new__
+_sha256 = hashlib.sha256
+# `AlarmEvent` filled through its slots' own setters: a frozen `__init__` sets each of 17 fields slowly.
+_SET = tuple(AlarmEvent.__dict__[name].__set__ for name in AlarmEvent.__slots__)
+_id, _time, _rule, _thing, _class, _sev, _prev, _state, _cause = _SET[:9]
+_active, _latched, _chat, _value, _msg, _expl, _ops, _ver = _SET[9:]
+
 
 def alarm_feature_value(status: AlarmStatus, node: Node, last: AlarmEvent | None) -> dict[str, Any]:
     """The alarm state as written to `features/alarms/properties/<Rule>` (documented in docs/engine.md)."""
@@ -39,40 +46,36 @@ def transition_event(ctx: ThingContext, node: Node, tr: Transition, value: Any) 
     spec = node.alarm
     assert spec is not None
     seed = f"{node.version}|{ctx.thing_id}|{node.name}|{tr.time!r}|{tr.cause._value_}|{tr.state._value_}"
-    alarm_id = hashlib.sha256(seed.encode()).hexdigest()[:24]
+    alarm_id = _sha256(seed.encode()).hexdigest()[:24]
     try:
-        operands = tuple(
-            {"text": o.text, "value": None if o.value is MISSING else o.value, "unit": o.unit}
-            for o in spec.explain(ctx)
-        )
+        operands = tuple([_operand(o.text, o.value, o.unit) for o in spec.explain(ctx)])
     except Exception as exc:  # noqa: BLE001 - an explanation must never lose the transition
         operands = ({"text": "explanation failed", "value": str(exc), "unit": None},)
-    parts = [f"{o['text']} = {_fmt(o['value'])}{' ' + o['unit'] if o['unit'] else ''}" for o in operands]
-    explanation = ", ".join(parts)
+    explanation = ", ".join([_part(o) for o in operands])
     if spec.on_delay and tr.cause._value_ == "raised":
         explanation += f" for {spec.on_delay:g} s (held since {tr.time - spec.on_delay:.3f})"
     if (value is MISSING or isinstance(value, bool)) and operands:
         value = operands[0]["value"]
     message = render_message(ctx, node, tr, value, explanation)
-    return AlarmEvent(
-        alarm_id,
-        tr.time,
-        node.name,
-        ctx.thing_id,
-        ctx.twin_class.name,
-        spec.severity._value_,
-        tr.previous._value_,
-        tr.state._value_,
-        tr.cause._value_,
-        tr.active,
-        tr.latched,
-        tr.chattering,
-        None if value is MISSING else value,
-        message,
-        explanation,
-        operands,
-        node.version,
-    )
+    event = _new(AlarmEvent)
+    _id(event, alarm_id)
+    _time(event, tr.time)
+    _rule(event, node.name)
+    _thing(event, ctx.thing_id)
+    _class(event, ctx.twin_class.name)
+    _sev(event, spec.severity._value_)
+    _prev(event, tr.previous._value_)
+    _state(event, tr.state._value_)
+    _cause(event, tr.cause._value_)
+    _active(event, tr.active)
+    _latched(event, tr.latched)
+    _chat(event, tr.chattering)
+    _value(event, None if value is MISSING else value)
+    _msg(event, message)
+    _expl(event, explanation)
+    _ops(event, operands)
+    _ver(event, node.version)
+    return event
 
 
 def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, explanation: str) -> str:
@@ -95,6 +98,16 @@ def render_message(ctx: ThingContext, node: Node, tr: Transition, value: Any, ex
         return spec.message(scope)
     except Exception as exc:  # noqa: BLE001 - a broken template still reports the alarm
         return f"{node.name} {tr.state._value_} on {ctx.thing_id} (message failed: {exc})"
+
+
+def _operand(text: str, value: Any, unit: str | None) -> dict[str, Any]:
+    return {"text": text, "value": None if value is MISSING else value, "unit": unit}
+
+
+def _part(o: dict[str, Any]) -> str:
+    value, unit = o["value"], o["unit"]
+    shown = f"{value:.6g}" if value.__class__ is float else _fmt(value)
+    return f"{o['text']} = {shown} {unit}" if unit else f"{o['text']} = {shown}"
 
 
 def _fmt(value: Any) -> str:

@@ -145,3 +145,36 @@ def test_redelivered_old_reading_is_not_inserted_twice() -> None:
     assert s.add(2.0, 20.0)
     assert s.out_of_order == 0
     assert s.count(3.0, 60.0) == 3
+
+
+def test_values_that_are_not_floats_keep_their_type_and_count_only_when_numeric() -> None:
+    s = PointSeries(horizon=60.0)
+    s.append(1.0, 2.0)
+    s.append(2.0, 4.0)
+    s.append(3.0, 6)  # an int: counts as 6.0, stays an int
+    s.append(4.0, "off")  # not a number: kept, not in the windows
+    s.append(5.0, True)
+    assert [v for _, v in s.points] == [2.0, 4.0, 6, "off", True]
+    assert s.points[2][1].__class__ is int
+    assert s.count(5.0, 60.0) == 4
+    assert s.avg(5.0, 60.0) == pytest.approx((2 + 4 + 6 + 1) / 4)
+    assert s.avg(5.0, 2.5) == pytest.approx((6 + 1) / 2)  # (2.5, 5]: 6, "off" and True
+    s.append(70.0, 8.0)  # the first points leave the windows
+    assert s.avg(70.0, 60.0) == 8.0
+    copy = PointSeries.from_json(60.0, s.to_json())
+    assert copy.points == s.points
+    assert copy.avg(70.0, 60.0) == 8.0
+
+
+def test_a_long_float_stream_drops_old_points_and_keeps_window_answers() -> None:
+    s = PointSeries(horizon=10.0)
+    xs: list[tuple[float, float]] = []
+    for i in range(1000):
+        t, x = i * 0.5, float(i % 17)
+        s.append(t, x)
+        xs.append((t, x))
+        window = _in_window(xs, t, 10.0)
+        assert s.avg(t, 10.0) == pytest.approx(sum(window) / len(window))
+    assert len(s.times) < 200  # the arrays were compacted, not grown with every reading
+    # the newest point at or before the horizon's edge stays: it holds its value into the window
+    assert [p for p, _ in s.points] == [t for t, _ in xs if t >= 499.5 - 10.0]
