@@ -44,6 +44,7 @@ __all__ = [
     "evaluation",
     "general_step",
     "next_deadline",
+    "settled",
     "step",
 ]
 
@@ -205,6 +206,23 @@ def _tr(
     _t_latched(n, latched)
     _t_chattering(n, chattering)
     return n
+
+
+def settled(status: AlarmStatus, raised: bool | None, cleared: bool | None, suppressed: bool) -> bool:
+    """True when an evaluation cannot change the alarm.
+
+    That is the same raise and suppression inputs and, while active, the same clear input (an
+    unknown clear matters only where it differs from raised).
+    """
+    return (
+        raised is status.raised
+        and suppressed == status.suppressed
+        and (
+            not status.active
+            or cleared == status.cleared
+            or (cleared is None and status.cleared is not raised)
+        )
+    )
 
 
 def evaluation(raised: bool | None, cleared: bool | None, suppressed: bool) -> Evaluation:

@@ -37,6 +37,7 @@ from centinela.rules.alarms import (
     evaluation,
     next_deadline,
     replace,
+    settled,
     step,
 )
 from centinela.rules.context import ThingContext, thing_values
@@ -674,15 +675,7 @@ class Engine:
         except Exception as exc:  # noqa: BLE001 - a failing rule is health, not a crash
             self._health(ctx, node, f"{type(exc).__name__}: {exc}", out)
             return
-        if (
-            raised is status.raised
-            and suppressed == status.suppressed
-            and (
-                not status.active
-                or cleared == status.cleared
-                or (cleared is None and status.cleared is not raised)
-            )
-        ):
+        if settled(status, raised, cleared, suppressed):
             return
         if value is MISSING:  # the policy decides, not a clear condition computed without data
             cleared = None if spec.on_missing is MissingPolicy.HOLD else not raised

@@ -20,6 +20,7 @@ from centinela.rules.alarms import (
     MissingMode,
     Tick,
     next_deadline,
+    settled,
     step,
 )
 from centinela.rules.context import ThingContext, thing_values
@@ -85,15 +86,7 @@ class AlarmRun:
             if raised is status.raised and plain and not status.suppressed and not status.active:
                 continue
             cleared = cleared_v
-            if (
-                raised is status.raised
-                and suppressed == status.suppressed
-                and (
-                    not status.active
-                    or cleared == status.cleared
-                    or (cleared is None and status.cleared is not raised)
-                )
-            ):
+            if settled(status, raised, cleared, suppressed):
                 continue
             if value is MISSING:
                 cleared = None if hold else not raised

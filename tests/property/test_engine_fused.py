@@ -6,6 +6,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from engine_support import engine_outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -75,14 +76,7 @@ def _run(engine: Engine, readings: list[tuple[float, int, int, Any, bool]]) -> d
         inputs = paths[thing_id]
         engine.ingest(thing_id, inputs[index % len(inputs)], value, t, out)
     engine.advance(t + 3600.0, out)
-    return {
-        "alarms": [a.to_json() for a in out.alarms],
-        "changes": out.changes,
-        "rows": out.rows,
-        "health": out.health,
-        "contexts": {k: [c.to_json() for c in v] for k, v in engine.contexts.items()},
-        "counts": (engine.out_of_order, engine.late, sorted(engine.touched)),
-    }
+    return engine_outcome(engine, out)
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])

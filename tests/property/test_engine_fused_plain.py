@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from engine_support import engine_outcome
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,14 +63,7 @@ def _run(engine: Engine, readings: list[tuple[float, int, int, Any, Any]]) -> di
             until = t + 5.0 if kind is ActionKind.SHELVE else None
             engine.act(THINGS[which], rule, Action(kind, until), t, out)
     engine.advance(t + 600.0, out)
-    return {
-        "alarms": [a.to_json() for a in out.alarms],
-        "changes": out.changes,
-        "rows": out.rows,
-        "health": out.health,
-        "contexts": {k: [c.to_json() for c in v] for k, v in engine.contexts.items()},
-        "counts": (engine.out_of_order, engine.late, sorted(engine.touched)),
-    }
+    return engine_outcome(engine, out)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
