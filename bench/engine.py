@@ -27,7 +27,7 @@ from centinela.dsl.compile import compile_checked
 from centinela.dsl.pipeline import check_source
 from centinela.infra.sqlite_history import SqliteHistoryStore
 from centinela.ports import Sample
-from centinela.rules.backtest import backtest, backtest_sqlite
+from centinela.rules.backtest import BacktestReport, backtest, backtest_sqlite
 from centinela.rules.engine import Engine
 from centinela.rules.output import StepOutput
 
@@ -155,6 +155,16 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _same_as_engine(vec: BacktestReport, engine: BacktestReport) -> bool:
+    """A vectorized report equal to the engine's: every transition field by field, every row, the counts."""
+    return bool(
+        vec.vectorized
+        and vec.transitions == engine.transitions
+        and list(vec.computed) == list(engine.computed)
+        and vec.readings == engine.readings
+    )
+
+
 async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -> dict[str, float]:
     store = SqliteHistoryStore(f"sqlite:///{tmp / 'bench.db'}", batch_rows=200_000)
     paths = [f"/features/p/properties/in{i}" for i in range(INPUTS)]
@@ -176,25 +186,14 @@ async def bench_backtest(data: list[tuple[str, int, float, float]], tmp: Path) -
     t0, c0 = time.perf_counter(), time.process_time()
     vec = await backtest_sqlite(vector_program, str(tmp / "bench.db"), 0.0, end, checked=checked)
     vec_elapsed, vec_cpu = time.perf_counter() - t0, time.process_time() - c0
-    # Identity with the engine: every transition field by field, every computed row, the counts.
-    same = (
-        vec.vectorized
-        and vec.transitions == fast.transitions
-        and list(vec.computed) == list(fast.computed)
-        and vec.readings == fast.readings
-    )
+    same = _same_as_engine(vec, fast)
     if not same:
         print("MISMATCH: the vectorized backtest differs from the engine", file=sys.stderr)
     t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
     vec2 = await backtest_sqlite(vector_program, str(tmp / "bench.db"), 0.0, end, checked=checked, workers=2)
     vec2_elapsed = time.perf_counter() - t0
     vec2_cpu = time.process_time() - c0 + _children_cpu() - k0  # this process and its forked helpers
-    same2 = (
-        vec2.vectorized
-        and vec2.transitions == fast.transitions
-        and list(vec2.computed) == list(fast.computed)
-        and vec2.readings == fast.readings
-    )
+    same2 = _same_as_engine(vec2, fast)
     if not same2:
         print("MISMATCH: the vectorized backtest on two processes differs from the engine", file=sys.stderr)
     return {
