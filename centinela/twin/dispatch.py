@@ -39,16 +39,27 @@ def _needs_value(command: Envelope) -> JSON:
 
 
 async def apply_command(
-    store: EmbeddedTwinStore, command: Envelope, *, namespaces: Collection[str] | None = None
+    store: EmbeddedTwinStore,
+    command: Envelope,
+    *,
+    namespaces: Collection[str] | None = None,
+    answer: bool = True,
 ) -> Envelope:
-    """Apply a Ditto Protocol thing or policy command; errors come back as error envelopes."""
+    """Apply a Ditto Protocol thing or policy command; errors come back as error envelopes.
+
+    `answer=False` is for callers that only need the outcome (a connection source without a reply
+    target): the response of a successful modify or merge then carries its status alone, no value
+    and no ETag (a sub-resource's ETag hashes its value).
+    """
     try:
-        return await _apply(store, command, namespaces)
+        return await _apply(store, command, namespaces, answer)
     except TwinError as error:
         return error_envelope(error, topic=command.topic, headers=command.headers)
 
 
-async def _apply(store: EmbeddedTwinStore, command: Envelope, namespaces: Collection[str] | None) -> Envelope:
+async def _apply(
+    store: EmbeddedTwinStore, command: Envelope, namespaces: Collection[str] | None, answer: bool
+) -> Envelope:
     topic = command.topic
     if topic is None:
         msg = "a command needs a 'topic'"
@@ -87,12 +98,16 @@ async def _apply(store: EmbeddedTwinStore, command: Envelope, namespaces: Collec
         result = await store.put(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
+        if not answer:
+            return Envelope(command.topic, {}, path, ABSENT, status=result.status)
         value = result.value if result.created else ABSENT
         return response_envelope(command, result.status, value, headers=_etag(result.etag))
     if action == "merge":
         result = await store.patch(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
+        if not answer:
+            return Envelope(command.topic, {}, path, ABSENT, status=201 if result.created else 204)
         if result.created:
             # Ditto answers a merge that created the thing as the create it became.
             assert command.topic is not None  # noqa: S101 - checked above

@@ -384,8 +384,26 @@ def compile_fields(selectors: tuple[Pointer, ...]) -> Callable[[JSON], JSON]:
 
 
 def to_iso(when: float) -> str:
-    """Ditto's timestamp text for epoch seconds: ISO 8601 UTC with a `Z`."""
-    return datetime.fromtimestamp(when, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """Ditto's timestamp text for epoch seconds: ISO 8601 UTC with a `Z`, to the microsecond.
+
+    The text of the whole second is kept from the last call (timestamps come in time order); the
+    microseconds are rounded half to even, as `datetime.fromtimestamp` does.
+    """
+    if when < 0 or when != when or when > _ISO_MAX:
+        return datetime.fromtimestamp(when, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    whole = int(when)
+    micro = round((when - whole) * 1_000_000)
+    if micro >= 1_000_000:
+        whole += 1
+        micro -= 1_000_000
+    if whole != _iso_second[0]:
+        _iso_second[0] = whole
+        _iso_second[1] = datetime.fromtimestamp(whole, UTC).isoformat(timespec="seconds")[:-6]
+    return f"{_iso_second[1]}.{micro:06d}Z"
+
+
+_ISO_MAX = 253402300799.0  # 9999-12-31T23:59:59Z
+_iso_second: list[Any] = [-1, ""]  # the last whole second and its text
 
 
 def from_iso(text: str) -> float:

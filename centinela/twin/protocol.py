@@ -166,7 +166,22 @@ class Topic:
 
     @classmethod
     def parse(cls, text: str) -> Topic:
-        """Parse a topic; raise `TwinError` 400 naming what is wrong."""
+        """Parse a topic; raise `TwinError` 400 naming what is wrong.
+
+        Topics repeat (one per thing and action): valid ones are remembered, up to `_PARSED_MAX`.
+        """
+        if type(text) is str:
+            known = _PARSED.get(text)
+            if known is not None:
+                return known
+        topic = cls._parse(text)
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        _PARSED[text] = topic
+        return topic
+
+    @classmethod
+    def _parse(cls, text: str) -> Topic:
         if not isinstance(text, str):
             raise invalid_topic(text, "it is not a string")
         parts = text.split("/")
@@ -204,6 +219,9 @@ class Topic:
             raise invalid_topic(text, f"the action '{action}' must not contain '/'")
         return cls(namespace, name, group, criterion, channel, action)
 
+
+_PARSED: dict[str, Topic] = {}
+_PARSED_MAX = 65_536
 
 _MEMBERS = (
     "topic",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from centinela.errors import ConfigError
 
-__all__ = ["Connection", "Enforcement", "Source", "Target", "load_connection", "resolve"]
+__all__ = [
+    "Connection",
+    "Enforcement",
+    "Fill",
+    "Source",
+    "Target",
+    "compile_template",
+    "load_connection",
+    "resolve",
+]
 
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z]+):([A-Za-z0-9_.\-]+)\s*\}\}")
 _KNOWN = {("thing", "id"), ("thing", "namespace"), ("thing", "name"), ("entity", "id")}
@@ -32,52 +41,64 @@ def _check_placeholders(text: str) -> str:
     return text
 
 
-def _compile(template: str) -> tuple[str | tuple[str, str], ...]:
-    """A template as literal texts and `(prefix, name)` placeholders, parsed once per template."""
-    parts = _COMPILED.get(template)
-    if parts is None:
-        out: list[str | tuple[str, str]] = []
-        at = 0
-        for match in _PLACEHOLDER.finditer(template):
-            if match.start() > at:
-                out.append(template[at : match.start()])
-            out.append((match.group(1), match.group(2)))
-            at = match.end()
-        if at < len(template):
-            out.append(template[at:])
-        parts = tuple(out)
-        if len(_COMPILED) < 10_000:  # templates come from connections: a handful
-            _COMPILED[template] = parts
-    return parts
+Fill = Callable[[str | None, Mapping[str, str]], str | None]
+"""A compiled template: (thing id, headers) → the text, or `None` when a placeholder has no value."""
 
 
-_COMPILED: dict[str, tuple[str | tuple[str, str], ...]] = {}
+def _part(prefix: str, name: str) -> Fill:
+    if prefix == "header":
+        return lambda _thing_id, headers: headers.get(name)
+    if name == "id":
+        return lambda thing_id, _headers: thing_id
+    index = 0 if name == "namespace" else 2
+    return lambda thing_id, _headers: None if thing_id is None else thing_id.partition(":")[index]
+
+
+def compile_template(template: str) -> Fill:
+    """A template as a function, parsed once per template (templates come from connections: a handful)."""
+    fill = _COMPILED.get(template)
+    if fill is not None:
+        return fill
+    parts: list[str | Fill] = []
+    at = 0
+    for match in _PLACEHOLDER.finditer(template):
+        if match.start() > at:
+            parts.append(template[at : match.start()])
+        parts.append(_part(match.group(1), match.group(2)))
+        at = match.end()
+    if at < len(template):
+        parts.append(template[at:])
+    if not parts:
+        parts.append("")
+    if len(parts) == 1:
+        only = parts[0]
+        fill = (lambda _thing_id, _headers: only) if isinstance(only, str) else only
+    else:
+        frozen = tuple(parts)
+
+        def fill(thing_id: str | None, headers: Mapping[str, str]) -> str | None:
+            out: list[str] = []
+            for part in frozen:
+                if isinstance(part, str):
+                    out.append(part)
+                    continue
+                value = part(thing_id, headers)
+                if value is None:
+                    return None
+                out.append(value)
+            return "".join(out)
+
+    if len(_COMPILED) < 10_000:
+        _COMPILED[template] = fill
+    return fill
+
+
+_COMPILED: dict[str, Fill] = {}
 
 
 def resolve(template: str, thing_id: str | None, headers: Mapping[str, str]) -> str | None:
     """Fill a template's placeholders; `None` when one has no value (an absent header, no thing)."""
-    parts = _compile(template)
-    if len(parts) == 1 and type(parts[0]) is str:
-        return parts[0]
-    out: list[str] = []
-    for part in parts:
-        if isinstance(part, str):
-            out.append(part)
-            continue
-        prefix, name = part
-        if prefix == "header":
-            value = headers.get(name)
-        elif thing_id is None:
-            value = None
-        elif name == "id":
-            value = thing_id
-        else:
-            namespace, _, short = thing_id.partition(":")
-            value = namespace if name == "namespace" else short
-        if value is None:
-            return None
-        out.append(value)
-    return "".join(out)
+    return compile_template(template)(thing_id, headers)
 
 
 class _Model(BaseModel):

@@ -22,14 +22,14 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any, Self
 
 from centinela.errors import BusError, TwinError
 from centinela.infra.dlq import dead_letter
 from centinela.ports import Bus, Consumer, Record, ThingEvent
-from centinela.twin.connectivity.config import Connection, Source, Target, resolve
+from centinela.twin.connectivity.config import Connection, Fill, Source, Target, compile_template
 from centinela.twin.dispatch import apply_command
 from centinela.twin.events import EventSubscription
 from centinela.twin.messages import event_envelope
@@ -71,8 +71,12 @@ class KafkaConnectivity:
         self._flush_every = flush_seconds
         self._uncommitted: dict[tuple[str, int], Record] = {}
         self._rejected_since_commit = False
-        self._sources: dict[str, Source] = {a: s for s in connection.sources for a in s.addresses}
-        self._targets: tuple[Target, ...] = tuple(t for t in connection.targets if t.twin_events)
+        self._sources: dict[str, _SourcePlan] = {
+            a: _SourcePlan.of(s) for s in connection.sources for a in s.addresses
+        }
+        self._targets: tuple[_TargetPlan, ...] = tuple(
+            _TargetPlan.of(t) for t in connection.targets if t.twin_events
+        )
         self._consumer: Consumer | None = None
         self._subscription: EventSubscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -160,32 +164,30 @@ class KafkaConnectivity:
         headers["kafka.topic"] = record.topic
         if record.key is not None:
             headers["kafka.key"] = record.key
-        where = f"{record.topic}[{record.partition}]@{record.offset}"
         try:
             command = _decode(record.value)
         except TwinError as exc:
-            reason = f"The record {where} is not a Ditto Protocol message: {exc.message}"
+            reason = f"The record {_where(record)} is not a Ditto Protocol message: {exc.message}"
             await self._reject(record, reason, exc)
             return
         thing_id = command.topic.entity_id if command.topic is not None else None
-        if source.enforcement is not None:
-            given = resolve(source.enforcement.input, thing_id, headers)
-            allowed = {resolve(f, thing_id, headers) for f in source.enforcement.filters}
-            if given is None or given not in allowed:
+        if source.enforce is not None:
+            given = source.enforce(thing_id, headers)
+            if given is None or all(f(thing_id, headers) != given for f in source.allowed):
                 reason = (
-                    f"The record {where} fails enforcement: its {source.enforcement.input} is {given!r}, "
-                    f"but the command is for thing {thing_id!r}."
+                    f"The record {_where(record)} fails enforcement: its {source.enforcement_input} is "
+                    f"{given!r}, but the command is for thing {thing_id!r}."
                 )
                 await self._reject(record, reason)
                 return
         mapped = _map_headers(source.header_mapping, thing_id, headers)
         if mapped:
             command = replace(command, headers={**command.headers, **mapped})
-        response = await apply_command(self._store, command)
+        response = await apply_command(self._store, command, answer=False)
         if response.kind is Kind.ERROR or (response.status or 0) >= 400:
             body: Mapping[str, Any] = response.value if isinstance(response.value, Mapping) else {}
             reason = (
-                f"The twin store refused the command {command.topic} of record {where}: "
+                f"The twin store refused the command {command.topic} of record {_where(record)}: "
                 f"{response.status} {body.get('error', '')}: {body.get('message', '')}"
             )
             await self._reject(record, reason)
@@ -208,18 +210,59 @@ class KafkaConnectivity:
                     log.error("connection %s: twin events were not acknowledged: %s", self.connection.id, exc)
                 last_flush = loop.time()
 
-    async def _publish(self, target: Target, event: ThingEvent) -> None:
+    async def _publish(self, target: _TargetPlan, event: ThingEvent) -> None:
         envelope: Envelope = event_envelope(event)
         headers = {k: str(v) for k, v in envelope.headers.items()}
-        address = resolve(target.address, event.thing_id, headers)
+        address = target.address(event.thing_id, headers)
         if address is None:
             log.warning("connection %s: no address for the event of %s", self.connection.id, event.thing_id)
             return
         topic, _, key = address.partition("/")
-        kafka_headers = [(k, v.encode()) for k, v in _map_headers(target.header_mapping, event.thing_id,
-                                                                  headers).items()]
+        kafka_headers = [
+            (k, v.encode()) for k, v in _map_headers(target.header_mapping, event.thing_id, headers).items()
+        ]
         await self._bus.publish(topic, key or None, _encode(envelope), kafka_headers)
         self.published += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _SourcePlan:
+    """A source's templates compiled once: enforcement input and filters, header mapping."""
+
+    enforcement_input: str
+    enforce: Fill | None
+    allowed: tuple[Fill, ...]
+    header_mapping: tuple[tuple[str, Fill], ...]
+
+    @classmethod
+    def of(cls, source: Source) -> _SourcePlan:
+        rule = source.enforcement
+        return cls(
+            rule.input if rule is not None else "",
+            compile_template(rule.input) if rule is not None else None,
+            tuple(compile_template(f) for f in rule.filters) if rule is not None else (),
+            _compiled(source.header_mapping),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetPlan:
+    """A target's address template and header mapping, compiled once."""
+
+    address: Fill
+    header_mapping: tuple[tuple[str, Fill], ...]
+
+    @classmethod
+    def of(cls, target: Target) -> _TargetPlan:
+        return cls(compile_template(target.address), _compiled(target.header_mapping))
+
+
+def _compiled(mapping: Mapping[str, str]) -> tuple[tuple[str, Fill], ...]:
+    return tuple((name, compile_template(template)) for name, template in mapping.items())
+
+
+def _where(record: Record) -> str:
+    return f"{record.topic}[{record.partition}]@{record.offset}"
 
 
 def _decode(data: bytes) -> Envelope:
@@ -243,12 +286,12 @@ def _encode(envelope: Envelope) -> bytes:
 
 
 def _map_headers(
-    mapping: Mapping[str, str], thing_id: str | None, headers: Mapping[str, str]
+    mapping: tuple[tuple[str, Fill], ...], thing_id: str | None, headers: Mapping[str, str]
 ) -> dict[str, str]:
     """Apply a header mapping; a header whose placeholders have no value is left out (as Ditto does)."""
     out: dict[str, str] = {}
-    for name, template in mapping.items():
-        value = resolve(template, thing_id, headers)
+    for name, fill in mapping:
+        value = fill(thing_id, headers)
         if value is not None:
             out[name] = value
     return out

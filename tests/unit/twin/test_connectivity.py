@@ -127,3 +127,23 @@ async def test_offsets_are_committed_every_interval_or_on_close_and_dead_letters
         assert [r.value for r in bus.records("telemetry.raw.dlq")] == [b"{not json"]
     finally:
         await store.aclose()
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("twin.events/{{ thing:id }}", "twin.events/org.acme:well-1"),
+        ("{{thing:namespace}}|{{ thing:name }}|{{ entity:id }}", "org.acme|well-1|org.acme:well-1"),
+        ("{{ header:kafka.key }}", "org.acme:well-1"),
+        ("application/vnd.eclipse.ditto+json", "application/vnd.eclipse.ditto+json"),
+        ("", ""),
+        ("by {{ header:absent }}", None),
+    ],
+)
+def test_templates_fill_from_the_thing_and_the_headers(template: str, expected: str | None) -> None:
+    from centinela.twin.connectivity.config import compile_template, resolve
+
+    headers = {"kafka.key": THING}
+    assert compile_template(template)(THING, headers) == expected
+    assert resolve(template, THING, headers) == expected
+    assert resolve(template, None, {}) == (expected if "{{" not in template else None)

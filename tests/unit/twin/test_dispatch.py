@@ -182,3 +182,22 @@ async def test_fields_of_a_sub_resource_may_name_the_resource(store: EmbeddedTwi
     assert await read("/attributes", "a") == {"a": 1}
     assert await read("/features/f/properties", "properties/y") == {"y": 2}
     assert await read("/features/f/properties", "x,y") == {"x": 1, "y": 2}
+
+
+async def test_an_unanswered_command_changes_the_twin_alike_and_carries_its_status_only(
+    store: EmbeddedTwinStore,
+) -> None:
+    from centinela.twin.dispatch import apply_command
+
+    await store.apply(cmd("create", "/", {"attributes": {"a": 1}}))
+    created = await apply_command(store, cmd("modify", "/attributes/b", 2), answer=False)
+    replaced = await apply_command(store, cmd("modify", "/attributes/b", 3), answer=False)
+    merged = await apply_command(store, cmd("merge", "/attributes", {"a": None}), answer=False)
+    assert [(r.kind, r.status, r.value, dict(r.headers)) for r in (created, replaced, merged)] == [
+        (Kind.RESPONSE, 201, ABSENT, {}),
+        (Kind.RESPONSE, 204, ABSENT, {}),
+        (Kind.RESPONSE, 204, ABSENT, {}),
+    ]
+    assert (await store.apply(cmd("retrieve", "/attributes"))).value == {"b": 3}
+    refused = await apply_command(store, cmd("modify", "/attributes/b", 4, if_match='"rev:1"'), answer=False)
+    assert (refused.kind, refused.status) == (Kind.ERROR, 412)

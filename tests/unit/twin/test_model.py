@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from centinela.errors import TwinError
 from centinela.twin.model import (
@@ -153,3 +155,13 @@ def test_compiled_fields_select_what_select_fields_does_as_a_copy(fields: str) -
         feature.get("properties", {}).clear()
     assert thing["attributes"]["site"] == "north"
     assert thing["features"]["pressure"]["properties"]["tubing"] == 101.5
+
+
+@given(st.one_of(st.floats(min_value=-1e10, max_value=253_402_300_799.0, allow_nan=False),
+                 st.integers(0, 4_000_000_000).map(lambda s: s + 0.0000005),
+                 st.integers(0, 4_000_000_000).map(lambda s: s + 0.9999995)))
+def test_to_iso_writes_what_datetime_writes(when: float) -> None:
+    from datetime import UTC, datetime
+
+    expected = datetime.fromtimestamp(when, UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    assert to_iso(when) == expected
