@@ -20,6 +20,7 @@ __all__ = [
     "error_from_envelope",
     "event_envelope",
     "event_from_envelope",
+    "event_json",
     "response_envelope",
     "string_headers",
 ]
@@ -100,6 +101,33 @@ def event_envelope(event: ThingEvent, channel: Channel = Channel.TWIN) -> Envelo
         revision=event.revision,
         timestamp=to_iso(event.timestamp) if event.timestamp is not None else None,
     )
+
+
+def event_json(event: ThingEvent) -> dict[str, JSON]:
+    """`event_envelope(event).to_json()` of a twin event, built directly (topic texts are remembered)."""
+    key = (event.thing_id, event.action)
+    topic = _EVENT_TOPICS.get(key)
+    if topic is None:
+        topic = str(Topic.for_thing(event.thing_id, Criterion.EVENTS, event.action))
+        if len(_EVENT_TOPICS) >= 65_536:
+            _EVENT_TOPICS.clear()
+        _EVENT_TOPICS[key] = topic
+    headers: dict[str, JSON] = dict(event.headers)
+    if event.action == "merged":
+        headers.setdefault("content-type", MERGE_PATCH)
+    out: dict[str, JSON] = {"topic": topic, "headers": headers, "path": event.path}
+    if event.action != "deleted":
+        out["value"] = event.value
+    if event.extra is not None:
+        out["extra"] = dict(event.extra)
+    if event.revision is not None:
+        out["revision"] = event.revision
+    if event.timestamp is not None:
+        out["timestamp"] = to_iso(event.timestamp)
+    return out
+
+
+_EVENT_TOPICS: dict[tuple[str, str], str] = {}
 
 
 def event_from_envelope(envelope: Envelope) -> ThingEvent:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -32,8 +33,8 @@ from centinela.ports import Bus, Consumer, Record, ThingEvent
 from centinela.twin.connectivity.config import Connection, Fill, Source, Target, compile_template
 from centinela.twin.dispatch import apply_command
 from centinela.twin.events import EventSubscription
-from centinela.twin.messages import event_envelope
-from centinela.twin.protocol import Envelope, Kind, decode, encode
+from centinela.twin.messages import event_json
+from centinela.twin.protocol import Envelope, Kind, decode
 from centinela.twin.store import EmbeddedTwinStore
 
 try:
@@ -211,8 +212,8 @@ class KafkaConnectivity:
                 last_flush = loop.time()
 
     async def _publish(self, target: _TargetPlan, event: ThingEvent) -> None:
-        envelope: Envelope = event_envelope(event)
-        headers = {k: str(v) for k, v in envelope.headers.items()}
+        message = event_json(event)
+        headers = {k: str(v) for k, v in message["headers"].items()}
         address = target.address(event.thing_id, headers)
         if address is None:
             log.warning("connection %s: no address for the event of %s", self.connection.id, event.thing_id)
@@ -221,7 +222,7 @@ class KafkaConnectivity:
         kafka_headers = [
             (k, v.encode()) for k, v in _map_headers(target.header_mapping, event.thing_id, headers).items()
         ]
-        await self._bus.publish(topic, key or None, _encode(envelope), kafka_headers)
+        await self._bus.publish(topic, key or None, _encode(message), kafka_headers)
         self.published += 1
 
 
@@ -276,13 +277,13 @@ def _decode(data: bytes) -> Envelope:
     return decode(data)
 
 
-def _encode(envelope: Envelope) -> bytes:
+def _encode(message: dict[str, Any]) -> bytes:
     if orjson is not None:
         try:
-            return orjson.dumps(envelope.to_json())
+            return orjson.dumps(message)
         except TypeError:  # e.g. an integer beyond 64 bits
             pass
-    return encode(envelope).encode()
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _map_headers(

@@ -217,3 +217,18 @@ def test_events_round_trip_through_envelopes() -> None:
 
 def test_group_enum_values() -> None:
     assert {g.value for g in Group} == {"things", "policies", "connections"}
+
+
+@pytest.mark.parametrize("action", ["created", "modified", "merged", "deleted"])
+@pytest.mark.parametrize("extra", [None, {"attributes": {"kind": "well"}}])
+@pytest.mark.parametrize("timestamp", [None, 1_700_000_000.123456])
+def test_event_json_is_the_event_envelopes_json(
+    action: str, extra: dict[str, object] | None, timestamp: float | None
+) -> None:
+    from centinela.twin.messages import event_envelope, event_json
+
+    for thing in ("org.acme:well-1", ":no-namespace"):
+        event = ThingEvent(thing, action, "/features/p/properties/tubing", {"v": 1.5}, 7, timestamp,
+                           {"correlation-id": "c-9", "centinela-origin": "engine"}, extra)
+        assert event_json(event) == event_envelope(event).to_json()
+        assert list(event_json(event)) == list(event_envelope(event).to_json())  # Ditto's member order
