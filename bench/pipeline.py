@@ -190,7 +190,7 @@ def _connectivity_process(url: str, run: str, ready: Any) -> None:
         data["targets"][0]["address"] = f"{run}.twin.events/{{{{ thing:id }}}}"
         bus = await KafkaBus.from_url(url, partitions={f"{run}.twin.events": PARTITIONS})
         store = await EmbeddedTwinStore().open()
-        async with KafkaConnectivity(load_connection(data), bus, store, group=f"ditto-{run}"):
+        async with KafkaConnectivity(load_connection(data), bus, store, group=f"ditto-{run}", freeze_gc=True):
             ready.value = 1
             while ready.value != 2:
                 await asyncio.sleep(0.05)
@@ -205,7 +205,8 @@ def _latency_worker_process(url: str, run: str, rules: Path, ready: Any) -> None
         bus = await KafkaBus.from_url(url)
         worker = EngineWorker(load_program([rules]), bus, MemoryStateStore(),
                               [CommandSink(bus, f"{run}.twin.commands"), AlarmSink(bus, f"{run}.")],
-                              WorkerSettings(f"{run}.twin.events", f"rules-{run}", poll_seconds=0.05))
+                              WorkerSettings(f"{run}.twin.events", f"rules-{run}", poll_seconds=0.05,
+                                             freeze_gc=True))
         stop = asyncio.Event()
         task = asyncio.create_task(worker.run(stop))
         while ready.value != 2:

@@ -97,9 +97,8 @@ async def run_worker(
         if history_url:
             history = await open_history_store(history_url)
             sinks.append(HistorySink(history))
-        worker = EngineWorker(
-            program, bus, state, sinks, replace(settings or WorkerSettings(), topic=where.topic, group=group)
-        )
+        chosen = settings or WorkerSettings(freeze_gc=True)  # one worker for the process's lifetime
+        worker = EngineWorker(program, bus, state, sinks, replace(chosen, topic=where.topic, group=group))
         worker.on_output = _printer(echo)
         echo(f"Engine worker of group {group!r} running {', '.join(program.classes)} on {source}")
         await worker.run(stop)

@@ -16,10 +16,10 @@ from typing import Any
 
 from centinela.dsl.program import MISSING, Program
 from centinela.errors import TwinError
+from centinela.gcfreeze import GcFreezer
 from centinela.ports import Clock, StateStore, ThingEvent, TwinStore
 from centinela.rules.alarms import Action
 from centinela.rules.engine import Engine
-from centinela.rules.gcfreeze import GcFreezer
 from centinela.rules.output import AlarmEvent, StepOutput, pointer_parts
 from centinela.rules.sinks import ORIGIN_HEADER, Sink
 from centinela.rules.snapshot import load_snapshot, save_snapshot
@@ -121,7 +121,7 @@ class Runtime:
         (64 events: a few milliseconds)."""
         self.freeze_gc = freeze_gc
         """Keep the live state out of the cyclic collector's full scans while running
-        (`centinela.rules.gcfreeze.GcFreezer`, process-wide; for a process that runs this runtime
+        (`centinela.gcfreeze.GcFreezer`, process-wide; for a process that runs this runtime
         for its lifetime). With 5,000 bound things a full collection over it stops the loop for
         hundreds of milliseconds (measured, `bench/engine.py`)."""
         self.events = 0

@@ -40,7 +40,7 @@ class EngineConfig(BaseModel):
     checkpoint_seconds: float = Field(default=5.0, gt=0)
     watch: bool = False
     # Keep the runtime's live state out of the garbage collector's full scans (process-wide,
-    # `centinela.rules.gcfreeze`); `centinela serve` turns it on unless the file says otherwise.
+    # `centinela.gcfreeze`); `centinela serve` turns it on unless the file says otherwise.
     freeze_gc: bool = False
 
 

@@ -28,6 +28,7 @@ things come back from the partition checkpoint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time as _time
@@ -37,6 +38,7 @@ from typing import Any
 
 from centinela.dsl.program import Program
 from centinela.errors import BusError, HistoryError, StateError, TwinError
+from centinela.gcfreeze import GcFreezer
 from centinela.infra.dlq import dead_letter
 from centinela.ports import Bus, Consumer, Record, StateStore
 from centinela.rules.engine import Engine
@@ -64,6 +66,10 @@ class WorkerSettings:
     """At most this long between checkpoints (flush sinks → save state → commit offsets)."""
     retry_seconds: float = 1.0
     """Pause before trying again to restore the last checkpoint after a failure."""
+    freeze_gc: bool = False
+    """Keep the process's long-lived objects out of full garbage collections while running
+    (`centinela.gcfreeze.GcFreezer`, process-wide: for a process that runs this worker for its
+    lifetime; `centinela run --source` turns it on)."""
 
 
 @dataclass(slots=True)
@@ -122,7 +128,10 @@ class EngineWorker:
         rewinds: every owned partition goes back to its saved state and committed offset, and the
         records are processed again once the stores answer.
         """
-        stop = stop or asyncio.Event()
+        with GcFreezer() if self.settings.freeze_gc else contextlib.nullcontext() as freezer:
+            await self._run(stop or asyncio.Event(), freezer)
+
+    async def _run(self, stop: asyncio.Event, freezer: GcFreezer | None) -> None:
         s = self.settings
         consumer = await self._open()
         loop = asyncio.get_running_loop()
@@ -141,6 +150,8 @@ class EngineWorker:
                         if due and self._inflight is None:
                             self._begin_checkpoint()
                             last_checkpoint = loop.time()
+                    if freezer is not None:
+                        freezer.refreeze()
                 except (BusError, HistoryError, StateError) as exc:
                     self.failures += 1
                     log.warning("group %s: %s; going back to the last checkpoint", s.group, exc)

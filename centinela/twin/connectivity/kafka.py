@@ -11,6 +11,9 @@ refused by the store goes to `<topic>.dlq` with the reason. Offsets are committe
 commands are applied (the store persists before it answers) and dead letters are flushed: when the
 stream pauses, else every `commit_seconds`, and on close; so no round trip to the broker holds up
 the next command.
+With `freeze_gc`, the process's long-lived objects stay out of full garbage collections while the
+connection runs (`centinela.gcfreeze.GcFreezer`; process-wide, for a process that runs it for its
+lifetime), which keeps those collections' pauses out of the commands' latency.
 Twin events are published as they happen and flushed when the stream pauses, at most every
 `flush_seconds`. The `authorizationContext` is not enforced: the embedded service has no policy
 enforcement.
@@ -28,6 +31,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from centinela.errors import BusError, TwinError
+from centinela.gcfreeze import GcFreezer
 from centinela.infra.dlq import dead_letter
 from centinela.ports import Bus, Consumer, Record, ThingEvent
 from centinela.twin.connectivity.config import Connection, Fill, Source, Target, compile_template
@@ -61,6 +65,7 @@ class KafkaConnectivity:
         poll_seconds: float = 0.5,
         commit_seconds: float = 1.0,
         flush_seconds: float = 0.5,
+        freeze_gc: bool = False,
     ) -> None:
         self.connection = connection
         self._bus = bus
@@ -70,6 +75,7 @@ class KafkaConnectivity:
         self._poll = poll_seconds
         self._commit_every = commit_seconds
         self._flush_every = flush_seconds
+        self._freezer = GcFreezer() if freeze_gc else None
         self._uncommitted: dict[tuple[str, int], Record] = {}
         self._rejected_since_commit = False
         self._sources: dict[str, _SourcePlan] = {
@@ -92,6 +98,8 @@ class KafkaConnectivity:
         if self._sources:
             self._consumer = await self._bus.consumer(sorted(self._sources), group=self._group)
             self._tasks.append(asyncio.create_task(self._consume(), name="connectivity-sources"))
+        if self._freezer is not None:
+            self._freezer.__enter__()
 
     async def aclose(self) -> None:
         for task in self._tasks:
@@ -109,6 +117,8 @@ class KafkaConnectivity:
         if self._subscription is not None:
             await self._subscription.aclose()
         await self._bus.flush()
+        if self._freezer is not None:
+            self._freezer.__exit__(None, None, None)
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -135,6 +145,8 @@ class KafkaConnectivity:
                 if self._uncommitted and due:
                     await self._commit()
                     last_commit = loop.time()
+                if self._freezer is not None:
+                    self._freezer.refreeze()
             except BusError as exc:
                 log.warning("connection %s: %s; retrying", self.connection.id, exc)
                 await asyncio.sleep(0.5)

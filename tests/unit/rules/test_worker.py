@@ -225,3 +225,24 @@ async def test_records_are_processed_while_a_checkpoint_is_being_saved(program) 
         stop.set()
         state.gate.set()
         await asyncio.wait_for(task, 5)
+
+
+async def test_a_worker_with_freeze_gc_freezes_while_it_runs_and_thaws_when_it_stops(program) -> None:  # type: ignore[no-untyped-def]
+    import gc
+
+    bus, state = MemoryBus(), MemoryStateStore()
+    await publish(bus, created("test.w:a", 1000.0, T0))
+    await publish(bus, modified("test.w:a", 1600.0, T0 + 1, 2))
+    worker = EngineWorker(program, bus, state, [CommandSink(bus), BusSink(bus)],
+                          WorkerSettings(poll_seconds=0.02, checkpoint_seconds=0.0, freeze_gc=True),
+                          now=lambda: T0 + 1000)
+    frozen: list[int] = []
+
+    def done() -> bool:
+        frozen.append(gc.get_freeze_count())
+        return worker.events == 2
+
+    await run_until(worker, done)
+    assert max(frozen) > 0  # while it ran, the objects alive when it started were frozen
+    assert gc.get_freeze_count() == 0
+    assert [json.loads(r.value)["state"] for r in bus.records("alarms.critical")] == ["active-unacknowledged"]

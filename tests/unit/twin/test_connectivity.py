@@ -147,3 +147,17 @@ def test_templates_fill_from_the_thing_and_the_headers(template: str, expected: 
     assert compile_template(template)(THING, headers) == expected
     assert resolve(template, THING, headers) == expected
     assert resolve(template, None, {}) == (expected if "{{" not in template else None)
+
+
+async def test_a_connection_with_freeze_gc_freezes_while_open_and_thaws_on_close() -> None:
+    import gc
+
+    bus = MemoryBus()
+    store = await EmbeddedTwinStore().open()
+    async with KafkaConnectivity(load_connection(CONNECTION), bus, store, freeze_gc=True) as connectivity:
+        assert gc.get_freeze_count() > 0
+        await bus.publish("telemetry.raw", THING, _command("create", "/", {"attributes": {"a": 1}}))
+        await _wait_for(bus, "twin.events", 1)
+        assert connectivity.applied == 1
+    assert gc.get_freeze_count() == 0
+    await store.aclose()

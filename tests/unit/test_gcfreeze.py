@@ -6,7 +6,7 @@ import gc
 
 import pytest
 
-from centinela.rules.gcfreeze import GcFreezer
+from centinela.gcfreeze import GcFreezer
 
 
 def test_freezes_on_entry_and_restores_the_collector_on_exit() -> None:
