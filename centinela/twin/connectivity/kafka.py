@@ -9,14 +9,15 @@ the thing id) with the target's header mapping as Kafka headers.
 Nothing is silently dropped: a record that is not a Ditto Protocol command, fails enforcement or is
 refused by the store goes to `<topic>.dlq` with the reason. Offsets are committed after the
 commands are applied (the store persists before it answers) and dead letters are flushed: when the
-stream pauses, else every `commit_seconds`, and on close; so no round trip to the broker holds up
-the next command.
+stream pauses, else every `commit_seconds`, and on close; a commit runs beside the commands, so no
+round trip to the broker holds up the next command.
 With `freeze_gc`, the process's long-lived objects stay out of full garbage collections while the
 connection runs (`centinela.gcfreeze.GcFreezer`; process-wide, for a process that runs it for its
 lifetime), which keeps those collections' pauses out of the commands' latency.
-Twin events are published as they happen and flushed when the stream pauses, at most every
-`flush_seconds`. The `authorizationContext` is not enforced: the embedded service has no policy
-enforcement.
+Twin events are published as they happen; when the stream pauses, at most every `flush_seconds`,
+a background check waits for the broker's acknowledgement of what was published (and logs a
+failure) while publishing goes on. The `authorizationContext` is not enforced: the embedded
+service has no policy enforcement.
 """
 
 from __future__ import annotations
@@ -135,21 +136,32 @@ class KafkaConnectivity:
         assert self._consumer is not None
         loop = asyncio.get_running_loop()
         last_commit = loop.time()
-        while True:
-            try:
-                records = await self._consumer.getmany(timeout=self._poll, max_records=self._batch)
-                for record in records:
-                    await self._apply(record)
-                    self._uncommitted[(record.topic, record.partition)] = record
-                due = not records or loop.time() - last_commit >= self._commit_every  # a pause, or time
-                if self._uncommitted and due:
-                    await self._commit()
-                    last_commit = loop.time()
-                if self._freezer is not None:
-                    self._freezer.refreeze()
-            except BusError as exc:
-                log.warning("connection %s: %s; retrying", self.connection.id, exc)
-                await asyncio.sleep(0.5)
+        committing: asyncio.Task[None] | None = None  # one commit at a time, beside the commands
+        try:
+            while True:
+                try:
+                    records = await self._consumer.getmany(timeout=self._poll, max_records=self._batch)
+                    for record in records:
+                        await self._apply(record)
+                        self._uncommitted[(record.topic, record.partition)] = record
+                    due = not records or loop.time() - last_commit >= self._commit_every  # a pause, or time
+                    if self._uncommitted and due and (committing is None or committing.done()):
+                        committing = asyncio.create_task(self._commit_quietly(), name="connectivity-commit")
+                        last_commit = loop.time()
+                    if self._freezer is not None:
+                        self._freezer.refreeze()
+                except BusError as exc:
+                    log.warning("connection %s: %s; retrying", self.connection.id, exc)
+                    await asyncio.sleep(0.5)
+        finally:
+            if committing is not None:
+                await asyncio.gather(committing, return_exceptions=True)
+
+    async def _commit_quietly(self) -> None:
+        try:
+            await self._commit()
+        except BusError as exc:  # the offsets stay uncommitted: the next commit covers them
+            log.warning("connection %s: commit failed: %s", self.connection.id, exc)
 
     async def _commit(self) -> None:
         """Commit past the applied commands, once their dead letters (if any) are durable."""
@@ -157,8 +169,12 @@ class KafkaConnectivity:
             return
         done = list(self._uncommitted.values())
         if self._rejected_since_commit:
-            await self._bus.flush()
-            self._rejected_since_commit = False
+            self._rejected_since_commit = False  # a rejection from now on is flushed by the next commit
+            try:
+                await self._bus.flush()
+            except BusError:
+                self._rejected_since_commit = True
+                raise
         await self._consumer.commit(done)
         for record in done:
             where = (record.topic, record.partition)
@@ -213,15 +229,27 @@ class KafkaConnectivity:
         assert self._subscription is not None
         loop = asyncio.get_running_loop()
         last_flush = loop.time()
-        async for event in self._subscription:
-            for target in self._targets:
-                await self._publish(target, event)
-            if self._subscription.pending == 0 and loop.time() - last_flush >= self._flush_every:
-                try:
-                    await self._bus.flush()
-                except BusError as exc:
-                    log.error("connection %s: twin events were not acknowledged: %s", self.connection.id, exc)
-                last_flush = loop.time()
+        check: asyncio.Task[None] | None = None
+        try:
+            async for event in self._subscription:
+                for target in self._targets:
+                    await self._publish(target, event)
+                if self._subscription.pending == 0 and loop.time() - last_flush >= self._flush_every:
+                    if check is None or check.done():  # one check at a time, never in the way
+                        check = asyncio.create_task(self._check_published(), name="connectivity-flush")
+                    last_flush = loop.time()
+        finally:
+            if check is not None:
+                check.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await check
+
+    async def _check_published(self) -> None:
+        """Wait for the broker to acknowledge the events published so far; report a failure."""
+        try:
+            await self._bus.flush()
+        except BusError as exc:
+            log.error("connection %s: twin events were not acknowledged: %s", self.connection.id, exc)
 
     async def _publish(self, target: _TargetPlan, event: ThingEvent) -> None:
         message = event_json(event)

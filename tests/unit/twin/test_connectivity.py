@@ -161,3 +161,38 @@ async def test_a_connection_with_freeze_gc_freezes_while_open_and_thaws_on_close
         assert connectivity.applied == 1
     assert gc.get_freeze_count() == 0
     await store.aclose()
+
+
+async def test_events_keep_flowing_while_the_broker_has_not_acknowledged_the_last_ones() -> None:
+    class UnacknowledgingBus(MemoryBus):
+        """A bus whose acknowledgement never comes until released."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.released = asyncio.Event()
+            self.flushes = 0
+
+        async def flush(self) -> None:
+            self.flushes += 1
+            await self.released.wait()
+
+    bus = UnacknowledgingBus()
+    store = await EmbeddedTwinStore().open()
+    connection = KafkaConnectivity(
+        load_connection(CONNECTION), bus, store, flush_seconds=0.0, commit_seconds=60
+    )
+    async with connection:
+        try:
+            await bus.publish("telemetry.raw", THING, _command("create", "/", {"attributes": {"a": 1}}))
+            await _wait_for(bus, "twin.events", 1)
+            for _ in range(100):
+                if bus.flushes:
+                    break
+                await asyncio.sleep(0.01)
+            assert bus.flushes >= 1  # a check of the published events is waiting for the broker
+            await bus.publish("telemetry.raw", THING, _command("modify", "/attributes/a", 2))
+            events = await _wait_for(bus, "twin.events", 2)
+            assert decode(events[1].value).value == 2
+        finally:
+            bus.released.set()
+    await store.aclose()
