@@ -82,3 +82,52 @@ async def test_adapter_to_engine_and_back_through_kafka(kafka_url: str) -> None:
         await engine.aclose()
         await store.aclose()
         await bus.aclose()
+
+
+async def test_twin_serve_runs_a_ditto_connection_from_the_command_line(
+    kafka_url: str, tmp_path: Path
+) -> None:
+    import signal
+    import sys
+
+    import httpx
+
+    run = uuid.uuid4().hex[:8]
+    data = json.loads(CONNECTION.read_text())
+    for source in data["sources"]:
+        source["addresses"] = [f"{run}.{a}" for a in source["addresses"]]
+    data["targets"][0]["address"] = f"{run}.twin.events/{{{{ thing:id }}}}"
+    (tmp_path / "connection.json").write_text(json.dumps(data))
+    thing = f"test.c{run}:well-1"
+    cli = str(Path(sys.executable).with_name("centinela"))
+    service = await asyncio.create_subprocess_exec(
+        cli, "twin", "serve", "--port", "0", "--connection", str(tmp_path / "connection.json"),
+        "--kafka", kafka_url, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    bus = await KafkaBus.from_url(kafka_url)
+    events = await bus.consumer([f"{run}.twin.events"], group=f"app-{run}")
+    try:
+        assert service.stdout is not None
+        banner = [(await asyncio.wait_for(service.stdout.readline(), 30)).decode() for _ in range(2)]
+        assert f"Ditto connection 'centinela-kafka' on {kafka_url}" in banner[0], banner
+        url = banner[1].split(" on ", 1)[1].split(" ", 1)[0]
+        doc = {"features": {"pressure": {"properties": {"tubing": 7.0}}}}
+        create = command_envelope(thing, "create", "/", doc)
+        await bus.publish(f"{run}.telemetry.raw", thing, encode(create).encode())
+        await bus.flush()
+        seen = []
+        for _ in range(60):
+            seen += [decode(r.value) for r in await events.getmany(timeout=0.5)]
+            if seen:
+                break
+        created = f"test.c{run}/well-1/things/twin/events/created"
+        assert [(str(e.topic), e.revision) for e in seen] == [(created, 1)]
+        async with httpx.AsyncClient(auth=("ditto", "ditto")) as http:
+            answer = await http.get(f"{url}/api/2/things/{thing}/features/pressure/properties/tubing")
+        assert (answer.status_code, answer.json()) == (200, 7.0)
+    finally:
+        await events.aclose()
+        await bus.aclose()
+        service.send_signal(signal.SIGINT)
+        _, err = await asyncio.wait_for(service.communicate(), 30)
+    assert service.returncode == 0, err.decode()[-2000:]

@@ -36,3 +36,19 @@ def test_a_port_in_use_is_reported_not_a_traceback() -> None:
     assert result.exit_code == 2, result.output
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_connection_without_a_broker_is_refused(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    connection = Path(__file__).resolve().parents[3] / "compose" / "ditto" / "connection-kafka.json"
+    result = CliRunner().invoke(app, ["twin", "serve", "--port", "0", "--connection", str(connection)],
+                                env={"CENTINELA_KAFKA": ""})
+    assert result.exit_code == 2
+    assert "--connection needs a Kafka broker" in result.output
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"id": "x", "connectionType": "mqtt"}')
+    result = CliRunner().invoke(app, ["twin", "serve", "--port", "0", "--connection", str(broken),
+                                      "--kafka", "kafka://127.0.0.1:9"])
+    assert result.exit_code == 2
+    assert "mqtt" in result.output
