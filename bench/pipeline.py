@@ -32,6 +32,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from _services import bare_consumer_rate, require
 
@@ -341,7 +342,7 @@ def _pct(values: list[float], q: float) -> float:
 
 async def main() -> None:
     url = require("kafka", "pipeline")
-    bootstrap = url.removeprefix("kafka://")
+    bootstrap = urlsplit(url).netloc  # the URL may carry tuning (kafka://host:port?linger_ms=2)
     run = f"benchp{uuid.uuid4().hex[:6]}"
     topic = f"{run}.twin.events"
     rules = _rules()
