@@ -144,6 +144,8 @@ class Engine:
         # Plain dicts filled on first use: fast lookups, and the compiler's lazy triggers stay lazy.
         self._triggers: dict[str, dict[str, Trigger | None]] = {c.name: {} for c in program.classes.values()}
         self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
+        # Edge key -> fused timer function (`TwinClass.ticks`), False where the general code runs.
+        self._ticks: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
@@ -570,27 +572,37 @@ class Engine:
             self._fire(ctx, when, out)
 
     def _fire(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
-        ctx.now = max(ctx.now, now)
+        if now > ctx.now:
+            ctx.now = now
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
             edges = self._edges[cls.name]
             keys = {
-                edges.get(k)
+                edges.get(k, "")
                 for k, series in ctx.store.items()
                 if series.wake is not None and series.wake <= now
             }
-            if None in keys:
+            if "" in keys:  # a due series without an edge trigger of its own
                 self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
             else:
-                for key in sorted(k for k in keys if k is not None):
-                    self._run(ctx, key, out)
-        due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
-        for name in due:  # delays and shelves of alarms the time trigger did not evaluate
-            node = self._alarm_nodes[cls.name][name]
-            config = self._configs[(cls.name, name)]
-            new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
-            self._apply(ctx, node, new, transitions, MISSING, out)
+                ticks = self._ticks[cls.name]
+                for key in sorted(keys):
+                    tick: Any = ticks.get(key)
+                    if tick is None:
+                        tick = ticks[key] = cls.ticks.get(key, False) if self.fused else False
+                    if tick:  # the trigger of the path and its effects in one generated function
+                        tick(self._hooks, ctx, out)
+                        self._schedule(ctx)  # as `_run` does after each key (the heap's order of ties)
+                    else:
+                        self._run(ctx, key, out)
+        if ctx.deadlines:
+            due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
+            for name in due:  # delays and shelves of alarms the time trigger did not evaluate
+                node = self._alarm_nodes[cls.name][name]
+                config = self._configs[(cls.name, name)]
+                new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
+                self._apply(ctx, node, new, transitions, MISSING, out)
         self._schedule(ctx)
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
