@@ -214,6 +214,7 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
     plan, timed = _plan(cls)
     triggers = _Triggers(gen, plan)
     fused = FusedMap(gen, plan, bool(timed))
+    ticks = FusedMap(gen, plan, tick=True)
     ret0: Callable[[list[str]], str] = _first
     nodes = []
     lazies: list[_Lazy] = []
@@ -246,11 +247,13 @@ def compile_class(cls: CheckedClass, eager: bool = False) -> TwinClass:
             triggers[key]
         for key in fused:
             fused[key]
+            ticks[key]
     series = tuple(SeriesSpec(k, p, h) for k, (p, h) in sorted(cls.series.items()))
     return TwinClass(
         cls.name, cls.definition, cls.id_glob, where, tuple(nodes), series, frozenset(cls.inputs), triggers,
         tuple(timed), _Source(gen, plan), fused,
         frozenset(str(s.value) for s in walk(cls.where) if s.op == "load") if cls.where else frozenset(),
+        ticks,
     )  # fmt: skip
 
 

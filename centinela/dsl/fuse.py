@@ -13,6 +13,8 @@ health to report.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from functools import partial
+from operator import attrgetter, is_not
 from typing import TYPE_CHECKING, Any
 
 from centinela.dsl.checked import CheckedNode
@@ -33,7 +35,7 @@ def finite_check(node: CheckedNode, local: str) -> list[str]:
         f"            raise _nonfinite({local})",
     ]
 
-__all__ = ["FusedMap", "finite_check", "fused_source"]
+__all__ = ["FusedMap", "finite_check", "fused_source", "tick_source"]
 
 Fused = Any  # (hooks, ctx, value, time, out) -> bool
 
@@ -58,28 +60,9 @@ def fused_source(
 
     `timed`: the class has nodes whose value changes with time alone (`TwinClass.timed`).
     """
-    em = gen.em
-    em.consts.setdefault("_fail", _fail)
-    em.consts.setdefault("_U", _Unknown())
-    em.consts.setdefault("_bool", bool)
-    em.consts.setdefault("_min", min)
     cls = gen.cls
-    nodes = cls.nodes
-    produced = {nodes[i].key: f"_n{i}" for i in members}
-    exprs = [nodes[i].expr for i in members]
-    clears: dict[int, TExpr] = {}
-    for i in members:
-        alarm = nodes[i].alarm
-        if nodes[i].kind is NodeKind.ALARM and alarm is not None and alarm.suppress is None and alarm.clear:
-            clears[i] = alarm.clear
-    every = exprs + list(clears.values())
-    loads = sorted({str(s.value) for e in every for s in walk(e) if s.op == "load"} - set(produced) - {key})
-    env = {k: f"_l{j}" for j, k in enumerate(loads)}
-    env[key] = "value"
-    fed = {nodes[i].key for i in members if nodes[i].key in cls.series}
     own = key if cls.series.get(key, (None, 0.0))[0] == key else None
-    series = gen._series_locals(every, fed | ({own} if own else set()))
-    lines = [
+    head = [
         f"def {name}(hooks, ctx, value, time, out):",
         "    if value is None:",
         "        return False",
@@ -98,14 +81,81 @@ def fused_source(
         "    v = ctx.values",
         f"    v[{key!r}] = value",
     ]
+    lines, series = _body(gen, head, key, members, own, "return True")
+    if not members:
+        return [*lines, "    return True"]  # no rule reads it (a `where` input): nothing runs, as in `_run`
+    if series:  # a window or staleness deadline may have moved: the engine's `_schedule`, inline
+        return [*lines, *_schedule(timed, list(series.values())), "    return True"]
+    # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
+    # is what it was, unless it is due right now (the engine then clears what fell due).
+    return [
+        *lines,
+        "    if full or (wake is not None and wake <= now):",
+        "        hooks.schedule(ctx)",
+        "        return True",
+        "    hooks.touched.add(ctx.thing_id)",
+        "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
+        "        hooks.push(ctx, wake)",
+        "    return True",
+    ]
+
+
+def tick_source(gen: _ClassGen, name: str, key: str, members: tuple[int, ...]) -> list[str]:
+    """The source of the fused timer function of input `key`: `tick(hooks, ctx, out)`.
+
+    It re-runs, at `ctx.now`, the nodes of the trigger of `key` on the current values (a window edge
+    or staleness deadline of the path's series fell due) and does what the engine's `_run` does with
+    the results, without re-arming the timers: the engine's `_fire` does that once all due edges ran.
+    """
+    head = [
+        f"def {name}(hooks, ctx, out):",
+        "    now = ctx.now",
+        "    v = ctx.values",
+        f"    value = v.get({key!r}, M)",
+    ]
+    lines, _ = _body(gen, head, key, members, None, "return")
+    return [*lines, "    return"]
+
+
+def _body(
+    gen: _ClassGen, head: list[str], key: str, members: tuple[int, ...], own: str | None, ret: str
+) -> tuple[list[str], dict[str, str]]:
+    """`head`, then the series, the trigger's nodes inline and their effects (see `_effects`).
+
+    `ret` ends the function when `hooks.finish` took the results; the caller adds the tail.
+    """
+    em = gen.em
+    em.consts.setdefault("_fail", _fail)
+    em.consts.setdefault("_U", _Unknown())
+    em.consts.setdefault("_bool", bool)
+    em.consts.setdefault("_min", min)
+    em.consts.setdefault("_map", map)
+    em.consts.setdefault("_filter", filter)
+    em.consts.setdefault("_wake_of", attrgetter("wake"))
+    em.consts.setdefault("_is_set", partial(is_not, None))
+    cls = gen.cls
+    nodes = cls.nodes
+    produced = {nodes[i].key: f"_n{i}" for i in members}
+    exprs = [nodes[i].expr for i in members]
+    clears: dict[int, TExpr] = {}
+    for i in members:
+        alarm = nodes[i].alarm
+        if nodes[i].kind is NodeKind.ALARM and alarm is not None and alarm.suppress is None and alarm.clear:
+            clears[i] = alarm.clear
+    every = exprs + list(clears.values())
+    loads = sorted({str(s.value) for e in every for s in walk(e) if s.op == "load"} - set(produced) - {key})
+    env = {k: f"_l{j}" for j, k in enumerate(loads)}
+    env[key] = "value"
+    fed = {nodes[i].key for i in members if nodes[i].key in cls.series}
+    series = gen._series_locals(every, fed | ({own} if own else set()))
+    lines = list(head)
     if series:
         lines.append("    store = ctx.store")
         lines += [f"    {local} = store.get({k!r}) or ctx.series({k!r})" for k, local in series.items()]
     if own:
         lines.append(f"    {series[own]}.add(time, value)")
     if not members:
-        lines.append("    return True")  # no rule reads it (a `where` input): nothing runs, as in `_run`
-        return lines
+        return lines, series
     lines += [f"    {local} = v.get({k!r}, M)" for k, local in env.items() if k != key]
     lines.append("    errs = None")
     env.update(produced)
@@ -129,46 +179,42 @@ def fused_source(
     lines += [
         "    if errs is not None or ctx.health:",
         f"        hooks.finish(ctx, [{results}], errs, out)",
-        "        return True",
+        f"        {ret}",
     ]
     lines += _effects(gen, members, produced, clears, env, series)
-    if series:  # a window or staleness deadline may have moved: the engine's `_schedule`, inline
-        return [*lines, *_schedule(timed), "    return True"]
-    # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
-    # is what it was, unless it is due right now (the engine then clears what fell due).
-    return [
-        *lines,
-        "    if full or (wake is not None and wake <= now):",
-        "        hooks.schedule(ctx)",
-        "        return True",
-        "    hooks.touched.add(ctx.thing_id)",
-        "    if wake is not None and (ctx.scheduled is None or wake < ctx.scheduled):",
-        "        hooks.push(ctx, wake)",
-        "    return True",
-    ]
+    return lines, series
 
 
-def _schedule(timed: bool) -> list[str]:
-    """What the engine's `_schedule` does: the context's next wake from its deadlines and series."""
-    lines = [
-        "    hooks.touched.add(ctx.thing_id)",
-        "    _dl = ctx.deadlines",
-        "    _w = _min(_dl.values()) if _dl else None",
-    ]
+def _schedule(timed: bool, touched: list[str]) -> list[str]:
+    """What the engine's `_schedule` does: the context's next wake from its deadlines and series.
+
+    `touched`: the locals of the series the function used. A due wake among them is cleared here;
+    the earliest wake is then found in C (`min` over `map`); a due wake of another series (rare)
+    is left to the engine.
+    """
+    lines = ["    hooks.touched.add(ctx.thing_id)"]
     if timed:
+        lines.append("    _now = ctx.now")
+        for local in touched:  # a wake due now (a window edge at the reading's time) is cleared
+            lines += [
+                f"    if (_sw := {local}.wake) is not None and _sw <= _now:",
+                f"        {local}.wake = None",
+            ]
         lines += [
-            "    _now = ctx.now",
-            "    for _s in ctx.store.values():",
-            "        _sw = _s.wake",
-            "        if _sw is None:",
-            "            continue",
-            "        if _sw <= _now:",
-            "            _s.wake = None",
-            "        elif _w is None or _sw < _w:",
-            "            _w = _sw",
+            "    _w = _min(_filter(_is_set, _map(_wake_of, ctx.store.values())), default=None)",
+            "    if _w is not None and _w <= _now:",
+            "        hooks.schedule(ctx)",
+            "        return True",
         ]
+    else:  # no series ever has a wake
+        lines.append("    _w = None")
     return [
         *lines,
+        "    _dl = ctx.deadlines",
+        "    if _dl:",
+        "        _d = _min(_dl.values())",
+        "        if _w is None or _d <= _w:",
+        "            _w = _d",
         "    ctx.wake = _w",
         "    if _w is not None and (ctx.scheduled is None or _w < ctx.scheduled):",
         "        hooks.push(ctx, _w)",
@@ -279,11 +325,14 @@ def _alarm_effect(
 
 
 class FusedMap(Mapping[str, Fused]):
-    """Input key → fused ingest function, generated and compiled on first use."""
+    """Input key → fused ingest function (with `tick`, fused timer function), generated on first use."""
 
-    def __init__(self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]], timed: bool = True) -> None:
+    def __init__(
+        self, gen: _ClassGen, plan: Mapping[str, tuple[int, ...]], timed: bool = True, *, tick: bool = False
+    ) -> None:
         self._gen = gen
         self._timed = timed
+        self._tick = tick
         self._keys = sorted(gen.cls.inputs)
         self._plan = plan
         self._built: dict[str, Fused] = {}
@@ -293,8 +342,12 @@ class FusedMap(Mapping[str, Fused]):
         if fn is None:
             if key not in self._gen.cls.inputs:
                 raise KeyError(key)
-            lines = fused_source(self._gen, "_ingest", key, self._plan.get(key, ()), self._timed)
-            fn = self._built[key] = self._gen.build("_ingest", lines)
+            members = self._plan.get(key, ())
+            if self._tick:
+                fn = self._gen.build("_tick", tick_source(self._gen, "_tick", key, members))
+            else:
+                fn = self._gen.build("_ingest", fused_source(self._gen, "_ingest", key, members, self._timed))
+            self._built[key] = fn
         return fn
 
     def __iter__(self) -> Iterator[str]:

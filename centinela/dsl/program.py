@@ -43,6 +43,11 @@ Contract between `centinela.dsl` (producer) and `centinela.rules` (consumer):
   `hooks.finish` gets the trigger's results instead (errors in `errs`). It ends with `hooks.schedule`,
   or, when no series was read and no alarm went to `hooks.alarm`, by keeping `ctx.wake` (not due yet)
   as it is: the thing goes into `hooks.touched` and a wake missing from the heap to `hooks.push`.
+- `TwinClass.ticks[key]` (input keys only) is `tick(hooks, ctx, out) -> None`: the nodes of the trigger
+  of `key` evaluated at `ctx.now` on the current values, with the same effects as a fused ingest
+  function (`hooks.finish` when a node failed or `ctx.health` holds anything) and no re-arming of
+  timers (the engine's `_fire` schedules after it). The engine runs it when a window edge or
+  staleness deadline of the series of `key` falls due.
 - `TestSpec.thing_id` has the file's namespace prepended when the test names a bare thing name.
 """
 
@@ -271,6 +276,7 @@ class TwinClass:
     source: Mapping[str, str] = field(default_factory=dict)  # trigger key -> generated Python source
     fused: Mapping[str, Callable[..., bool]] = field(default_factory=dict)  # input key -> fused ingest
     where_reads: frozenset[str] = frozenset()  # the keys `where` reads (empty: treat every input as read)
+    ticks: Mapping[str, Callable[..., None]] = field(default_factory=dict)  # input key -> fused timer
 
 
 class TestStepKind(Enum):

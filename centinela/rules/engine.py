@@ -11,6 +11,8 @@ from __future__ import annotations
 import fnmatch
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
+from operator import attrgetter, is_not
 from typing import Any
 
 from centinela.dsl.program import (
@@ -50,6 +52,8 @@ Trigger = Callable[[Any], list[tuple[int, Any]]]
 _UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
+_wake_of = attrgetter("wake")
+_is_set = partial(is_not, None)
 
 
 class EngineError(CentinelaError):
@@ -144,6 +148,8 @@ class Engine:
         # Plain dicts filled on first use: fast lookups, and the compiler's lazy triggers stay lazy.
         self._triggers: dict[str, dict[str, Trigger | None]] = {c.name: {} for c in program.classes.values()}
         self._edges = {c.name: _edge_triggers(c) for c in program.classes.values()}
+        # Edge key -> fused timer function (`TwinClass.ticks`), False where the general code runs.
+        self._ticks: dict[str, dict[str, Any]] = {c.name: {} for c in program.classes.values()}
         self._alarm_nodes = {
             c.name: {n.name: n for n in c.nodes if n.kind is NodeKind.ALARM} for c in program.classes.values()
         }
@@ -570,27 +576,37 @@ class Engine:
             self._fire(ctx, when, out)
 
     def _fire(self, ctx: ThingContext, now: float, out: StepOutput) -> None:
-        ctx.now = max(ctx.now, now)
+        if now > ctx.now:
+            ctx.now = now
         ctx.wake = None
         cls = ctx.twin_class
         if cls.timed:
             edges = self._edges[cls.name]
             keys = {
-                edges.get(k)
+                edges.get(k, "")
                 for k, series in ctx.store.items()
                 if series.wake is not None and series.wake <= now
             }
-            if None in keys:
+            if "" in keys:  # a due series without an edge trigger of its own
                 self._run(ctx, TIME if TIME in cls.triggers else ALL, out)
             else:
-                for key in sorted(k for k in keys if k is not None):
-                    self._run(ctx, key, out)
-        due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
-        for name in due:  # delays and shelves of alarms the time trigger did not evaluate
-            node = self._alarm_nodes[cls.name][name]
-            config = self._configs[(cls.name, name)]
-            new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
-            self._apply(ctx, node, new, transitions, MISSING, out)
+                ticks = self._ticks[cls.name]
+                for key in sorted(keys):
+                    tick: Any = ticks.get(key)
+                    if tick is None:
+                        tick = ticks[key] = cls.ticks.get(key, False) if self.fused else False
+                    if tick:  # the trigger of the path and its effects in one generated function
+                        tick(self._hooks, ctx, out)
+                        self._schedule(ctx)  # as `_run` does after each key (the heap's order of ties)
+                    else:
+                        self._run(ctx, key, out)
+        if ctx.deadlines:
+            due = [name for name, when in ctx.deadlines.items() if when <= ctx.now]
+            for name in due:  # delays and shelves of alarms the time trigger did not evaluate
+                node = self._alarm_nodes[cls.name][name]
+                config = self._configs[(cls.name, name)]
+                new, transitions = step(ctx.alarms[name], config, Tick(), ctx.now)
+                self._apply(ctx, node, new, transitions, MISSING, out)
         self._schedule(ctx)
 
     def _run(self, ctx: ThingContext, key: str, out: StepOutput) -> None:
@@ -732,19 +748,26 @@ class Engine:
                 ctx.deadlines[name] = due
 
     def _schedule(self, ctx: ThingContext) -> None:
+        """The context's next wake: its earliest alarm deadline or series wake (a due one is cleared)."""
         self.touched.add(ctx.thing_id)
-        deadlines = ctx.deadlines
-        wake: float | None = min(deadlines.values()) if deadlines else None
+        wake: float | None = None
         if ctx.twin_class.timed:
-            now = ctx.now
-            for series in ctx.store.values():
-                when = series.wake
-                if when is None:
-                    continue
-                if when <= now:
-                    series.wake = None
-                elif wake is None or when < wake:
-                    wake = when
+            wake = min(filter(_is_set, map(_wake_of, ctx.store.values())), default=None)
+            if wake is not None and wake <= ctx.now:  # a window edge due now: the reading made it moot
+                now, wake = ctx.now, None
+                for series in ctx.store.values():
+                    when = series.wake
+                    if when is None:
+                        continue
+                    if when <= now:
+                        series.wake = None
+                    elif wake is None or when < wake:
+                        wake = when
+        deadlines = ctx.deadlines
+        if deadlines:
+            due = min(deadlines.values())
+            if wake is None or due <= wake:
+                wake = due
         ctx.wake = wake
         if wake is not None:
             scheduled = ctx.scheduled

@@ -167,6 +167,9 @@ class PointSeries:
     def add(self, t: float, value: Any) -> bool:
         """Add a reading; return False when it is too late to matter (older than the horizon)."""
         last = self.last_time
+        if value.__class__ is float and not self.mixed and last is not None and t > last:
+            # The streaming case: a float newer than the last point of a series of floats only.
+            return self._add_float(t, value, last)
         if last is not None:
             if t < last:
                 return self._insert_late(t, value)
@@ -215,26 +218,67 @@ class PointSeries:
                     if window.extrema:
                         window._track(t, x)
                 window.now = t
+                if times[window.start] <= t - seconds:
+                    window.evict(self, t)
+            if stale is not None:
+                for seconds in stale:
+                    del windows[seconds]
+        if head >= 64 and head * 2 >= n:
+            self._compact()
+        return True
+
+    def _add_float(self, t: float, x: float, last: float) -> bool:
+        """`add` of the streaming case: a float newer than the last point of a series of floats only."""
+        self.wake = None  # the rules reading this series run next and say when it changes again
+        held = self.last_value
+        self.integral_total += held * (t - last)
+        self.prev_value = held
+        self.has_prev = True
+        self.last_time = t
+        self.last_value = x
+        times = self.times
+        times.append(t)
+        xs = self.xs
+        xs.append(x)
+        n = len(times)
+        head = self.head
+        edge = t - self.horizon
+        while n - head > 2 and times[head + 1] <= edge:
+            head += 1  # one point before the edge stays: it holds its value into the window
+        self.head = head
+        windows = self.windows
+        if windows:
+            stale = None
+            sq = x * x
+            for seconds, window in windows.items():
+                if window.now > t:  # it was queried ahead of this reading: rebuild on demand
+                    stale = [seconds] if stale is None else [*stale, seconds]
+                    continue
+                window.end = n
+                window.now = t
+                if window.extrema:
+                    window.n += 1
+                    window.total += x
+                    window.squares += sq
+                    window._track(t, x)
+                    if times[window.start] <= t - seconds:
+                        window.evict(self, t)
+                    continue
+                # `window.evict` inline: numbers only, no min / max deques
+                count, total, squares = window.n + 1, window.total + x, window.squares + sq
                 wedge = t - seconds
                 i = window.start
                 if times[i] <= wedge:
-                    if window.extrema or self.mixed:
-                        window.evict(self, t)
-                        continue
-                    # `window.evict` inline (the streaming case: numbers only, no min / max deques)
-                    xs = self.xs
-                    total, squares, count = window.total, window.squares, window.n
                     while i < n and times[i] <= wedge:
                         gone = xs[i]
                         total -= gone
                         squares -= gone * gone
                         count -= 1
                         i += 1
-                    window.start, window.n = i, count
-                    if count:
-                        window.total, window.squares = total, squares
-                    else:
-                        window.total = window.squares = 0.0
+                    window.start = i
+                    if not count:
+                        total = squares = 0.0
+                window.n, window.total, window.squares = count, total, squares
             if stale is not None:
                 for seconds in stale:
                     del windows[seconds]
