@@ -31,6 +31,8 @@ from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, wi
 __all__ = ["VectorResult", "replay"]
 
 _READING, _BIND, _TIMER = 0, 1, 2  # what happens first at one instant: readings, binds, then timers
+# The engine fires timers of one instant in the order it scheduled them: not replayed here.
+_TIES = "Two alarm timers with transitions fall at the same instant."
 
 
 @dataclass(slots=True)
@@ -41,10 +43,14 @@ class VectorResult:
     rows: ComputedRows
     readings: int
     phases: list[int] = field(default_factory=list)  # per transition: reading, bind (for merging)
+    tick_times: list[float] = field(default_factory=list)  # instants of alarm timers with transitions
 
     @staticmethod
     def merge(parts: list[VectorResult]) -> VectorResult:
         """Results of partitions over ascending, disjoint thing ranges, as one replay would give them."""
+        ticks = [t for p in parts for t in p.tick_times]
+        if len(set(ticks)) != len(ticks):
+            raise NotVectorizable(_TIES)
         events = [
             (e.time, ph, n, e)
             for n, p in enumerate(parts)
@@ -56,6 +62,7 @@ class VectorResult:
             ComputedRows.merge([p.rows for p in parts]),
             sum(p.readings for p in parts),
             [x[1] for x in events],
+            ticks,
         )
 
 
@@ -115,14 +122,13 @@ def replay(
         counted |= sel & later
         _ClassReplay(plan, history, t0, bound, sel, end, out).run()
     if len(set(out.tick_times)) != len(out.tick_times):
-        # The engine fires timers of one instant in the order it scheduled them: not replayed here.
-        msg = "Two alarm timers with transitions fall at the same instant."
-        raise NotVectorizable(msg)
+        raise NotVectorizable(_TIES)
     out.events.sort(key=lambda e: e[0])
     kept = [(k, e) for k, e in out.events if start <= e.time <= end]
     return VectorResult(
-        [e for _, e in kept], _rows(out, history), int(counted.sum()), [k[1] for k, _ in kept]
-    )
+        [e for _, e in kept], _rows(out, history), int(counted.sum()), [k[1] for k, _ in kept],
+        out.tick_times,
+    )  # fmt: skip
 
 
 def _rows(out: _Out, history: History) -> ComputedRows:
