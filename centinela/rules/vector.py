@@ -26,7 +26,7 @@ from centinela.rules.vector_alarms import AlarmRun
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
 from centinela.rules.vector_expr import Col, NotVectorizable, evaluate
 from centinela.rules.vector_plan import ClassPlan, plan_program
-from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, window_events
+from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, time_ranks, window_events
 
 __all__ = ["VectorResult", "replay"]
 
@@ -178,16 +178,24 @@ class _ClassReplay:
         all_k = np.concatenate([k, np.arange(nb, dtype=np.int64)])
         all_t = np.concatenate([t, self.bind_t])
         all_p = np.concatenate([p, np.full(nb, len(h.paths), dtype=np.int64)])
-        order = np.lexsort((all_p, all_t, all_k))
+        # One stable sort by (thing, time rank): the readings come in (thing, path, time) order and the
+        # binds last, so within one instant of a thing the paths stay in order and the bind comes last.
+        times, rank = time_ranks(all_t)
+        code = all_k * (len(times) + 1) + rank
+        order = np.argsort(code, kind="stable")
         self.all_k, self.all_p, self.all_t = all_k[order], all_p[order], all_t[order]
         self.all_x = np.concatenate([x, np.zeros(nb)])[order]
         self.bind = self.all_p == len(h.paths)
         self.step = self.bind | (self.all_t > self.bind_t[self.all_k])
         self.step_pos = np.flatnonzero(self.step)
+        self._ranked = Ranked.from_codes(times, code[order][self.step_pos])
+        # Positions grouped by path (each group in position order): a frame merges its paths' groups.
+        small = self.all_p.astype(np.int16 if len(h.paths) < 2**15 - 1 else np.int64)
+        self.by_path = np.argsort(small, kind="stable")  # a radix sort for int16
+        self.path_starts = np.searchsorted(small[self.by_path], np.arange(len(h.paths) + 2))
         self.pcode = {path: i for i, path in enumerate(h.paths)}
         self.index = {n.key: i for i, n in enumerate(plan.checked.nodes)}
         self.frames: dict[frozenset[str], _Frame] = {}
-        self._ranked: Ranked | None = None
 
     def position_at(self, k: int, when: float) -> int:
         """The position of thing k's last step at or before `when` (its bind at least)."""
@@ -201,9 +209,13 @@ class _ClassReplay:
 
     def ranked_steps(self) -> Ranked:
         """Every step of the class's things, searchable by (thing, time)."""
-        if self._ranked is None:
-            self._ranked = Ranked(self.all_k[self.step_pos], self.all_t[self.step_pos])
         return self._ranked
+
+    def positions(self, codes: list[int]) -> Ints:
+        """The positions of the readings of these path codes (len(paths): the binds), in order."""
+        b = self.path_starts
+        parts = [self.by_path[b[c] : b[c + 1]] for c in sorted(set(codes))]
+        return np.sort(np.concatenate(parts), kind="stable") if len(parts) > 1 else parts[0]
 
     def frame(self, inputs: frozenset[str]) -> _Frame:
         """The steps at which the engine evaluates the nodes reading exactly `inputs`."""
@@ -288,11 +300,8 @@ class _Frame:
 
     def __init__(self, rp: _ClassReplay, inputs: frozenset[str]) -> None:
         self.rp, self.inputs = rp, inputs
-        table = np.zeros(len(rp.h.paths) + 1, dtype=bool)
-        table[[rp.pcode[q] for q in inputs if q in rp.pcode]] = True
-        table[-1] = True  # the binds
-        mine = table[rp.all_p]
-        self.pos = np.flatnonzero(mine)  # the readings of the inputs (T0 included) and the binds
+        codes = [rp.pcode[q] for q in inputs if q in rp.pcode]
+        self.pos = rp.positions([*codes, len(rp.h.paths)])  # the readings of the inputs and the binds
         self.fk = rp.all_k[self.pos]
         self.fp = rp.all_p[self.pos]
         at_step = rp.step[self.pos]
