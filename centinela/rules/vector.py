@@ -33,6 +33,7 @@ __all__ = ["VectorResult", "replay"]
 _READING, _BIND, _TIMER = 0, 1, 2  # what happens first at one instant: readings, binds, then timers
 # The engine fires timers of one instant in the order it scheduled them: not replayed here.
 _TIES = "Two alarm timers with transitions fall at the same instant."
+_TIE_LIMIT = 2.0**62  # rows are ordered by (time, one integer) while that integer fits
 
 
 @dataclass(slots=True)
@@ -136,6 +137,35 @@ def _rows(out: _Out, history: History) -> ComputedRows:
     if not out.rows:
         empty, ints = np.zeros(0), np.zeros(0, dtype=np.int64)
         return ComputedRows(empty, ints, ints, empty, (), history.things, ())
+    # One integer for (phase, thing, path, class, rule) when it fits, then time: a two-key sort. A
+    # chunk's class, key and rule are constants: they are never spread into columns of their own.
+    positions = max(c[4] for c in out.rows) + 1
+    nodes = max(c[6] for c in out.rows) + 1
+    sizes = [3.0, len(history.things) + 1.0, len(history.paths) + 2.0, float(positions), float(nodes)]
+    if float(np.prod(np.array(sizes))) >= _TIE_LIMIT:
+        return _rows_wide(out, history)
+    t_parts, tie_parts, key_parts = [], [], []
+    for chunk in out.rows:
+        t, phase, thing, path, pos, key, node, _value = chunk
+        head = (phase * (len(history.things) + 1) + thing) * (len(history.paths) + 2) + (path + 1)
+        t_parts.append(t)
+        tie_parts.append(head * (positions * nodes) + (pos * nodes + node))
+        key_parts.append(np.full(len(t), key, dtype=np.int64))
+    t, tie = np.concatenate(t_parts), np.concatenate(tie_parts)
+    order = np.lexsort((tie, t))
+    tie = tie[order] // (positions * nodes)
+    path_size = len(history.paths) + 2
+    thing = (tie // path_size) % (len(history.things) + 1)
+    phase = tie // (path_size * (len(history.things) + 1))
+    value = np.concatenate([c[7] for c in out.rows])[order]
+    return ComputedRows(
+        t[order], thing, np.concatenate(key_parts)[order], value, tuple(out.kinds), history.things,
+        tuple(out.keys), phase,
+    )  # fmt: skip
+
+
+def _rows_wide(out: _Out, history: History) -> ComputedRows:
+    """`_rows` when the tie-breaking integer would not fit: a six-key sort."""
     cols: list[list[Any]] = [[] for _ in range(8)]
     for chunk in out.rows:
         n = len(chunk[0])
@@ -143,16 +173,7 @@ def _rows(out: _Out, history: History) -> ComputedRows:
         for col, part in zip(cols, parts, strict=True):
             col.append(part)
     t, phase, thing, path, pos, key, node, value = (np.concatenate(c) for c in cols)
-    # One integer for (phase, thing, path, class, rule) when it fits, then time: a two-key sort.
-    sizes = [3, len(history.things) + 1, len(history.paths) + 2, int(pos.max(initial=0)) + 1]
-    sizes.append(int(node.max(initial=0)) + 1)
-    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
-        tie = phase.astype(np.int64)
-        for size, part in zip(sizes[1:], (thing, path + 1, pos, node), strict=True):
-            tie = tie * size + part
-        order = np.lexsort((tie, t))
-    else:
-        order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
+    order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
     return ComputedRows(
         t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys),
         phase[order].astype(np.int64),
