@@ -13,6 +13,7 @@ where an alarm's condition inputs change: between those, the engine's evaluation
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,11 @@ class VectorResult:
     phases: list[int] = field(default_factory=list)  # per transition: reading, bind (for merging)
     tick_times: list[float] = field(default_factory=list)  # instants of alarm timers with transitions
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (across a pipe) with each event as a plain tuple of its fields: several times faster."""
+        events = [_event_fields(e) for e in self.transitions]
+        return (_result, (events, self.rows, self.readings, self.phases, self.tick_times))
+
     @staticmethod
     def merge(parts: list[VectorResult]) -> VectorResult:
         """Results of partitions over ascending, disjoint thing ranges, as one replay would give them."""
@@ -65,6 +71,24 @@ class VectorResult:
             [x[1] for x in events],
             ticks,
         )
+
+
+_event_fields = operator.attrgetter(*AlarmEvent.__slots__)
+_EVENT_SETTERS = tuple(AlarmEvent.__dict__[name].__set__ for name in AlarmEvent.__slots__)
+
+
+def _result(
+    events: list[tuple[Any, ...]], rows: ComputedRows, readings: int, phases: list[int], ticks: list[float]
+) -> VectorResult:
+    """A `VectorResult` from its pickled form: the frozen events refilled through their slots."""
+    transitions = []
+    new = object.__new__
+    for fields in events:
+        event = new(AlarmEvent)
+        for setter, value in zip(_EVENT_SETTERS, fields, strict=True):
+            setter(event, value)
+        transitions.append(event)
+    return VectorResult(transitions, rows, readings, phases, ticks)
 
 
 @dataclass(slots=True)

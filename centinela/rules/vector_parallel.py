@@ -33,18 +33,25 @@ __all__ = ["MIN_PARALLEL_ROWS", "replay_sqlite", "split_things", "thing_ranges"]
 log = logging.getLogger(__name__)
 MIN_PARALLEL_ROWS = 200_000
 """Below this many readings one process is faster than starting another."""
+LEAD_SHARE = 0.85
+"""This process's range, relative to each forked one's: it also unpickles and merges their results."""
 SAMPLE_ROWS = 2048
 """Rows sampled (evenly by rowid) to split the things into ranges of about equal size."""
 
 
-def thing_ranges(counts: list[tuple[str, int]], parts: int) -> list[tuple[str, str]]:
-    """Split things (in id order, with their reading counts) into at most `parts` contiguous ranges."""
+def thing_ranges(counts: list[tuple[str, int]], parts: int, lead: float = 1.0) -> list[tuple[str, str]]:
+    """Split things (in id order, with their reading counts) into at most `parts` contiguous ranges.
+
+    The first range gets `lead` times the readings of each other one (the process that merges takes less).
+    """
     total = sum(n for _, n in counts)
     ranges: list[tuple[str, str]] = []
     first, seen = 0, 0
+    weight = lead + parts - 1
     for i, (_, n) in enumerate(counts):
         seen += n
-        if len(ranges) < parts - 1 and seen >= total * (len(ranges) + 1) / parts and i + 1 < len(counts):
+        due = total * (lead + len(ranges)) / weight
+        if len(ranges) < parts - 1 and seen >= due and i + 1 < len(counts):
             ranges.append((counts[first][0], counts[i][0]))
             first = i + 1
     if counts:
@@ -52,7 +59,9 @@ def thing_ranges(counts: list[tuple[str, int]], parts: int) -> list[tuple[str, s
     return ranges
 
 
-def split_things(conn: sqlite3.Connection, start: float, end: float, parts: int) -> list[tuple[str, str]]:
+def split_things(
+    conn: sqlite3.Connection, start: float, end: float, parts: int, lead: float = 1.0
+) -> list[tuple[str, str]]:
     """Ranges (first, last) of thing ids covering every thing of [start, end), about equal in readings.
 
     The sizes come from rows sampled evenly by rowid (a look-up each); when too few of them fall in
@@ -72,7 +81,7 @@ def split_things(conn: sqlite3.Connection, start: float, end: float, parts: int)
         counts = sorted(Counter(str(r[0]) for r in sample).items())
     else:
         counts = _counts(conn, start, end)
-    ranges = thing_ranges(counts, parts)
+    ranges = thing_ranges(counts, parts, lead)
     if not ranges:
         return []
     # Widen the ranges so that they meet and cover every thing: the first from the smallest id, each
@@ -170,7 +179,7 @@ def _replay_parts(
     try:
         version = conn.execute("PRAGMA data_version").fetchone()[0]
         conn.execute("BEGIN")
-        ranges = split_things(conn, start, end, parts)
+        ranges = split_things(conn, start, end, parts, LEAD_SHARE)
         conn.execute("COMMIT")
         if len(ranges) < 2:
             return None

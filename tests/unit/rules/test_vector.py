@@ -186,3 +186,14 @@ def test_rules_the_engine_must_replay_are_named(rules: str, reason: str) -> None
     rows: list[Row] = [(0.0, "t:a", X, 1.0, None), (1.0, "t:a", Y, 2.0, None)]
     with pytest.raises(NotVectorizable, match=reason):
         _both(text + "\n", rows, 10.0)
+
+
+def test_a_result_crosses_a_pipe_whole() -> None:
+    import pickle
+
+    rows = [(i * 0.5, f"t:{i % 4}", X if i % 3 else Y, 50.0 + i % 37, None) for i in range(300)]
+    _engine, result = _both(RULES, rows, 300.0)
+    back = pickle.loads(pickle.dumps(result))
+    assert isinstance(back, VectorResult) and len(back.transitions) > 3
+    assert back.transitions == result.transitions and back.phases == result.phases
+    assert list(back.rows) == list(result.rows) and back.readings == result.readings

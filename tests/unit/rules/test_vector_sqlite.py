@@ -123,6 +123,7 @@ async def test_things_split_over_processes_give_one_replay(tmp_path: Path) -> No
     assert three.readings == one.readings
     assert thing_ranges([("a", 5), ("b", 5), ("c", 1), ("d", 9)], 2) == [("a", "b"), ("c", "d")]
     assert thing_ranges([("a", 5)], 3) == [("a", "a")]
+    assert thing_ranges([(t, 1) for t in "abcdefghij"], 2, lead=0.25) == [("a", "b"), ("c", "j")]
 
 
 async def test_an_empty_time_range_replays_nothing(tmp_path: Path) -> None:
