@@ -204,6 +204,11 @@ def _rows_wide(out: _Out, history: History) -> ComputedRows:
     )  # fmt: skip
 
 
+def _all_bound(bound: Any) -> bool:
+    """Every thing is bound (dense indices are the thing codes)."""
+    return bool(np.all(bound))
+
+
 class _ClassReplay:
     """One class over the things bound to it."""
 
@@ -215,7 +220,10 @@ class _ClassReplay:
         dense = np.full(len(h.things), -1, dtype=np.int64)
         dense[self.things] = np.arange(len(self.things))
         self.bind_t = t0[self.things]
-        k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
+        if bool(sel.all()) and _all_bound(bound):  # every reading and every thing: no copies to select
+            k, p, t, x = h.thing, h.path, h.time, h.value
+        else:
+            k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
         self.rows = (k, p, t, x)  # this class's readings, sorted by (thing, path, time)
         nb = len(self.things)
         # Every reading and one bind marker per thing, in the engine's order: thing, time, path; the
