@@ -25,7 +25,7 @@ from centinela.rules.vector_expr import NotVectorizable
 __all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys", "read_rows"]
 
 _RANGE = "time >= ? AND time < ?"
-_THINGS = " AND thing_id >= ? AND thing_id <= ?"
+_THINGS = "thing_id >= ? AND thing_id <= ?"
 _PK = "telemetry INDEXED BY sqlite_autoindex_telemetry_1"  # the (thing_id, path, time) key: covering
 _KEYS = (
     f"SELECT thing_id, path, count(*) FROM {_PK} WHERE time >= ? AND time < ? "  # noqa: S608 - constants
@@ -51,13 +51,6 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
 
     `things` = (first, last) keeps the things whose ids lie in that range (both included).
     """
-    params: tuple[object, ...] = (start, end)
-    if things is not None:
-        params = (start, end, *things)
-
-    def sql(query: str) -> str:
-        return query if things is None else query.replace(_RANGE, _RANGE + _THINGS)
-
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:  # pragma: no cover - connect itself rarely fails in read-only mode
@@ -65,6 +58,7 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
         raise CentinelaError(msg) from exc
     try:
         conn.execute("BEGIN")  # one snapshot for every query
+        sql, params = _filter(conn, start, end, things)
         keys, rowids = read_keys(conn, sql, params)
         n = len(rowids)
         pairs = np.dtype((np.float64, 2))
@@ -75,6 +69,26 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
         raise NotVectorizable(msg) from exc
     finally:
         conn.close()
+
+
+def _filter(
+    conn: sqlite3.Connection, start: float, end: float, things: tuple[str, str] | None
+) -> tuple[Callable[[str], str], tuple[object, ...]]:
+    """The queries' WHERE clause and parameters: no time test when [start, end) holds every row."""
+    first = conn.execute("SELECT min(time) FROM telemetry").fetchone()[0]  # each off the time index
+    last = conn.execute("SELECT max(time) FROM telemetry").fetchone()[0]
+    every = first is not None and start <= first and last < end
+    clause = "" if every else _RANGE
+    params: tuple[object, ...] = () if every else (start, end)
+    if things is not None:
+        clause = f"{clause} AND {_THINGS}" if clause else _THINGS
+        params = (*params, *things)
+    where = f" WHERE {clause}" if clause else ""
+
+    def sql(query: str) -> str:
+        return query.replace(f" WHERE {_RANGE}", where)
+
+    return sql, params
 
 
 def read_keys(

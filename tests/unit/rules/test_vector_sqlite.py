@@ -74,8 +74,14 @@ async def test_the_columns_keep_the_time_range_and_the_definitions_apart(tmp_pat
     assert history.things == ("acme:a", "acme:b", "acme:c")
     assert history.time.min() == 10.0 and history.time.max() == 19.0
     assert len(history.time) == 30 and not history.other
-    full = load_sqlite(str(db), 0.0, 200.0)
+    full = load_sqlite(str(db), 0.0, 200.0)  # every row: read without a time test
     assert sorted(r[2] for r in full.other) == ["/definition", "/definition"]
+    assert len(full) == 2 + 1 + 3 * 119
+    part = load_sqlite(str(db), 10.0, 20.0, ("acme:b", "acme:c"))
+    assert part.things == ("acme:b", "acme:c") and len(part.time) == 20
+    assert part.time.min() == 10.0 and part.time.max() == 19.0
+    rest = load_sqlite(str(db), 0.0, 200.0, ("acme:c", "acme:c"))
+    assert rest.things == ("acme:c",) and len(rest) == 1 + 119
 
 
 def test_the_ir_is_found_again_from_the_rule_files(tmp_path: Path) -> None:
