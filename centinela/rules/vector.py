@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import operator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -362,10 +363,18 @@ class _Frame:
         self.spos = self.pos[self.eval]  # the steps
         self.n = len(self.spos)
         self.sk, self.st = rp.all_k[self.spos], rp.all_t[self.spos]
-        bind = rp.bind[self.spos]
-        self.sp = np.where(bind, -1, rp.all_p[self.spos])
-        self.phase = np.where(bind, _BIND, _READING).astype(np.int64)
         self.memo: dict[str, Col] = {}
+
+    @cached_property
+    def sp(self) -> Ints:
+        """Per step: the path read (-1 at a bind). Built when rows are written (alarms take a few)."""
+        rp = self.rp
+        return np.where(rp.bind[self.spos], -1, rp.all_p[self.spos])
+
+    @cached_property
+    def phase(self) -> Ints:
+        """Per step: a reading or a bind."""
+        return np.where(self.rp.bind[self.spos], _BIND, _READING).astype(np.int64)
 
     def env(self, key: str) -> Col:
         col = self.memo.get(key)

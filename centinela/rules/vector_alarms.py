@@ -33,7 +33,7 @@ from centinela.rules.vector_expr import to_python
 __all__ = ["AlarmRun"]
 
 _NORMAL = AlarmStatus()
-_TIMER = 2  # a timer comes after the readings and binds of its instant
+_READING, _BIND, _TIMER = 0, 1, 2  # at one instant: readings, binds, then timers
 
 
 class AlarmRun:
@@ -142,7 +142,10 @@ class AlarmRun:
             else:  # as `to_python` gives them: bools or floats
                 listed = vals.astype(bool if col.kind == "b" else np.float64).tolist()
             columns.append((key, listed, col.miss[at].tolist()))
-        times, phases, paths = f.st[at].tolist(), f.phase[at].tolist(), f.sp[at].tolist()
+        bind = rp.bind[f.spos[at]]  # the phase and path of those steps only (not whole columns)
+        times = f.st[at].tolist()
+        phases = np.where(bind, _BIND, _READING).tolist()
+        paths = np.where(bind, -1, rp.all_p[f.spos[at]]).tolist()
         things = rp.things.tolist()
         names, cls, node, position, out = rp.h.things, rp.plan.cls, self.node, rp.plan.position, rp.out.events
         for n, (_j, k, value, transitions) in enumerate(pending):
