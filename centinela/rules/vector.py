@@ -13,7 +13,9 @@ where an alarm's condition inputs change: between those, the engine's evaluation
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -26,11 +28,14 @@ from centinela.rules.vector_alarms import AlarmRun
 from centinela.rules.vector_data import ComputedRows, Floats, History, Ints
 from centinela.rules.vector_expr import Col, NotVectorizable, evaluate
 from centinela.rules.vector_plan import ClassPlan, plan_program
-from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, window_events
+from centinela.rules.vector_window import Ranked, WindowEvents, running_sums, time_ranks, window_events
 
 __all__ = ["VectorResult", "replay"]
 
 _READING, _BIND, _TIMER = 0, 1, 2  # what happens first at one instant: readings, binds, then timers
+# The engine fires timers of one instant in the order it scheduled them: not replayed here.
+_TIES = "Two alarm timers with transitions fall at the same instant."
+_TIE_LIMIT = 2.0**62  # rows are ordered by (time, one integer) while that integer fits
 
 
 @dataclass(slots=True)
@@ -41,10 +46,19 @@ class VectorResult:
     rows: ComputedRows
     readings: int
     phases: list[int] = field(default_factory=list)  # per transition: reading, bind (for merging)
+    tick_times: list[float] = field(default_factory=list)  # instants of alarm timers with transitions
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled (across a pipe) with each event as a plain tuple of its fields: several times faster."""
+        events = [_event_fields(e) for e in self.transitions]
+        return (_result, (events, self.rows, self.readings, self.phases, self.tick_times))
 
     @staticmethod
     def merge(parts: list[VectorResult]) -> VectorResult:
         """Results of partitions over ascending, disjoint thing ranges, as one replay would give them."""
+        ticks = [t for p in parts for t in p.tick_times]
+        if len(set(ticks)) != len(ticks):
+            raise NotVectorizable(_TIES)
         events = [
             (e.time, ph, n, e)
             for n, p in enumerate(parts)
@@ -56,7 +70,26 @@ class VectorResult:
             ComputedRows.merge([p.rows for p in parts]),
             sum(p.readings for p in parts),
             [x[1] for x in events],
+            ticks,
         )
+
+
+_event_fields = operator.attrgetter(*AlarmEvent.__slots__)
+_EVENT_SETTERS = tuple(AlarmEvent.__dict__[name].__set__ for name in AlarmEvent.__slots__)
+
+
+def _result(
+    events: list[tuple[Any, ...]], rows: ComputedRows, readings: int, phases: list[int], ticks: list[float]
+) -> VectorResult:
+    """A `VectorResult` from its pickled form: the frozen events refilled through their slots."""
+    transitions = []
+    new = object.__new__
+    for fields in events:
+        event = new(AlarmEvent)
+        for setter, value in zip(_EVENT_SETTERS, fields, strict=True):
+            setter(event, value)
+        transitions.append(event)
+    return VectorResult(transitions, rows, readings, phases, ticks)
 
 
 @dataclass(slots=True)
@@ -115,14 +148,13 @@ def replay(
         counted |= sel & later
         _ClassReplay(plan, history, t0, bound, sel, end, out).run()
     if len(set(out.tick_times)) != len(out.tick_times):
-        # The engine fires timers of one instant in the order it scheduled them: not replayed here.
-        msg = "Two alarm timers with transitions fall at the same instant."
-        raise NotVectorizable(msg)
+        raise NotVectorizable(_TIES)
     out.events.sort(key=lambda e: e[0])
     kept = [(k, e) for k, e in out.events if start <= e.time <= end]
     return VectorResult(
-        [e for _, e in kept], _rows(out, history), int(counted.sum()), [k[1] for k, _ in kept]
-    )
+        [e for _, e in kept], _rows(out, history), int(counted.sum()), [k[1] for k, _ in kept],
+        out.tick_times,
+    )  # fmt: skip
 
 
 def _rows(out: _Out, history: History) -> ComputedRows:
@@ -130,6 +162,35 @@ def _rows(out: _Out, history: History) -> ComputedRows:
     if not out.rows:
         empty, ints = np.zeros(0), np.zeros(0, dtype=np.int64)
         return ComputedRows(empty, ints, ints, empty, (), history.things, ())
+    # One integer for (phase, thing, path, class, rule) when it fits, then time: a two-key sort. A
+    # chunk's class, key and rule are constants: they are never spread into columns of their own.
+    positions = max(c[4] for c in out.rows) + 1
+    nodes = max(c[6] for c in out.rows) + 1
+    sizes = [3.0, len(history.things) + 1.0, len(history.paths) + 2.0, float(positions), float(nodes)]
+    if float(np.prod(np.array(sizes))) >= _TIE_LIMIT:
+        return _rows_wide(out, history)
+    t_parts, tie_parts, key_parts = [], [], []
+    for chunk in out.rows:
+        t, phase, thing, path, pos, key, node, _value = chunk
+        head = (phase * (len(history.things) + 1) + thing) * (len(history.paths) + 2) + (path + 1)
+        t_parts.append(t)
+        tie_parts.append(head * (positions * nodes) + (pos * nodes + node))
+        key_parts.append(np.full(len(t), key, dtype=np.int64))
+    t, tie = np.concatenate(t_parts), np.concatenate(tie_parts)
+    order = np.lexsort((tie, t))
+    tie = tie[order] // (positions * nodes)
+    path_size = len(history.paths) + 2
+    thing = (tie // path_size) % (len(history.things) + 1)
+    phase = tie // (path_size * (len(history.things) + 1))
+    value = np.concatenate([c[7] for c in out.rows])[order]
+    return ComputedRows(
+        t[order], thing, np.concatenate(key_parts)[order], value, tuple(out.kinds), history.things,
+        tuple(out.keys), phase,
+    )  # fmt: skip
+
+
+def _rows_wide(out: _Out, history: History) -> ComputedRows:
+    """`_rows` when the tie-breaking integer would not fit: a six-key sort."""
     cols: list[list[Any]] = [[] for _ in range(8)]
     for chunk in out.rows:
         n = len(chunk[0])
@@ -137,20 +198,16 @@ def _rows(out: _Out, history: History) -> ComputedRows:
         for col, part in zip(cols, parts, strict=True):
             col.append(part)
     t, phase, thing, path, pos, key, node, value = (np.concatenate(c) for c in cols)
-    # One integer for (phase, thing, path, class, rule) when it fits, then time: a two-key sort.
-    sizes = [3, len(history.things) + 1, len(history.paths) + 2, int(pos.max(initial=0)) + 1]
-    sizes.append(int(node.max(initial=0)) + 1)
-    if float(np.prod(np.array(sizes, dtype=np.float64))) < 2.0**62:
-        tie = phase.astype(np.int64)
-        for size, part in zip(sizes[1:], (thing, path + 1, pos, node), strict=True):
-            tie = tie * size + part
-        order = np.lexsort((tie, t))
-    else:
-        order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
+    order = np.lexsort(np.stack([node, pos, path, thing, phase, t]))
     return ComputedRows(
         t[order], thing[order], key[order], value[order], tuple(out.kinds), history.things, tuple(out.keys),
         phase[order].astype(np.int64),
     )  # fmt: skip
+
+
+def _all_bound(bound: Any) -> bool:
+    """Every thing is bound (dense indices are the thing codes)."""
+    return bool(np.all(bound))
 
 
 class _ClassReplay:
@@ -164,7 +221,10 @@ class _ClassReplay:
         dense = np.full(len(h.things), -1, dtype=np.int64)
         dense[self.things] = np.arange(len(self.things))
         self.bind_t = t0[self.things]
-        k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
+        if bool(sel.all()) and _all_bound(bound):  # every reading and every thing: no copies to select
+            k, p, t, x = h.thing, h.path, h.time, h.value
+        else:
+            k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
         self.rows = (k, p, t, x)  # this class's readings, sorted by (thing, path, time)
         nb = len(self.things)
         # Every reading and one bind marker per thing, in the engine's order: thing, time, path; the
@@ -172,16 +232,24 @@ class _ClassReplay:
         all_k = np.concatenate([k, np.arange(nb, dtype=np.int64)])
         all_t = np.concatenate([t, self.bind_t])
         all_p = np.concatenate([p, np.full(nb, len(h.paths), dtype=np.int64)])
-        order = np.lexsort((all_p, all_t, all_k))
+        # One stable sort by (thing, time rank): the readings come in (thing, path, time) order and the
+        # binds last, so within one instant of a thing the paths stay in order and the bind comes last.
+        times, rank = time_ranks(all_t)
+        code = all_k * (len(times) + 1) + rank
+        order = np.argsort(code, kind="stable")
         self.all_k, self.all_p, self.all_t = all_k[order], all_p[order], all_t[order]
         self.all_x = np.concatenate([x, np.zeros(nb)])[order]
         self.bind = self.all_p == len(h.paths)
         self.step = self.bind | (self.all_t > self.bind_t[self.all_k])
         self.step_pos = np.flatnonzero(self.step)
+        self._ranked = Ranked.from_codes(times, code[order][self.step_pos])
+        # Positions grouped by path (each group in position order): a frame merges its paths' groups.
+        small = self.all_p.astype(np.int16 if len(h.paths) < 2**15 - 1 else np.int64)
+        self.by_path = np.argsort(small, kind="stable")  # a radix sort for int16
+        self.path_starts = np.searchsorted(small[self.by_path], np.arange(len(h.paths) + 2))
         self.pcode = {path: i for i, path in enumerate(h.paths)}
         self.index = {n.key: i for i, n in enumerate(plan.checked.nodes)}
         self.frames: dict[frozenset[str], _Frame] = {}
-        self._ranked: Ranked | None = None
 
     def position_at(self, k: int, when: float) -> int:
         """The position of thing k's last step at or before `when` (its bind at least)."""
@@ -195,9 +263,13 @@ class _ClassReplay:
 
     def ranked_steps(self) -> Ranked:
         """Every step of the class's things, searchable by (thing, time)."""
-        if self._ranked is None:
-            self._ranked = Ranked(self.all_k[self.step_pos], self.all_t[self.step_pos])
         return self._ranked
+
+    def positions(self, codes: list[int]) -> Ints:
+        """The positions of the readings of these path codes (len(paths): the binds), in order."""
+        b = self.path_starts
+        parts = [self.by_path[b[c] : b[c + 1]] for c in sorted(set(codes))]
+        return np.sort(np.concatenate(parts), kind="stable") if len(parts) > 1 else parts[0]
 
     def frame(self, inputs: frozenset[str]) -> _Frame:
         """The steps at which the engine evaluates the nodes reading exactly `inputs`."""
@@ -282,11 +354,8 @@ class _Frame:
 
     def __init__(self, rp: _ClassReplay, inputs: frozenset[str]) -> None:
         self.rp, self.inputs = rp, inputs
-        table = np.zeros(len(rp.h.paths) + 1, dtype=bool)
-        table[[rp.pcode[q] for q in inputs if q in rp.pcode]] = True
-        table[-1] = True  # the binds
-        mine = table[rp.all_p]
-        self.pos = np.flatnonzero(mine)  # the readings of the inputs (T0 included) and the binds
+        codes = [rp.pcode[q] for q in inputs if q in rp.pcode]
+        self.pos = rp.positions([*codes, len(rp.h.paths)])  # the readings of the inputs and the binds
         self.fk = rp.all_k[self.pos]
         self.fp = rp.all_p[self.pos]
         at_step = rp.step[self.pos]
@@ -294,10 +363,18 @@ class _Frame:
         self.spos = self.pos[self.eval]  # the steps
         self.n = len(self.spos)
         self.sk, self.st = rp.all_k[self.spos], rp.all_t[self.spos]
-        bind = rp.bind[self.spos]
-        self.sp = np.where(bind, -1, rp.all_p[self.spos])
-        self.phase = np.where(bind, _BIND, _READING).astype(np.int64)
         self.memo: dict[str, Col] = {}
+
+    @cached_property
+    def sp(self) -> Ints:
+        """Per step: the path read (-1 at a bind). Built when rows are written (alarms take a few)."""
+        rp = self.rp
+        return np.where(rp.bind[self.spos], -1, rp.all_p[self.spos])
+
+    @cached_property
+    def phase(self) -> Ints:
+        """Per step: a reading or a bind."""
+        return np.where(self.rp.bind[self.spos], _BIND, _READING).astype(np.int64)
 
     def env(self, key: str) -> Col:
         col = self.memo.get(key)

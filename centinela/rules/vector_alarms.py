@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from centinela.dsl.ir import walk
 from centinela.dsl.program import MISSING, MissingPolicy, NodeKind
 from centinela.rules.alarms import (
@@ -31,7 +33,7 @@ from centinela.rules.vector_expr import to_python
 __all__ = ["AlarmRun"]
 
 _NORMAL = AlarmStatus()
-_TIMER = 2  # a timer comes after the readings and binds of its instant
+_READING, _BIND, _TIMER = 0, 1, 2  # at one instant: readings, binds, then timers
 
 
 class AlarmRun:
@@ -63,6 +65,7 @@ class AlarmRun:
         statuses: dict[int, AlarmStatus] = {}
         timed = bool(spec.on_delay or spec.off_delay or spec.chatter)
         last = -1
+        pending: list[tuple[int, int, Any, list[Any]]] = []  # transitions at steps, explained at the end
         for j, (k, now, r, c, suppressed) in enumerate(zip(sks, sts, rs, cs, sups, strict=True)):
             if timed and k != last:
                 if last >= 0:  # the previous thing's deadlines left, up to the end of the replay
@@ -93,9 +96,10 @@ class AlarmRun:
             new, transitions = step(status, config, Evaluation(raised, cleared, suppressed), now)
             statuses[k] = new
             if transitions:
-                self.emit(int(points[j]), k, value, transitions)
+                pending.append((j, k, value, transitions))
         if timed and last >= 0:
             self.ticks(last, statuses.get(last, _NORMAL), self.replay.end, inclusive=True)
+        self.emit(points[[p[0] for p in pending]], pending)
 
     def ticks(self, k: int, status: AlarmStatus, limit: float, *, inclusive: bool) -> AlarmStatus:
         """The engine's timer for this alarm's deadlines due before `limit` (at it, if `inclusive`)."""
@@ -124,19 +128,36 @@ class AlarmRun:
             event = transition_event(ctx, self.node, tr, MISSING)
             rp.out.events.append(((*base, self.i, n), event))
 
-    def emit(self, s: int, k: int, value: Any, transitions: list[Any]) -> None:
+    def emit(self, at: Ints, pending: list[tuple[int, int, Any, list[Any]]]) -> None:
+        """The transitions found at the steps `at` (frame indices), explained with one gather per key."""
+        if not pending:
+            return
         rp, f = self.replay, self.f
-        thing_id = rp.h.things[int(rp.things[k])]
-        values = thing_values(thing_id)
+        columns = []
         for key in self.loads:
             col = f.env(key)
-            if not col.miss[s]:
-                values[key] = to_python(col.kind, col.val[s])
-        ctx = ThingContext(thing_id, rp.plan.cls, {}, values=values, now=float(f.st[s]))
-        base = (float(f.st[s]), int(f.phase[s]), int(rp.things[k]), int(f.sp[s]), rp.plan.position)
-        for n, tr in enumerate(transitions):
-            event = transition_event(ctx, self.node, tr, value)
-            rp.out.events.append(((*base, self.i, n), event))
+            vals = col.val[at]
+            if col.kind == "i":
+                listed = [int(v) for v in vals.tolist()]
+            else:  # as `to_python` gives them: bools or floats
+                listed = vals.astype(bool if col.kind == "b" else np.float64).tolist()
+            columns.append((key, listed, col.miss[at].tolist()))
+        bind = rp.bind[f.spos[at]]  # the phase and path of those steps only (not whole columns)
+        times = f.st[at].tolist()
+        phases = np.where(bind, _BIND, _READING).tolist()
+        paths = np.where(bind, -1, rp.all_p[f.spos[at]]).tolist()
+        things = rp.things.tolist()
+        names, cls, node, position, out = rp.h.things, rp.plan.cls, self.node, rp.plan.position, rp.out.events
+        for n, (_j, k, value, transitions) in enumerate(pending):
+            thing_id = names[things[k]]
+            values = thing_values(thing_id)
+            for key, listed, miss in columns:
+                if not miss[n]:
+                    values[key] = listed[n]
+            ctx = ThingContext(thing_id, cls, {}, values=values, now=times[n])
+            base = (times[n], phases[n], things[k], paths[n], position)
+            for m, tr in enumerate(transitions):
+                out.append(((*base, self.i, m), transition_event(ctx, node, tr, value)))
 
 
 def _loads(e: Any) -> list[Any]:

@@ -11,7 +11,7 @@ import numpy.typing as npt
 
 from centinela.rules.vector_expr import NotVectorizable, to_python
 
-__all__ = ["ComputedRows", "History", "Ints", "Floats"]
+__all__ = ["ComputedRows", "Floats", "History", "Ints", "Row"]
 
 Ints = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float64]

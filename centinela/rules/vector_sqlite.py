@@ -2,7 +2,8 @@
 
 The `telemetry` table's primary key (thing_id, path, time) is a covering index: the readings' order by
 (thing, path, time) comes from it as rowids, and the times and values from one scan of the table in
-rowid order. Rows that are not plain numbers (definitions, JSON values) are read apart.
+rowid order. The scan marks the rows that are not plain numbers (definitions, JSON values, nulls) with
+an infinite value; those few are read again by rowid and kept apart.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ from centinela.dsl.checked import CheckedProgram
 from centinela.dsl.pipeline import check_paths
 from centinela.dsl.program import Program
 from centinela.errors import CentinelaError
-from centinela.rules.vector_data import Floats, History, Ints
+from centinela.rules.vector_data import Floats, History, Ints, Row
 from centinela.rules.vector_expr import NotVectorizable
 
-__all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys"]
+__all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys", "read_rows"]
 
 _RANGE = "time >= ? AND time < ?"
-_THINGS = " AND thing_id >= ? AND thing_id <= ?"
+_THINGS = "thing_id >= ? AND thing_id <= ?"
 _PK = "telemetry INDEXED BY sqlite_autoindex_telemetry_1"  # the (thing_id, path, time) key: covering
 _KEYS = (
     f"SELECT thing_id, path, count(*) FROM {_PK} WHERE time >= ? AND time < ? "  # noqa: S608 - constants
@@ -34,14 +35,16 @@ _ORDER = (  # every rowid, in (thing, path, time) order, as one text: no Python 
     "SELECT group_concat(rowid, ' ') FROM (SELECT rowid FROM "  # noqa: S608 - constants
     f"{_PK} WHERE time >= ? AND time < ? ORDER BY thing_id, path, time)"
 )
-_SCAN = (
-    "SELECT time, ifnull(value, 0.0) FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? ORDER BY rowid"
+_SCAN = (  # text in the value column fails the scan; JSON values and nulls come as +inf (9e999)
+    "SELECT time, ifnull(iif(value_json IS NULL, value, NULL), 9e999) FROM telemetry NOT INDEXED "
+    "WHERE time >= ? AND time < ? ORDER BY rowid"
 )
 SCAN = _SCAN
-_OTHER = (
-    "SELECT time, thing_id, path, value, value_json FROM telemetry NOT INDEXED WHERE time >= ? AND time < ? "
-    "AND (value_json IS NOT NULL OR value IS NULL)"  # text in the value column fails the scan instead
+_BY_ROWID = (
+    "SELECT rowid, time, thing_id, path, value, value_json FROM telemetry WHERE rowid IN ({}) ORDER BY rowid"
 )
+_CHUNK = 10_000  # rowids per look-up statement
+_MMAP_BYTES = 1 << 40
 
 
 def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | None = None) -> History:
@@ -49,48 +52,80 @@ def load_sqlite(path: str, start: float, end: float, things: tuple[str, str] | N
 
     `things` = (first, last) keeps the things whose ids lie in that range (both included).
     """
-    params: tuple[object, ...] = (start, end)
-    if things is not None:
-        params = (start, end, *things)
-
-    def sql(query: str) -> str:
-        return query if things is None else query.replace(_RANGE, _RANGE + _THINGS)
-
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:  # pragma: no cover - connect itself rarely fails in read-only mode
         msg = f"The history file {path!r} cannot be opened: {exc}."
         raise CentinelaError(msg) from exc
     try:
+        # Pages read through a memory map: no read() call and copy per page (SQLite caps the size).
+        conn.execute(f"PRAGMA mmap_size = {_MMAP_BYTES}")
         conn.execute("BEGIN")  # one snapshot for every query
-        keys, rowids, other = read_keys(conn, sql, params)
+        sql, params = _filter(conn, start, end, things)
+        keys, rowids = read_keys(conn, sql, params)
         n = len(rowids)
         pairs = np.dtype((np.float64, 2))
         scan = np.asarray(np.fromiter(conn.execute(sql(_SCAN), params), dtype=pairs, count=n), np.float64)
+        return assemble(keys, rowids, scan, lambda ids: read_rows(conn, ids))
     except (sqlite3.Error, ValueError, TypeError) as exc:
         msg = f"The history file {path!r} cannot be read as columns: {exc}."
         raise NotVectorizable(msg) from exc
     finally:
         conn.close()
-    return assemble(keys, rowids, scan, other)
+
+
+def _filter(
+    conn: sqlite3.Connection, start: float, end: float, things: tuple[str, str] | None
+) -> tuple[Callable[[str], str], tuple[object, ...]]:
+    """The queries' WHERE clause and parameters: no time test when [start, end) holds every row."""
+    first = conn.execute("SELECT min(time) FROM telemetry").fetchone()[0]  # each off the time index
+    last = conn.execute("SELECT max(time) FROM telemetry").fetchone()[0]
+    every = first is not None and start <= first and last < end
+    clause = "" if every else _RANGE
+    params: tuple[object, ...] = () if every else (start, end)
+    if things is not None:
+        clause = f"{clause} AND {_THINGS}" if clause else _THINGS
+        params = (*params, *things)
+    where = f" WHERE {clause}" if clause else ""
+
+    def sql(query: str) -> str:
+        return query.replace(f" WHERE {_RANGE}", where)
+
+    return sql, params
 
 
 def read_keys(
     conn: sqlite3.Connection, sql: Callable[[str], str], params: tuple[object, ...]
-) -> tuple[list[Any], Ints, tuple[Any, ...]]:
-    """Readings per (thing, path), every rowid in (thing, path, time) order, and the non-numeric rows."""
+) -> tuple[list[Any], Ints]:
+    """Readings per (thing, path) and every rowid in (thing, path, time) order."""
     keys = conn.execute(sql(_KEYS), params).fetchall()
     text = conn.execute(sql(_ORDER), params).fetchone()[0] or ""
     rowids = np.fromstring(text, dtype=np.int64, sep=" ") if text else np.zeros(0, dtype=np.int64)
-    other = tuple(conn.execute(sql(_OTHER), params).fetchall())
     if len(rowids) != sum(k[2] for k in keys):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
-    return keys, rowids, other
+    return keys, rowids
 
 
-def assemble(keys: list[Any], rowids: Ints, scan: Floats, other: tuple[Any, ...]) -> History:
-    """History columns from the key counts, the rowids in key order, the rowid-order scan and the rest."""
+def read_rows(conn: sqlite3.Connection, rowids: Ints) -> list[Any]:
+    """The whole rows `(rowid, *Row)` of these rowids (few: the marked ones), in rowid order."""
+    rows: list[Any] = []
+    ids = np.sort(rowids).tolist()
+    for i in range(0, len(ids), _CHUNK):
+        inline = ",".join(str(int(r)) for r in ids[i : i + _CHUNK])  # integers from the index
+        rows.extend(conn.execute(_BY_ROWID.format(inline)).fetchall())
+    if len(rows) != len(ids):
+        msg = "The history changed while it was read."
+        raise NotVectorizable(msg)
+    return rows
+
+
+def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints], list[Any]]) -> History:
+    """History columns from the key counts, the rowids in key order and the rowid-order scan.
+
+    The marked rows (+inf) are fetched whole by rowid with `fetch`: a real +inf reading stays a number,
+    the JSON values and nulls leave the columns for `History.other`.
+    """
     if len(rowids) != len(scan):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
@@ -110,18 +145,19 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, other: tuple[Any, ...]
     thing = np.repeat(np.array([tcode[k[0]] for k in keys], dtype=np.int64), counts)
     where = np.repeat(np.array([pcode[k[1]] for k in keys], dtype=np.int64), counts)
     keep = np.ones(len(time), dtype=bool)
-    if other:  # the readings that are not numbers leave the columns
-        starts = ends - counts
-        key_index = {(k[0], k[1]): i for i, k in enumerate(keys)}
-        for t, th, p, _v, _j in other:
-            i = key_index[(th, p)]
-            a, b = int(starts[i]), int(starts[i] + counts[i])
-            keep[a + int(np.searchsorted(time[a:b], t))] = False
-    things_all = tuple(sorted(set(things) | {str(r[1]) for r in other}))
-    if things_all != things:
-        remap = np.array([things_all.index(t) for t in things], dtype=np.int64)
-        thing = remap[thing]
-    return History(things_all, paths, thing[keep], where[keep], time[keep], value[keep], other)
+    marked = np.flatnonzero(value == np.inf)
+    other: tuple[Row, ...] = ()
+    if len(marked):
+        marked = marked[np.argsort(rowids[marked])]  # the rows apart keep the table's (rowid) order
+        rows = fetch(rowids[marked])
+        others = []
+        for i, (_rowid, t, thing_id, path, v, v_json) in zip(marked.tolist(), rows, strict=True):
+            if v_json is None and v.__class__ is float:
+                continue  # a number after all: +inf itself
+            keep[i] = False
+            others.append((float(t), thing_id, path, v, v_json))
+        other = tuple(others)
+    return History(things, paths, thing[keep], where[keep], time[keep], value[keep], other)
 
 
 def key_counts(path: str, start: float, end: float) -> list[tuple[str, int]]:

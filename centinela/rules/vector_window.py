@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Ranked", "WindowEvents", "running_sums", "window_events"]
+__all__ = ["Ranked", "WindowEvents", "running_sums", "time_ranks", "window_events"]
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -30,9 +30,16 @@ class Ranked:
     """
 
     def __init__(self, k: Ints, t: Floats) -> None:
-        self.u = np.unique(t)
+        self.u, rank = time_ranks(t)
         self.m = len(self.u) + 1
-        self.code = k * self.m + np.searchsorted(self.u, t)
+        self.code = k * self.m + rank
+
+    @classmethod
+    def from_codes(cls, u: Floats, code: Ints) -> Ranked:
+        """From sorted codes `k * (len(u) + 1) + rank of t in u`, where `u` holds every t (and maybe more)."""
+        ranked = cls.__new__(cls)
+        ranked.u, ranked.m, ranked.code = u, len(u) + 1, code
+        return ranked
 
     def left(self, k: Ints, q: Floats) -> Ints:
         """How many pairs come before (k, q): those of earlier things, and of thing k before q."""
@@ -121,6 +128,17 @@ def window_events(
     lo, hi = np.concatenate(all_lo)[order], np.concatenate(all_hi)[order]
     total = running_sums(k, lo, hi, pts_x)
     return WindowEvents(k, t, timer, lo, hi, total)
+
+
+def time_ranks(t: Floats) -> tuple[Floats, Ints]:
+    """The distinct times in order, and each time's rank among them (one sort, no search)."""
+    order = np.argsort(t)
+    st = t[order]
+    new = np.ones(len(t), dtype=bool)
+    new[1:] = st[1:] != st[:-1]
+    rank = np.empty(len(t), dtype=np.int64)
+    rank[order] = np.cumsum(new) - 1
+    return st[new], rank
 
 
 def running_sums(k: Ints, lo: Ints, hi: Ints, x: Floats) -> Floats:

@@ -58,6 +58,16 @@ def test_thresholds_formulas_and_windows_match_the_engine() -> None:
     _assert_same(engine, vector)
 
 
+def test_rows_too_many_for_one_sort_integer_come_in_the_same_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    import centinela.rules.vector as vector_module
+
+    rows: list[Row] = [(i * 0.5, f"t:{i % 4}", X if i % 3 else Y, 50.0 + i % 37, None) for i in range(300)]
+    monkeypatch.setattr(vector_module, "_TIE_LIMIT", 0.0)  # the six-key sort
+    engine, wide = _both(RULES, rows, 300.0)
+    assert len(wide.rows) > 100
+    _assert_same(engine, wide)
+
+
 def test_a_reading_exactly_at_the_window_edge_has_left_the_window() -> None:
     rows: list[Row] = [(t, "t:a", X, v, None) for t, v in ((0.0, 10.0), (60.0, 20.0), (61.0, 30.0))]
     engine, vector = _both('twins D = things "t:*"\ncompute D out.avg = avg(p.x, 60s)\n', rows, 200.0)
@@ -176,3 +186,14 @@ def test_rules_the_engine_must_replay_are_named(rules: str, reason: str) -> None
     rows: list[Row] = [(0.0, "t:a", X, 1.0, None), (1.0, "t:a", Y, 2.0, None)]
     with pytest.raises(NotVectorizable, match=reason):
         _both(text + "\n", rows, 10.0)
+
+
+def test_a_result_crosses_a_pipe_whole() -> None:
+    import pickle
+
+    rows = [(i * 0.5, f"t:{i % 4}", X if i % 3 else Y, 50.0 + i % 37, None) for i in range(300)]
+    _engine, result = _both(RULES, rows, 300.0)
+    back = pickle.loads(pickle.dumps(result))
+    assert isinstance(back, VectorResult) and len(back.transitions) > 3
+    assert back.transitions == result.transitions and back.phases == result.phases
+    assert list(back.rows) == list(result.rows) and back.readings == result.readings

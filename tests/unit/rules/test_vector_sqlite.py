@@ -74,8 +74,14 @@ async def test_the_columns_keep_the_time_range_and_the_definitions_apart(tmp_pat
     assert history.things == ("acme:a", "acme:b", "acme:c")
     assert history.time.min() == 10.0 and history.time.max() == 19.0
     assert len(history.time) == 30 and not history.other
-    full = load_sqlite(str(db), 0.0, 200.0)
+    full = load_sqlite(str(db), 0.0, 200.0)  # every row: read without a time test
     assert sorted(r[2] for r in full.other) == ["/definition", "/definition"]
+    assert len(full) == 2 + 1 + 3 * 119
+    part = load_sqlite(str(db), 10.0, 20.0, ("acme:b", "acme:c"))
+    assert part.things == ("acme:b", "acme:c") and len(part.time) == 20
+    assert part.time.min() == 10.0 and part.time.max() == 19.0
+    rest = load_sqlite(str(db), 0.0, 200.0, ("acme:c", "acme:c"))
+    assert rest.things == ("acme:c",) and len(rest) == 1 + 119
 
 
 def test_the_ir_is_found_again_from_the_rule_files(tmp_path: Path) -> None:
@@ -123,6 +129,7 @@ async def test_things_split_over_processes_give_one_replay(tmp_path: Path) -> No
     assert three.readings == one.readings
     assert thing_ranges([("a", 5), ("b", 5), ("c", 1), ("d", 9)], 2) == [("a", "b"), ("c", "d")]
     assert thing_ranges([("a", 5)], 3) == [("a", "a")]
+    assert thing_ranges([(t, 1) for t in "abcdefghij"], 2, lead=0.25) == [("a", "b"), ("c", "j")]
 
 
 async def test_an_empty_time_range_replays_nothing(tmp_path: Path) -> None:
@@ -133,3 +140,42 @@ async def test_an_empty_time_range_replays_nothing(tmp_path: Path) -> None:
     report = backtest_vector(program, str(db), 500.0, 600.0, checked)
     assert report is not None and report.vectorized
     assert report.readings == 0 and not report.transitions and not list(report.computed)
+
+
+async def test_marked_rows_are_read_again_and_an_infinite_reading_stays_a_number(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    await _history(db, text_value=True)
+    store = SqliteHistoryStore(f"sqlite:///{db}")
+    await store.write_samples([Sample(60.5, "acme:b", X, float("inf")), Sample(61.5, "acme:c", Y, None)])
+    await store.aclose()
+    history = load_sqlite(str(db), 0.0, 200.0)
+    b = history.things.index("acme:b")
+    at = (history.thing == b) & (history.time == 60.5)
+    assert history.value[at].tolist() == [float("inf")]
+    apart = [(r[0], r[1], r[2]) for r in history.other]  # JSON values and nulls, in table order
+    assert apart == [(0.0, "acme:a", "/definition"), (0.0, "acme:c", "/definition"), (50.5, "acme:a", X)] + [
+        (61.5, "acme:c", Y)
+    ]
+    assert len(history) == 1 + 3 * 119 + 2 + 3  # every row once, in the columns or apart
+
+
+async def test_thing_ranges_from_a_sample_meet_and_cover_every_thing(tmp_path: Path) -> None:
+    import sqlite3
+
+    from centinela.rules.vector_parallel import split_things
+
+    db = tmp_path / "h.db"
+    await _history(db)
+    conn = sqlite3.connect(db)
+    try:
+        sampled = split_things(conn, 0.0, 200.0, 2)
+        counted = split_things(conn, 10.0, 12.0, 2)  # too few sampled rows in range: exact counts
+        things = [r[0] for r in conn.execute("SELECT DISTINCT thing_id FROM telemetry ORDER BY thing_id")]
+        assert split_things(conn, 500.0, 600.0, 2) == []
+    finally:
+        conn.close()
+    for ranges in (sampled, counted):
+        assert len(ranges) == 2
+        assert ranges[0][0] == things[0] and ranges[-1][1] == things[-1]
+        for thing in things:
+            assert sum(first <= thing <= last for first, last in ranges) == 1
