@@ -9,6 +9,9 @@ filling the open one: batches grow with the load instead of the request count. R
 over `linger` seconds after the first one waiting (0: as soon as the publishing code yields to the
 event loop, i.e. once per burst).
 
+The partitions of each topic are remembered from the producer's metadata and follow its updates
+(partitions added to a topic are used after the next refresh, as Kafka's own clients do).
+
 `append` only waits when `max_full_batches` sealed batches are queued (backpressure). `drain`
 returns once every record queued before it is acknowledged by the broker (records queued meanwhile
 do not hold it back), or raises `BusError` naming the first failure. A failed batch is not
@@ -79,11 +82,20 @@ class Outbox:
         self._timer: asyncio.TimerHandle | None = None
         self._failure: BaseException | None = None
         self.batches = 0
+        cluster = getattr(getattr(producer, "client", None), "cluster", None)
+        if cluster is not None:  # partitions added to a topic are used once the metadata knows them
+            cluster.add_listener(self._metadata_updated)
 
     @property
     def waiting(self) -> int:
         """Batches queued here, not yet handed to the producer."""
         return len(self._open) + self._sealed_count
+
+    def _metadata_updated(self, cluster: Any) -> None:
+        for topic in list(self._partitions):
+            found = cluster.partitions_for_topic(topic)
+            if found:
+                self._partitions[topic] = sorted(found)
 
     async def _partitions_of(self, topic: str) -> list[int]:
         try:

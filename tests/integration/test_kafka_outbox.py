@@ -89,3 +89,38 @@ async def test_with_a_linger_records_go_without_a_flush(kafka_url: str) -> None:
             await consumer.aclose()
     finally:
         await bus.aclose()
+
+
+async def test_partitions_added_to_a_topic_are_used_after_a_metadata_refresh(kafka_url: str) -> None:
+    from urllib.parse import urlsplit
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewPartitions
+
+    from centinela.infra.kafka_outbox import partition_for
+
+    topic = f"outbox{uuid.uuid4().hex[:8]}"
+    bus = await KafkaBus.from_url(kafka_url, partitions={topic: 1})
+    admin = AIOKafkaAdminClient(bootstrap_servers=urlsplit(kafka_url).netloc)
+    keys = [f"org.acme:well-{i}" for i in range(40)]
+    try:
+        for key in keys:
+            await bus.publish(topic, key, b"before")
+        await bus.flush()
+        await admin.start()
+        await admin.create_partitions({topic: NewPartitions(total_count=4)})
+        for _ in range(50):  # the producer learns of the new partitions with its next metadata refresh
+            await bus._producer.client.force_metadata_update()
+            if len(bus._producer.client.cluster.partitions_for_topic(topic) or ()) == 4:
+                break
+            await asyncio.sleep(0.1)
+        for key in keys:
+            await bus.publish(topic, key, b"after")
+        await bus.flush()
+        records = await read_topic(bus, topic, f"audit-{topic}", 2 * len(keys), 30)
+        after = {r.key: r.partition for r in records if r.value == b"after"}
+        assert after == {k: partition_for(k.encode(), [0, 1, 2, 3], [0, 1, 2, 3]) for k in keys}
+        assert len(set(after.values())) > 1  # the keys spread over the new partitions
+        assert {r.partition for r in records if r.value == b"before"} == {0}
+    finally:
+        await admin.close()
+        await bus.aclose()
