@@ -6,7 +6,7 @@ Scripted excursions (seconds after start, repeating every `cycle` seconds when o
 
 - well-01 `pressure.tubing` ramps above 3000 psi from t=12 s, holds ~3150 psi until t=55 s;
 - well-02 `pressure.tubing` stops updating from t=25 s to t=85 s (left out of the sample);
-- rig-01 gains 6 bbl/min of pit volume and returns 20 % more than it pumps from t=20 s to t=140 s.
+- rig-01 gains 15 bbl/min of pit volume and returns 20 % more than it pumps from t=20 s to t=140 s.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ POINTS = _points()
 """Every simulated point, wells first, in a fixed order (simulators lay out registers by it)."""
 
 _KICK_START, _KICK_END = 20.0, 140.0
-_GAIN_PER_S = 0.1  # 6 bbl/min
+_GAIN_PER_S = 0.25  # 15 bbl/min: a kick the 1-minute gain rate shows within the first minute
 
 
 def _ramp(t: float, t0: float, t1: float) -> float:
