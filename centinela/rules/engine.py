@@ -11,8 +11,6 @@ from __future__ import annotations
 import fnmatch
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
-from operator import attrgetter, is_not
 from typing import Any
 
 from centinela.dsl.program import (
@@ -52,8 +50,6 @@ Trigger = Callable[[Any], list[tuple[int, Any]]]
 _UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
-_wake_of = attrgetter("wake")
-_is_set = partial(is_not, None)
 
 
 class EngineError(CentinelaError):
@@ -748,26 +744,19 @@ class Engine:
                 ctx.deadlines[name] = due
 
     def _schedule(self, ctx: ThingContext) -> None:
-        """The context's next wake: its earliest alarm deadline or series wake (a due one is cleared)."""
         self.touched.add(ctx.thing_id)
-        wake: float | None = None
-        if ctx.twin_class.timed:
-            wake = min(filter(_is_set, map(_wake_of, ctx.store.values())), default=None)
-            if wake is not None and wake <= ctx.now:  # a window edge due now: the reading made it moot
-                now, wake = ctx.now, None
-                for series in ctx.store.values():
-                    when = series.wake
-                    if when is None:
-                        continue
-                    if when <= now:
-                        series.wake = None
-                    elif wake is None or when < wake:
-                        wake = when
         deadlines = ctx.deadlines
-        if deadlines:
-            due = min(deadlines.values())
-            if wake is None or due <= wake:
-                wake = due
+        wake: float | None = min(deadlines.values()) if deadlines else None
+        if ctx.twin_class.timed:
+            now = ctx.now
+            for series in ctx.store.values():
+                when = series.wake
+                if when is None:
+                    continue
+                if when <= now:
+                    series.wake = None
+                elif wake is None or when < wake:
+                    wake = when
         ctx.wake = wake
         if wake is not None:
             scheduled = ctx.scheduled
