@@ -304,7 +304,7 @@ def _alarm_effect(
         "            and not st.latched and not st.chattering and not st.out_of_service",
         f"            and (_f := ctx.written.get({feature})) is not None and _f['state'] == st.state._value_",
         "        ):",
-        f"            al[{name}] = hooks.replace(st, raised={local}, cleared=_c)",
+        f"            al[{name}] = hooks.conditions(st, {local}, _c)",
         f"            if ctx.deadlines.pop({name}, None) is not None:",
         "                full = True",
         "        else:",

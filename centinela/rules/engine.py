@@ -39,6 +39,7 @@ from centinela.rules.alarms import (
     replace,
     settled,
     step,
+    with_conditions,
 )
 from centinela.rules.context import ThingContext, thing_values
 from centinela.rules.explain import alarm_feature_value, transition_event
@@ -59,7 +60,7 @@ class EngineError(CentinelaError):
 class _Hooks:
     """The engine's general code, as called back by the compiler's fused ingest functions."""
 
-    __slots__ = ("alarm", "catch_up", "finish", "push", "replace", "schedule", "touched")
+    __slots__ = ("alarm", "catch_up", "conditions", "finish", "push", "replace", "schedule", "touched")
 
     def __init__(self, engine: Engine) -> None:
         self.finish = engine._finish
@@ -68,6 +69,7 @@ class _Hooks:
         self.push = engine._push
         self.catch_up = engine._catch_up
         self.replace = replace
+        self.conditions = with_conditions
         self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
 
 
