@@ -13,8 +13,6 @@ health to report.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from functools import partial
-from operator import attrgetter, is_not
 from typing import TYPE_CHECKING, Any
 
 from centinela.dsl.checked import CheckedNode
@@ -38,6 +36,7 @@ def finite_check(node: CheckedNode, local: str) -> list[str]:
 __all__ = ["FusedMap", "finite_check", "fused_source", "tick_source"]
 
 Fused = Any  # (hooks, ctx, value, time, out) -> bool
+_INF = float("inf")
 
 
 def _fail(errs: dict[int, Any] | None, index: int, error: Any) -> dict[int, Any]:
@@ -75,9 +74,9 @@ def fused_source(
         "        hooks.catch_up(ctx, time, out)",
         "        wake = ctx.wake",
         f"    seen[{key!r}] = time",
-        "    if time > ctx.now:",
-        "        ctx.now = time",
         "    now = ctx.now",
+        "    if time > now:",
+        "        ctx.now = now = time",
         "    v = ctx.values",
         f"    v[{key!r}] = value",
     ]
@@ -85,7 +84,7 @@ def fused_source(
     if not members:
         return [*lines, "    return True"]  # no rule reads it (a `where` input): nothing runs, as in `_run`
     if series:  # a window or staleness deadline may have moved: the engine's `_schedule`, inline
-        return [*lines, *_schedule(timed, list(series.values())), "    return True"]
+        return [*lines, *_schedule(timed), "    return True"]
     # Nothing timed changed unless an alarm went through the engine (`full`): the context's next wake
     # is what it was, unless it is due right now (the engine then clears what fell due).
     return [
@@ -129,10 +128,7 @@ def _body(
     em.consts.setdefault("_U", _Unknown())
     em.consts.setdefault("_bool", bool)
     em.consts.setdefault("_min", min)
-    em.consts.setdefault("_map", map)
-    em.consts.setdefault("_filter", filter)
-    em.consts.setdefault("_wake_of", attrgetter("wake"))
-    em.consts.setdefault("_is_set", partial(is_not, None))
+    em.consts.setdefault("_INF", _INF)
     cls = gen.cls
     nodes = cls.nodes
     produced = {nodes[i].key: f"_n{i}" for i in members}
@@ -185,36 +181,30 @@ def _body(
     return lines, series
 
 
-def _schedule(timed: bool, touched: list[str]) -> list[str]:
-    """What the engine's `_schedule` does: the context's next wake from its deadlines and series.
-
-    `touched`: the locals of the series the function used. A due wake among them is cleared here;
-    the earliest wake is then found in C (`min` over `map`); a due wake of another series (rare)
-    is left to the engine.
-    """
-    lines = ["    hooks.touched.add(ctx.thing_id)"]
-    if timed:
-        lines.append("    _now = ctx.now")
-        for local in touched:  # a wake due now (a window edge at the reading's time) is cleared
-            lines += [
-                f"    if (_sw := {local}.wake) is not None and _sw <= _now:",
-                f"        {local}.wake = None",
-            ]
+def _schedule(timed: bool) -> list[str]:
+    """What the engine's `_schedule` does: the context's next wake from its deadlines and series."""
+    lines = [
+        "    hooks.touched.add(ctx.thing_id)",
+        "    _dl = ctx.deadlines",
+        "    _w = _min(_dl.values()) if _dl else None",
+    ]
+    if timed:  # `_INF` (this very object) stands for "no wake yet": one comparison less per series
         lines += [
-            "    _w = _min(_filter(_is_set, _map(_wake_of, ctx.store.values())), default=None)",
-            "    if _w is not None and _w <= _now:",
-            "        hooks.schedule(ctx)",
-            "        return True",
+            "    if _w is None:",
+            "        _w = _INF",
+            "    _now = ctx.now",
+            "    for _s in ctx.store.values():",
+            "        _sw = _s.wake",
+            "        if _sw is not None:",
+            "            if _sw <= _now:",
+            "                _s.wake = None",
+            "            elif _sw < _w:",
+            "                _w = _sw",
+            "    if _w is _INF:",
+            "        _w = None",
         ]
-    else:  # no series ever has a wake
-        lines.append("    _w = None")
     return [
         *lines,
-        "    _dl = ctx.deadlines",
-        "    if _dl:",
-        "        _d = _min(_dl.values())",
-        "        if _w is None or _d <= _w:",
-        "            _w = _d",
         "    ctx.wake = _w",
         "    if _w is not None and (ctx.scheduled is None or _w < ctx.scheduled):",
         "        hooks.push(ctx, _w)",
@@ -314,7 +304,7 @@ def _alarm_effect(
         "            and not st.latched and not st.chattering and not st.out_of_service",
         f"            and (_f := ctx.written.get({feature})) is not None and _f['state'] == st.state._value_",
         "        ):",
-        f"            al[{name}] = hooks.replace(st, raised={local}, cleared=_c)",
+        f"            al[{name}] = hooks.conditions(st, {local}, _c)",
         f"            if ctx.deadlines.pop({name}, None) is not None:",
         "                full = True",
         "        else:",

@@ -166,6 +166,9 @@ class FusedHooks(Protocol):
     def replace(self, status: Any, **changes: Any) -> Any:
         """A copy of an alarm status with `changes` (`centinela.rules.alarms.replace`)."""
 
+    def conditions(self, status: Any, raised: Any, cleared: Any) -> Any:
+        """A copy of an alarm status with new raise and clear conditions (`alarms.with_conditions`)."""
+
     def push(self, ctx: Any, when: float) -> None:
         """Put the context's unchanged next wake `when` back into the timer heap."""
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import fnmatch
 import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
-from operator import attrgetter, is_not
 from typing import Any
 
 from centinela.dsl.program import (
@@ -41,6 +39,7 @@ from centinela.rules.alarms import (
     replace,
     settled,
     step,
+    with_conditions,
 )
 from centinela.rules.context import ThingContext, thing_values
 from centinela.rules.explain import alarm_feature_value, transition_event
@@ -52,8 +51,6 @@ Trigger = Callable[[Any], list[tuple[int, Any]]]
 _UNSEEN: Any = object()
 _LET, _COMPUTE, _ALARM = 0, 1, 2  # what `_run` does with a node's value (SERIES nodes count as LET)
 _NORMAL = AlarmStatus()
-_wake_of = attrgetter("wake")
-_is_set = partial(is_not, None)
 
 
 class EngineError(CentinelaError):
@@ -63,7 +60,7 @@ class EngineError(CentinelaError):
 class _Hooks:
     """The engine's general code, as called back by the compiler's fused ingest functions."""
 
-    __slots__ = ("alarm", "catch_up", "finish", "push", "replace", "schedule", "touched")
+    __slots__ = ("alarm", "catch_up", "conditions", "finish", "push", "replace", "schedule", "touched")
 
     def __init__(self, engine: Engine) -> None:
         self.finish = engine._finish
@@ -72,6 +69,7 @@ class _Hooks:
         self.push = engine._push
         self.catch_up = engine._catch_up
         self.replace = replace
+        self.conditions = with_conditions
         self.touched = engine.touched  # the same set for the engine's life (cleared, never replaced)
 
 
@@ -748,26 +746,19 @@ class Engine:
                 ctx.deadlines[name] = due
 
     def _schedule(self, ctx: ThingContext) -> None:
-        """The context's next wake: its earliest alarm deadline or series wake (a due one is cleared)."""
         self.touched.add(ctx.thing_id)
-        wake: float | None = None
-        if ctx.twin_class.timed:
-            wake = min(filter(_is_set, map(_wake_of, ctx.store.values())), default=None)
-            if wake is not None and wake <= ctx.now:  # a window edge due now: the reading made it moot
-                now, wake = ctx.now, None
-                for series in ctx.store.values():
-                    when = series.wake
-                    if when is None:
-                        continue
-                    if when <= now:
-                        series.wake = None
-                    elif wake is None or when < wake:
-                        wake = when
         deadlines = ctx.deadlines
-        if deadlines:
-            due = min(deadlines.values())
-            if wake is None or due <= wake:
-                wake = due
+        wake: float | None = min(deadlines.values()) if deadlines else None
+        if ctx.twin_class.timed:
+            now = ctx.now
+            for series in ctx.store.values():
+                when = series.wake
+                if when is None:
+                    continue
+                if when <= now:
+                    series.wake = None
+                elif wake is None or when < wake:
+                    wake = when
         ctx.wake = wake
         if wake is not None:
             scheduled = ctx.scheduled

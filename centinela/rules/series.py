@@ -169,7 +169,63 @@ class PointSeries:
         last = self.last_time
         if value.__class__ is float and not self.mixed and last is not None and t > last:
             # The streaming case: a float newer than the last point of a series of floats only.
-            return self._add_float(t, value, last)
+            self.wake = None  # the rules reading this series run next and say when it changes again
+            held = self.last_value
+            self.integral_total += held * (t - last)
+            self.prev_value = held
+            self.has_prev = True
+            self.last_time = t
+            self.last_value = value
+            v: float = value
+            times = self.times
+            times.append(t)
+            xs = self.xs
+            xs.append(v)
+            n = len(times)
+            head = self.head
+            edge = t - self.horizon
+            while n - head > 2 and times[head + 1] <= edge:
+                head += 1  # one point before the edge stays: it holds its value into the window
+            self.head = head
+            windows = self.windows
+            if windows:
+                stale = None
+                sq = v * v
+                for seconds, window in windows.items():
+                    if window.now > t:  # it was queried ahead of this reading: rebuild on demand
+                        stale = [seconds] if stale is None else [*stale, seconds]
+                        continue
+                    window.end = n
+                    window.now = t
+                    if window.extrema:
+                        window.n += 1
+                        window.total += v
+                        window.squares += sq
+                        window._track(t, v)
+                        if times[window.start] <= t - seconds:
+                            window.evict(self, t)
+                        continue
+                    # `window.evict` inline: numbers only, no min / max deques
+                    count, total, squares = window.n + 1, window.total + v, window.squares + sq
+                    wedge = t - seconds
+                    i = window.start
+                    if times[i] <= wedge:
+                        while i < n and times[i] <= wedge:
+                            gone = xs[i]
+                            total -= gone
+                            squares -= gone * gone
+                            count -= 1
+                            i += 1
+                        window.start = i
+                        if not count:
+                            total = squares = 0.0
+                    window.n, window.total, window.squares = count, total, squares
+                if stale is not None:
+                    for seconds in stale:
+                        del windows[seconds]
+            if head >= 64 and head * 2 >= n:
+                self._compact()
+            return True
         if last is not None:
             if t < last:
                 return self._insert_late(t, value)
@@ -178,8 +234,9 @@ class PointSeries:
                     return True  # the same reading again: nothing to count twice
                 self._replace_last(value)
                 return True
+        x: float | None
         if value.__class__ is float:
-            x: float | None = value
+            x = value
         else:
             x = _num(value)
             self._raw()
@@ -220,65 +277,6 @@ class PointSeries:
                 window.now = t
                 if times[window.start] <= t - seconds:
                     window.evict(self, t)
-            if stale is not None:
-                for seconds in stale:
-                    del windows[seconds]
-        if head >= 64 and head * 2 >= n:
-            self._compact()
-        return True
-
-    def _add_float(self, t: float, x: float, last: float) -> bool:
-        """`add` of the streaming case: a float newer than the last point of a series of floats only."""
-        self.wake = None  # the rules reading this series run next and say when it changes again
-        held = self.last_value
-        self.integral_total += held * (t - last)
-        self.prev_value = held
-        self.has_prev = True
-        self.last_time = t
-        self.last_value = x
-        times = self.times
-        times.append(t)
-        xs = self.xs
-        xs.append(x)
-        n = len(times)
-        head = self.head
-        edge = t - self.horizon
-        while n - head > 2 and times[head + 1] <= edge:
-            head += 1  # one point before the edge stays: it holds its value into the window
-        self.head = head
-        windows = self.windows
-        if windows:
-            stale = None
-            sq = x * x
-            for seconds, window in windows.items():
-                if window.now > t:  # it was queried ahead of this reading: rebuild on demand
-                    stale = [seconds] if stale is None else [*stale, seconds]
-                    continue
-                window.end = n
-                window.now = t
-                if window.extrema:
-                    window.n += 1
-                    window.total += x
-                    window.squares += sq
-                    window._track(t, x)
-                    if times[window.start] <= t - seconds:
-                        window.evict(self, t)
-                    continue
-                # `window.evict` inline: numbers only, no min / max deques
-                count, total, squares = window.n + 1, window.total + x, window.squares + sq
-                wedge = t - seconds
-                i = window.start
-                if times[i] <= wedge:
-                    while i < n and times[i] <= wedge:
-                        gone = xs[i]
-                        total -= gone
-                        squares -= gone * gone
-                        count -= 1
-                        i += 1
-                    window.start = i
-                    if not count:
-                        total = squares = 0.0
-                window.n, window.total, window.squares = count, total, squares
             if stale is not None:
                 for seconds in stale:
                     del windows[seconds]
