@@ -129,8 +129,12 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints]
     if len(rowids) != len(scan):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
-    rank = np.empty(len(rowids), dtype=np.int64)
-    rank[np.argsort(rowids, kind="stable")] = np.arange(len(rowids))
+    first = int(rowids.min(initial=0))
+    if len(rowids) and int(rowids.max()) - first + 1 == len(rowids):
+        rank = rowids - first  # the rowids are one run (unique, none missing): no sort
+    else:
+        rank = np.empty(len(rowids), dtype=np.int64)
+        rank[np.argsort(rowids)] = np.arange(len(rowids))
     time, value = scan[rank, 0], scan[rank, 1]
     ends = np.cumsum(counts := np.array([k[2] for k in keys], dtype=np.int64))
     inside = np.ones(len(time), dtype=bool)
