@@ -205,6 +205,16 @@ def _rows_wide(out: _Out, history: History) -> ComputedRows:
     )  # fmt: skip
 
 
+def _ranks(h: History, sel: Any, everything: bool, all_t: Floats, bind_t: Floats) -> tuple[Floats, Ints]:
+    """Distinct times and the ranks of the readings then the binds: from the history when it has them."""
+    if h.times is not None and h.rank is not None:
+        at = np.searchsorted(h.times, bind_t)
+        if bool(np.all(h.times[np.minimum(at, len(h.times) - 1)] == bind_t)):
+            readings = h.rank if everything else h.rank[sel]
+            return h.times, np.concatenate([readings, at.astype(np.int64)])
+    return time_ranks(all_t)
+
+
 def _all_bound(bound: Any) -> bool:
     """Every thing is bound (dense indices are the thing codes)."""
     return bool(np.all(bound))
@@ -221,7 +231,8 @@ class _ClassReplay:
         dense = np.full(len(h.things), -1, dtype=np.int64)
         dense[self.things] = np.arange(len(self.things))
         self.bind_t = t0[self.things]
-        if bool(sel.all()) and _all_bound(bound):  # every reading and every thing: no copies to select
+        everything = bool(sel.all()) and _all_bound(bound)
+        if everything:  # every reading and every thing: no copies to select
             k, p, t, x = h.thing, h.path, h.time, h.value
         else:
             k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
@@ -234,7 +245,7 @@ class _ClassReplay:
         all_p = np.concatenate([p, np.full(nb, len(h.paths), dtype=np.int64)])
         # One stable sort by (thing, time rank): the readings come in (thing, path, time) order and the
         # binds last, so within one instant of a thing the paths stay in order and the bind comes last.
-        times, rank = time_ranks(all_t)
+        times, rank = _ranks(h, sel, everything, all_t, self.bind_t)
         code = all_k * (len(times) + 1) + rank
         order = np.argsort(code, kind="stable")
         self.all_k, self.all_p, self.all_t = all_k[order], all_p[order], all_t[order]

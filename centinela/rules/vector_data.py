@@ -33,6 +33,10 @@ class History:
     time: Floats
     value: Floats
     other: tuple[Row, ...] = ()
+    # Optional: `times` every distinct time of the span in order (a superset of the readings' times,
+    # the rows apart included) and `rank` each reading's index in it, when they came at no cost.
+    times: Floats | None = None
+    rank: Ints | None = None
 
     def __len__(self) -> int:
         return len(self.time) + len(self.other)
@@ -43,7 +47,8 @@ class History:
         names = set(self.things[first:stop])
         return History(
             self.things[first:stop], self.paths, self.thing[a:b] - first, self.path[a:b], self.time[a:b],
-            self.value[a:b], tuple(r for r in self.other if r[1] in names),
+            self.value[a:b], tuple(r for r in self.other if r[1] in names), self.times,
+            None if self.rank is None else self.rank[a:b],
         )  # fmt: skip
 
     @classmethod

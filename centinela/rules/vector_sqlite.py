@@ -136,6 +136,7 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints]
         rank = np.empty(len(rowids), dtype=np.int64)
         rank[np.argsort(rowids)] = np.arange(len(rowids))
     time, value = scan[rank, 0], scan[rank, 1]
+    times, time_rank = _scan_ranks(scan[:, 0], rank)
     ends = np.cumsum(counts := np.array([k[2] for k in keys], dtype=np.int64))
     inside = np.ones(len(time), dtype=bool)
     inside[ends[:-1]] = False  # the first reading of each (thing, path) starts a new key
@@ -161,7 +162,20 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints]
             keep[i] = False
             others.append((float(t), thing_id, path, v, v_json))
         other = tuple(others)
-    return History(things, paths, thing[keep], where[keep], time[keep], value[keep], other)
+    ranks = None if time_rank is None else time_rank[keep]
+    return History(things, paths, thing[keep], where[keep], time[keep], value[keep], other, times, ranks)
+
+
+def _scan_ranks(scan_time: Floats, rank: Ints) -> tuple[Floats | None, Ints | None]:
+    """Distinct times and each reading's rank among them, when the scan's times never go back.
+
+    Rows appended in time order give them in one pass (no sort); otherwise (None, None).
+    """
+    if not len(scan_time) or not bool(np.all(scan_time[1:] >= scan_time[:-1])):
+        return None, None
+    new = np.ones(len(scan_time), dtype=bool)
+    new[1:] = scan_time[1:] != scan_time[:-1]
+    return scan_time[new], (np.cumsum(new) - 1)[rank]
 
 
 def key_counts(path: str, start: float, end: float) -> list[tuple[str, int]]:
