@@ -88,10 +88,12 @@ def split_things(
     # next one from the id after the previous range, the last to the largest id.
     first_id = conn.execute("SELECT min(thing_id) FROM telemetry").fetchone()[0]
     last_id = conn.execute("SELECT max(thing_id) FROM telemetry").fetchone()[0]
+    if not isinstance(first_id, str) or not isinstance(last_id, str):
+        return []  # ids that are not text (never written by Centinela) do not sort with the ranges
     out: list[tuple[str, str]] = []
-    lower = str(first_id)
+    lower = first_id
     for i, (_, last) in enumerate(ranges):
-        upper = str(last_id) if i == len(ranges) - 1 else last
+        upper = last_id if i == len(ranges) - 1 else last
         out.append((lower, upper))
         after = conn.execute("SELECT min(thing_id) FROM telemetry WHERE thing_id > ?", (upper,)).fetchone()[0]
         if after is None:
