@@ -197,3 +197,18 @@ def test_a_result_crosses_a_pipe_whole() -> None:
     assert isinstance(back, VectorResult) and len(back.transitions) > 3
     assert back.transitions == result.transitions and back.phases == result.phases
     assert list(back.rows) == list(result.rows) and back.readings == result.readings
+
+
+def test_partitions_with_alarm_timers_at_one_instant_are_left_to_the_engine() -> None:
+    import numpy as np
+
+    from centinela.rules.vector_data import ComputedRows
+
+    def part(things: tuple[str, ...], ticks: list[float]) -> VectorResult:
+        empty, ints = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return VectorResult([], ComputedRows(empty, ints, ints, empty, (), things, ()), 0, [], ticks)
+
+    merged = VectorResult.merge([part(("t:a",), [5.0]), part(("t:b",), [6.0])])
+    assert merged.tick_times == [5.0, 6.0]
+    with pytest.raises(NotVectorizable, match="same instant"):
+        VectorResult.merge([part(("t:a",), [5.0]), part(("t:b",), [5.0])])
