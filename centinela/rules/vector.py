@@ -169,23 +169,26 @@ def _rows(out: _Out, history: History) -> ComputedRows:
     sizes = [3.0, len(history.things) + 1.0, len(history.paths) + 2.0, float(positions), float(nodes)]
     if float(np.prod(np.array(sizes))) >= _TIE_LIMIT:
         return _rows_wide(out, history)
-    t_parts, tie_parts, key_parts = [], [], []
+    low = positions * nodes
+    key_of = np.zeros(low, dtype=np.int64)  # (class, rule) -> the row key: rebuilt after the sort
+    t_parts, tie_parts = [], []
     for chunk in out.rows:
         t, phase, thing, path, pos, key, node, _value = chunk
         head = (phase * (len(history.things) + 1) + thing) * (len(history.paths) + 2) + (path + 1)
         t_parts.append(t)
-        tie_parts.append(head * (positions * nodes) + (pos * nodes + node))
-        key_parts.append(np.full(len(t), key, dtype=np.int64))
+        tie_parts.append(head * low + (pos * nodes + node))
+        key_of[pos * nodes + node] = key
     t, tie = np.concatenate(t_parts), np.concatenate(tie_parts)
     order = np.lexsort((tie, t))
-    tie = tie[order] // (positions * nodes)
-    path_size = len(history.paths) + 2
-    thing = (tie // path_size) % (len(history.things) + 1)
-    phase = tie // (path_size * (len(history.things) + 1))
+    # Fresh 1.5M-row arrays are costly (page faults): decode in place where the result is not kept.
+    tie = tie[order]
+    keys = key_of[tie % low]
+    np.floor_divide(tie, low * (len(history.paths) + 2), out=tie)  # now phase, thing
+    phase = tie // (len(history.things) + 1)
+    np.remainder(tie, len(history.things) + 1, out=tie)  # now thing
     value = np.concatenate([c[7] for c in out.rows])[order]
     return ComputedRows(
-        t[order], thing, np.concatenate(key_parts)[order], value, tuple(out.kinds), history.things,
-        tuple(out.keys), phase,
+        t[order], tie, keys, value, tuple(out.kinds), history.things, tuple(out.keys), phase
     )  # fmt: skip
 
 
