@@ -212,3 +212,27 @@ def test_partitions_with_alarm_timers_at_one_instant_are_left_to_the_engine() ->
     assert merged.tick_times == [5.0, 6.0]
     with pytest.raises(NotVectorizable, match="same instant"):
         VectorResult.merge([part(("t:a",), [5.0]), part(("t:b",), [5.0])])
+
+
+def test_computed_rows_of_partitions_with_other_keys_merge_in_time_order() -> None:
+    import numpy as np
+
+    from centinela.rules.vector_data import ComputedRows
+
+    a = ComputedRows(
+        np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), np.array([0, 0, 0]), np.array([10.0, 11.0, 12.0]),
+        ("f",), ("t:a", "t:b"), ("/y",), np.array([0, 0, 2]),
+    )  # fmt: skip
+    b = ComputedRows(
+        np.array([1.0, 3.0, 3.0]), np.array([0, 0, 0]), np.array([1, 0, 1]), np.array([20.0, 21.0, 22.0]),
+        ("f", "f"), ("t:c",), ("/x", "/y"), np.array([0, 0, 2]),
+    )  # fmt: skip
+    merged = ComputedRows.merge([a, b])
+    assert list(merged) == [
+        (1.0, "t:a", "/y", 10.0),
+        (1.0, "t:c", "/y", 20.0),
+        (2.0, "t:a", "/y", 11.0),
+        (3.0, "t:c", "/x", 21.0),  # a reading comes before the timers of its instant
+        (3.0, "t:b", "/y", 12.0),
+        (3.0, "t:c", "/y", 22.0),
+    ]
