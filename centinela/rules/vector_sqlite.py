@@ -22,7 +22,7 @@ from centinela.errors import CentinelaError
 from centinela.rules.vector_data import Floats, History, Ints, Row
 from centinela.rules.vector_expr import NotVectorizable
 
-__all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys", "read_rows"]
+__all__ = ["SCAN", "assemble", "checked_for", "load_sqlite", "read_keys", "read_rows"]
 
 _RANGE = "time >= ? AND time < ?"
 _THINGS = "thing_id >= ? AND thing_id <= ?"
@@ -176,23 +176,6 @@ def _scan_ranks(scan_time: Floats, rank: Ints) -> tuple[Floats | None, Ints | No
     new = np.ones(len(scan_time), dtype=bool)
     new[1:] = scan_time[1:] != scan_time[:-1]
     return scan_time[new], (np.cumsum(new) - 1)[rank]
-
-
-def key_counts(path: str, start: float, end: float) -> list[tuple[str, int]]:
-    """Readings per thing in [start, end), in thing order (from the covering index)."""
-    query = (
-        "SELECT thing_id, count(*) FROM telemetry INDEXED BY sqlite_autoindex_telemetry_1 "
-        "WHERE time >= ? AND time < ? GROUP BY thing_id ORDER BY thing_id"
-    )
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return [(str(t), int(n)) for t, n in conn.execute(query, (start, end)).fetchall()]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        msg = f"The history file {path!r} cannot be counted: {exc}."
-        raise NotVectorizable(msg) from exc
 
 
 def checked_for(program: Program) -> CheckedProgram | None:
