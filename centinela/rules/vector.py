@@ -169,23 +169,26 @@ def _rows(out: _Out, history: History) -> ComputedRows:
     sizes = [3.0, len(history.things) + 1.0, len(history.paths) + 2.0, float(positions), float(nodes)]
     if float(np.prod(np.array(sizes))) >= _TIE_LIMIT:
         return _rows_wide(out, history)
-    t_parts, tie_parts, key_parts = [], [], []
+    low = positions * nodes
+    key_of = np.zeros(low, dtype=np.int64)  # (class, rule) -> the row key: rebuilt after the sort
+    t_parts, tie_parts = [], []
     for chunk in out.rows:
         t, phase, thing, path, pos, key, node, _value = chunk
         head = (phase * (len(history.things) + 1) + thing) * (len(history.paths) + 2) + (path + 1)
         t_parts.append(t)
-        tie_parts.append(head * (positions * nodes) + (pos * nodes + node))
-        key_parts.append(np.full(len(t), key, dtype=np.int64))
+        tie_parts.append(head * low + (pos * nodes + node))
+        key_of[pos * nodes + node] = key
     t, tie = np.concatenate(t_parts), np.concatenate(tie_parts)
     order = np.lexsort((tie, t))
-    tie = tie[order] // (positions * nodes)
-    path_size = len(history.paths) + 2
-    thing = (tie // path_size) % (len(history.things) + 1)
-    phase = tie // (path_size * (len(history.things) + 1))
+    # Fresh 1.5M-row arrays are costly (page faults): decode in place where the result is not kept.
+    tie = tie[order]
+    keys = key_of[tie % low]
+    np.floor_divide(tie, low * (len(history.paths) + 2), out=tie)  # now phase, thing
+    phase = tie // (len(history.things) + 1)
+    np.remainder(tie, len(history.things) + 1, out=tie)  # now thing
     value = np.concatenate([c[7] for c in out.rows])[order]
     return ComputedRows(
-        t[order], thing, np.concatenate(key_parts)[order], value, tuple(out.kinds), history.things,
-        tuple(out.keys), phase,
+        t[order], tie, keys, value, tuple(out.kinds), history.things, tuple(out.keys), phase
     )  # fmt: skip
 
 
@@ -205,6 +208,16 @@ def _rows_wide(out: _Out, history: History) -> ComputedRows:
     )  # fmt: skip
 
 
+def _ranks(h: History, sel: Any, everything: bool, all_t: Floats, bind_t: Floats) -> tuple[Floats, Ints]:
+    """Distinct times and the ranks of the readings then the binds: from the history when it has them."""
+    if h.times is not None and h.rank is not None:
+        at = np.searchsorted(h.times, bind_t)
+        if bool(np.all(h.times[np.minimum(at, len(h.times) - 1)] == bind_t)):
+            readings = h.rank if everything else h.rank[sel]
+            return h.times, np.concatenate([readings, at.astype(np.int64)])
+    return time_ranks(all_t)
+
+
 def _all_bound(bound: Any) -> bool:
     """Every thing is bound (dense indices are the thing codes)."""
     return bool(np.all(bound))
@@ -221,7 +234,8 @@ class _ClassReplay:
         dense = np.full(len(h.things), -1, dtype=np.int64)
         dense[self.things] = np.arange(len(self.things))
         self.bind_t = t0[self.things]
-        if bool(sel.all()) and _all_bound(bound):  # every reading and every thing: no copies to select
+        everything = bool(sel.all()) and _all_bound(bound)
+        if everything:  # every reading and every thing: no copies to select
             k, p, t, x = h.thing, h.path, h.time, h.value
         else:
             k, p, t, x = dense[h.thing[sel]], h.path[sel], h.time[sel], h.value[sel]
@@ -234,7 +248,7 @@ class _ClassReplay:
         all_p = np.concatenate([p, np.full(nb, len(h.paths), dtype=np.int64)])
         # One stable sort by (thing, time rank): the readings come in (thing, path, time) order and the
         # binds last, so within one instant of a thing the paths stay in order and the bind comes last.
-        times, rank = time_ranks(all_t)
+        times, rank = _ranks(h, sel, everything, all_t, self.bind_t)
         code = all_k * (len(times) + 1) + rank
         order = np.argsort(code, kind="stable")
         self.all_k, self.all_p, self.all_t = all_k[order], all_p[order], all_t[order]

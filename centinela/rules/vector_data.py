@@ -33,6 +33,10 @@ class History:
     time: Floats
     value: Floats
     other: tuple[Row, ...] = ()
+    # Optional: `times` every distinct time of the span in order (a superset of the readings' times,
+    # the rows apart included) and `rank` each reading's index in it, when they came at no cost.
+    times: Floats | None = None
+    rank: Ints | None = None
 
     def __len__(self) -> int:
         return len(self.time) + len(self.other)
@@ -43,7 +47,8 @@ class History:
         names = set(self.things[first:stop])
         return History(
             self.things[first:stop], self.paths, self.thing[a:b] - first, self.path[a:b], self.time[a:b],
-            self.value[a:b], tuple(r for r in self.other if r[1] in names),
+            self.value[a:b], tuple(r for r in self.other if r[1] in names), self.times,
+            None if self.rank is None else self.rank[a:b],
         )  # fmt: skip
 
     @classmethod
@@ -114,17 +119,26 @@ class ComputedRows(Sequence[tuple[float, str, str, Any]]):
         keys = sorted({k for p in parts for k in p._keys})
         kinds = {k: kind for p in parts for k, kind in zip(p._keys, p._kinds, strict=True)}
         key_code = {k: i for i, k in enumerate(keys)}
-        offset, cols = 0, []
-        for p in parts:
-            remap = np.array([key_code[k] for k in p._keys] or [0], dtype=np.int64)
-            cols.append((p.time, p.phase, p.thing + offset, remap[p.key], p.value))
-            offset += len(p._things)
-        time, phase, thing, key, value = (np.concatenate(c) for c in zip(*cols, strict=True))
+        time = np.concatenate([p.time for p in parts])
+        phase = np.concatenate([p.phase for p in parts])
         order = np.lexsort((phase, time))  # stable: within an instant, partitions keep thing order
+        # Each part's columns are scattered to their merged places: no concatenated copy of them.
+        n = len(order)
+        dest = np.empty(n, dtype=np.int64)
+        dest[order] = np.arange(n)
+        thing, key, value = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64), np.empty(n)
+        offset, start = 0, 0
+        for p in parts:
+            at = dest[start : start + len(p)]
+            remap = np.array([key_code[k] for k in p._keys] or [0], dtype=np.int64)
+            thing[at] = p.thing + offset if offset else p.thing
+            key[at] = p.key if np.array_equal(remap, np.arange(len(remap))) else remap[p.key]
+            value[at] = p.value
+            offset += len(p._things)
+            start += len(p)
         return ComputedRows(
-            time[order], thing[order], key[order], value[order], tuple(kinds[k] for k in keys), things,
-            tuple(keys), phase[order],
-        )  # fmt: skip
+            time[order], thing, key, value, tuple(kinds[k] for k in keys), things, tuple(keys), phase[order]
+        )
 
     def __len__(self) -> int:
         return len(self.time)

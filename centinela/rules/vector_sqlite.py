@@ -22,7 +22,7 @@ from centinela.errors import CentinelaError
 from centinela.rules.vector_data import Floats, History, Ints, Row
 from centinela.rules.vector_expr import NotVectorizable
 
-__all__ = ["SCAN", "assemble", "checked_for", "key_counts", "load_sqlite", "read_keys", "read_rows"]
+__all__ = ["SCAN", "assemble", "checked_for", "load_sqlite", "read_keys", "read_rows"]
 
 _RANGE = "time >= ? AND time < ?"
 _THINGS = "thing_id >= ? AND thing_id <= ?"
@@ -129,13 +129,18 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints]
     if len(rowids) != len(scan):
         msg = "The history changed while it was read."
         raise NotVectorizable(msg)
-    rank = np.empty(len(rowids), dtype=np.int64)
-    rank[np.argsort(rowids, kind="stable")] = np.arange(len(rowids))
+    first = int(rowids.min(initial=0))
+    if len(rowids) and int(rowids.max()) - first + 1 == len(rowids):
+        rank = rowids - first  # the rowids are one run (unique, none missing): no sort
+    else:
+        rank = np.empty(len(rowids), dtype=np.int64)
+        rank[np.argsort(rowids)] = np.arange(len(rowids))
     time, value = scan[rank, 0], scan[rank, 1]
+    times, time_rank = _scan_ranks(scan[:, 0], rank)
     ends = np.cumsum(counts := np.array([k[2] for k in keys], dtype=np.int64))
     inside = np.ones(len(time), dtype=bool)
     inside[ends[:-1]] = False  # the first reading of each (thing, path) starts a new key
-    if len(time) and not np.all(np.diff(time)[inside[1:]] > 0):
+    if len(time) and not np.all((time[1:] > time[:-1]) | ~inside[1:]):
         msg = "The readings of the history did not come in (thing, path, time) order."
         raise NotVectorizable(msg)
     things = tuple(sorted({k[0] for k in keys}))
@@ -157,24 +162,22 @@ def assemble(keys: list[Any], rowids: Ints, scan: Floats, fetch: Callable[[Ints]
             keep[i] = False
             others.append((float(t), thing_id, path, v, v_json))
         other = tuple(others)
-    return History(things, paths, thing[keep], where[keep], time[keep], value[keep], other)
+    if keep.all():  # nothing apart: the columns as they are (no fresh copies of 1M rows)
+        return History(things, paths, thing, where, time, value, other, times, time_rank)
+    ranks = None if time_rank is None else time_rank[keep]
+    return History(things, paths, thing[keep], where[keep], time[keep], value[keep], other, times, ranks)
 
 
-def key_counts(path: str, start: float, end: float) -> list[tuple[str, int]]:
-    """Readings per thing in [start, end), in thing order (from the covering index)."""
-    query = (
-        "SELECT thing_id, count(*) FROM telemetry INDEXED BY sqlite_autoindex_telemetry_1 "
-        "WHERE time >= ? AND time < ? GROUP BY thing_id ORDER BY thing_id"
-    )
-    try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            return [(str(t), int(n)) for t, n in conn.execute(query, (start, end)).fetchall()]
-        finally:
-            conn.close()
-    except sqlite3.Error as exc:
-        msg = f"The history file {path!r} cannot be counted: {exc}."
-        raise NotVectorizable(msg) from exc
+def _scan_ranks(scan_time: Floats, rank: Ints) -> tuple[Floats | None, Ints | None]:
+    """Distinct times and each reading's rank among them, when the scan's times never go back.
+
+    Rows appended in time order give them in one pass (no sort); otherwise (None, None).
+    """
+    if not len(scan_time) or not bool(np.all(scan_time[1:] >= scan_time[:-1])):
+        return None, None
+    new = np.ones(len(scan_time), dtype=bool)
+    new[1:] = scan_time[1:] != scan_time[:-1]
+    return scan_time[new], (np.cumsum(new) - 1)[rank]
 
 
 def checked_for(program: Program) -> CheckedProgram | None:

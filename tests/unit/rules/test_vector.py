@@ -197,3 +197,42 @@ def test_a_result_crosses_a_pipe_whole() -> None:
     assert isinstance(back, VectorResult) and len(back.transitions) > 3
     assert back.transitions == result.transitions and back.phases == result.phases
     assert list(back.rows) == list(result.rows) and back.readings == result.readings
+
+
+def test_partitions_with_alarm_timers_at_one_instant_are_left_to_the_engine() -> None:
+    import numpy as np
+
+    from centinela.rules.vector_data import ComputedRows
+
+    def part(things: tuple[str, ...], ticks: list[float]) -> VectorResult:
+        empty, ints = np.zeros(0), np.zeros(0, dtype=np.int64)
+        return VectorResult([], ComputedRows(empty, ints, ints, empty, (), things, ()), 0, [], ticks)
+
+    merged = VectorResult.merge([part(("t:a",), [5.0]), part(("t:b",), [6.0])])
+    assert merged.tick_times == [5.0, 6.0]
+    with pytest.raises(NotVectorizable, match="same instant"):
+        VectorResult.merge([part(("t:a",), [5.0]), part(("t:b",), [5.0])])
+
+
+def test_computed_rows_of_partitions_with_other_keys_merge_in_time_order() -> None:
+    import numpy as np
+
+    from centinela.rules.vector_data import ComputedRows
+
+    a = ComputedRows(
+        np.array([1.0, 2.0, 3.0]), np.array([0, 0, 1]), np.array([0, 0, 0]), np.array([10.0, 11.0, 12.0]),
+        ("f",), ("t:a", "t:b"), ("/y",), np.array([0, 0, 2]),
+    )  # fmt: skip
+    b = ComputedRows(
+        np.array([1.0, 3.0, 3.0]), np.array([0, 0, 0]), np.array([1, 0, 1]), np.array([20.0, 21.0, 22.0]),
+        ("f", "f"), ("t:c",), ("/x", "/y"), np.array([0, 0, 2]),
+    )  # fmt: skip
+    merged = ComputedRows.merge([a, b])
+    assert list(merged) == [
+        (1.0, "t:a", "/y", 10.0),
+        (1.0, "t:c", "/y", 20.0),
+        (2.0, "t:a", "/y", 11.0),
+        (3.0, "t:c", "/x", 21.0),  # a reading comes before the timers of its instant
+        (3.0, "t:b", "/y", 12.0),
+        (3.0, "t:c", "/y", 22.0),
+    ]
