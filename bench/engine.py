@@ -555,6 +555,8 @@ def main() -> None:
         "backtest_vector_same": figures["backtest_vector_same"],
         "backtest_vector2_per_s": round(figures["backtest_vector2_per_s"]),
         "backtest_vector2_same": figures["backtest_vector2_same"],
+        "backtest_read_columns_per_s": round(figures["backtest_read_columns_per_s"]),
+        "backtest_read_scan_per_s": round(figures["backtest_read_scan_per_s"]),
         "pipeline_p50_ms": round(figures["pipeline_p50_ms"], 3),
         "pipeline_p99_ms": round(figures["pipeline_p99_ms"], 3),
         "pipeline_2k_p99_ms": round(figures["pipeline_2k_p99_ms"], 3),
