@@ -12,15 +12,17 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
 
 from centinela.errors import BusError, ConfigError
-from centinela.twin.connectivity import Connection, load_connection
 from centinela.twin.http import TwinServer, TwinServiceSettings
 from centinela.twin.store import EmbeddedTwinStore
+
+if TYPE_CHECKING:
+    from centinela.twin.connectivity import Connection
 
 __all__ = ["register", "serve"]
 
@@ -81,6 +83,8 @@ def serve(
         settings = TwinServiceSettings(**overrides)  # type: ignore[arg-type]
         settings.check()
         if connection_file is not None:
+            from centinela.twin.connectivity import load_connection  # only when a connection is asked for
+
             connection = load_connection(connection_file)
             if not kafka_url:
                 msg = "--connection needs a Kafka broker: --kafka kafka://host:port, or CENTINELA_KAFKA."

@@ -15,7 +15,7 @@ from typing import Any
 from centinela.dsl.checked import CheckedClass, CheckedProgram
 from centinela.dsl.codegen import Emitter
 from centinela.dsl.functions import SERIES
-from centinela.dsl.fuse import FusedMap, finite_check
+from centinela.dsl.fuse import FusedMap, member_lines
 from centinela.dsl.gcpause import gc_paused
 from centinela.dsl.ir import TExpr, walk
 from centinela.dsl.program import (
@@ -146,21 +146,10 @@ class _ClassGen:
         for i in members:
             node = nodes[i]
             local = produced[node.key]
-            lines += ["    try:", f"        {local} = {self.em.expr(node.expr, env, series)}"]
-            lines += finite_check(node, local)
-            lines += [
-                "    except Exception as _e:",
-                f"        out.append(({i}, _err({i}, _e)))",
-                f"        {local} = M",
-                "    else:",
-                f"        out.append(({i}, {local}))",
-                f"    if {local} is M:",
-                f"        v.pop({node.key!r}, None)",
-                "    else:",
-                f"        v[{node.key!r}] = {local}",
-            ]
-            if node.key in series:
-                lines.append(f"        {series[node.key]}.append(now, {local})")
+            code = self.em.expr(node.expr, env, series)
+            kept = ["    else:", f"        out.append(({i}, {local}))"]
+            feeds = series[node.key] if node.key in series else None
+            lines += member_lines(node, local, code, f"out.append(({i}, _err({i}, _e)))", kept, feeds)
         lines.append("    return out")
         return lines
 

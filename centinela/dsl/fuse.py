@@ -33,7 +33,30 @@ def finite_check(node: CheckedNode, local: str) -> list[str]:
         f"            raise _nonfinite({local})",
     ]
 
-__all__ = ["FusedMap", "finite_check", "fused_source", "tick_source"]
+
+def member_lines(
+    node: CheckedNode, local: str, code: str, failed: str, kept: list[str], series_local: str | None
+) -> list[str]:
+    """A node's evaluation in generated code, with its value in `local`.
+
+    `local = code`, checked finite; on an exception the `failed` statement and a missing value; then
+    `kept` (an `else:` of the `try`), the value into `v` (or out of it when missing) and onto its
+    series (`series_local`) when the node feeds one.
+    """
+    lines = ["    try:", f"        {local} = {code}", *finite_check(node, local)]
+    lines += ["    except Exception as _e:", f"        {failed}", f"        {local} = M", *kept]
+    lines += [
+        f"    if {local} is M:",
+        f"        v.pop({node.key!r}, None)",
+        "    else:",
+        f"        v[{node.key!r}] = {local}",
+    ]
+    if series_local is not None:
+        lines.append(f"        {series_local}.append(now, {local})")
+    return lines
+
+
+__all__ = ["FusedMap", "finite_check", "fused_source", "member_lines", "tick_source"]
 
 Fused = Any  # (hooks, ctx, value, time, out) -> bool
 _INF = float("inf")
@@ -158,19 +181,9 @@ def _body(
     for i in members:
         node = nodes[i]
         local = produced[node.key]
-        lines += ["    try:", f"        {local} = {em.expr(node.expr, env, series)}"]
-        lines += finite_check(node, local)
-        lines += [
-            "    except Exception as _e:",
-            f"        errs = _fail(errs, {i}, _err({i}, _e))",
-            f"        {local} = M",
-            f"    if {local} is M:",
-            f"        v.pop({node.key!r}, None)",
-            "    else:",
-            f"        v[{node.key!r}] = {local}",
-        ]
-        if node.key in fed:
-            lines.append(f"        {series[node.key]}.append(now, {local})")
+        code = em.expr(node.expr, env, series)
+        feeds = series[node.key] if node.key in fed else None
+        lines += member_lines(node, local, code, f"errs = _fail(errs, {i}, _err({i}, _e))", [], feeds)
     results = ", ".join(f"({i}, {produced[nodes[i].key]})" for i in members)
     lines += [
         "    if errs is not None or ctx.health:",

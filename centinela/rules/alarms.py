@@ -269,7 +269,7 @@ def with_conditions(
     state: AlarmState | None = None,
     since: float | None = None,
 ) -> AlarmStatus:
-    """`replace(s, raised=, cleared=)` (and `active`, `state`, `since` when given), positionally.
+    """`replace(s, raised=, cleared=)` (and `active`, and `state` with its `since`, when given), positionally.
 
     What a plain evaluation changes; the other fields are copied. Cheaper than `replace`, which
     looks every field up in its keyword arguments.

@@ -99,7 +99,7 @@ async def _apply(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
         if not answer:
-            return Envelope(command.topic, {}, path, ABSENT, status=result.status)
+            return _outcome(command, result.status)
         value = result.value if result.created else ABSENT
         return response_envelope(command, result.status, value, headers=_etag(result.etag))
     if action == "merge":
@@ -107,7 +107,7 @@ async def _apply(
             thing_id, path, _needs_value(command), headers=headers, namespaces=namespaces, **conditions
         )
         if not answer:
-            return Envelope(command.topic, {}, path, ABSENT, status=201 if result.created else 204)
+            return _outcome(command, result.status)
         if result.created:
             # Ditto answers a merge that created the thing as the create it became.
             assert command.topic is not None  # noqa: S101 - checked above
@@ -138,6 +138,11 @@ def _relative_fields(path: str, fields: str | None) -> str | None:
     if any(len(s) == 1 for s in selectors):
         return None
     return ",".join(format_pointer(s[1:])[1:] for s in selectors)
+
+
+def _outcome(command: Envelope, status: int) -> Envelope:
+    """The unanswered form of a successful change's response: its status alone."""
+    return Envelope(command.topic, {}, command.path, ABSENT, status=status)
 
 
 def _etag(etag: str | None) -> dict[str, str]:

@@ -87,19 +87,23 @@ def error_from_envelope(envelope: Envelope) -> TwinError:
     return error_from_body(status, envelope.value, "The twin service reported an error.", code="unknown")
 
 
-def event_envelope(event: ThingEvent, channel: Channel = Channel.TWIN) -> Envelope:
-    """The Ditto Protocol event of a `ThingEvent` (`<ns>/<name>/things/twin/events/<action>`)."""
+def _event_members(event: ThingEvent) -> tuple[dict[str, JSON], JSON, JSON, str | None]:
+    """A twin event's headers, value, extra and timestamp as its Ditto Protocol message has them."""
     headers: dict[str, JSON] = dict(event.headers)
     if event.action == "merged":
         headers.setdefault("content-type", MERGE_PATCH)
+    value = ABSENT if event.action == "deleted" else event.value
+    extra = dict(event.extra) if event.extra is not None else ABSENT
+    timestamp = to_iso(event.timestamp) if event.timestamp is not None else None
+    return headers, value, extra, timestamp
+
+
+def event_envelope(event: ThingEvent, channel: Channel = Channel.TWIN) -> Envelope:
+    """The Ditto Protocol event of a `ThingEvent` (`<ns>/<name>/things/twin/events/<action>`)."""
+    headers, value, extra, timestamp = _event_members(event)
+    topic = Topic.for_thing(event.thing_id, Criterion.EVENTS, event.action, channel)
     return Envelope(
-        Topic.for_thing(event.thing_id, Criterion.EVENTS, event.action, channel),
-        headers,
-        event.path,
-        ABSENT if event.action == "deleted" else event.value,
-        extra=dict(event.extra) if event.extra is not None else ABSENT,
-        revision=event.revision,
-        timestamp=to_iso(event.timestamp) if event.timestamp is not None else None,
+        topic, headers, event.path, value, extra=extra, revision=event.revision, timestamp=timestamp
     )
 
 
@@ -112,18 +116,16 @@ def event_json(event: ThingEvent) -> dict[str, JSON]:
         if len(_EVENT_TOPICS) >= 65_536:
             _EVENT_TOPICS.clear()
         _EVENT_TOPICS[key] = topic
-    headers: dict[str, JSON] = dict(event.headers)
-    if event.action == "merged":
-        headers.setdefault("content-type", MERGE_PATCH)
+    headers, value, extra, timestamp = _event_members(event)
     out: dict[str, JSON] = {"topic": topic, "headers": headers, "path": event.path}
-    if event.action != "deleted":
-        out["value"] = event.value
-    if event.extra is not None:
-        out["extra"] = dict(event.extra)
+    if value is not ABSENT:
+        out["value"] = value
+    if extra is not ABSENT:
+        out["extra"] = extra
     if event.revision is not None:
         out["revision"] = event.revision
-    if event.timestamp is not None:
-        out["timestamp"] = to_iso(event.timestamp)
+    if timestamp is not None:
+        out["timestamp"] = timestamp
     return out
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "Kind",
     "Topic",
     "decode",
+    "dumps",
     "encode",
     "invalid_envelope",
     "invalid_topic",
@@ -362,4 +363,9 @@ def decode(data: str | bytes) -> Envelope:
 
 def encode(envelope: Envelope) -> str:
     """The JSON text of a Ditto Protocol message."""
-    return json.dumps(envelope.to_json(), separators=(",", ":"), ensure_ascii=False)
+    return dumps(envelope.to_json())
+
+
+def dumps(message: JSON) -> str:
+    """The JSON text of a Ditto Protocol message already in its JSON form (compact, UTF-8 kept)."""
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -39,7 +38,7 @@ from centinela.twin.connectivity.config import Connection, Fill, Source, Target,
 from centinela.twin.dispatch import apply_command
 from centinela.twin.events import EventSubscription
 from centinela.twin.messages import event_json
-from centinela.twin.protocol import Envelope, Kind, decode
+from centinela.twin.protocol import Envelope, Kind, decode, dumps
 from centinela.twin.store import EmbeddedTwinStore
 
 try:
@@ -323,7 +322,7 @@ def _encode(message: dict[str, Any]) -> bytes:
             return orjson.dumps(message)
         except TypeError:  # e.g. an integer beyond 64 bits
             pass
-    return json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    return dumps(message).encode()
 
 
 def _map_headers(
